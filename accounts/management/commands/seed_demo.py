@@ -1,0 +1,25 @@
+"""Create the demo investor and the admin, verified, and print how to sign in."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from accounts import services
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-invest-2026"
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "admin-console-2026"
+
+
+class Command(BaseCommand):
+    help = "Create (or reset) the demo investor and the admin account. Refused in production."
+
+    def handle(self, *args, **options) -> None:
+        if settings.PRODUCTION:
+            self.stderr.write("seed_demo is for local use: it refuses to run with DJANGO_ENV=production.")
+            raise SystemExit(2)
+        services.demo_user_ensure(email=DEMO_EMAIL, password=DEMO_PASSWORD)
+        services.demo_user_ensure(email=ADMIN_EMAIL, password=ADMIN_PASSWORD, staff=True)
+        self.stdout.write("Demo accounts (email verified):")
+        self.stdout.write(f"  investor  {DEMO_EMAIL} / {DEMO_PASSWORD}")
+        self.stdout.write(f"  admin     {ADMIN_EMAIL} / {ADMIN_PASSWORD}  (http://127.0.0.1:8000/admin/)")

@@ -1,0 +1,69 @@
+"""Where a request's theme, language and time zone come from.
+
+A logged-in user's saved choice wins; otherwise the visitor's cookies; otherwise
+the defaults (system theme, Korean, Asia/Seoul). Cookies follow the user's saved
+choice, so the look survives logout too.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from accounts.models import DEFAULT_TIMEZONE, Language, Theme
+
+THEME_COOKIE = "theme"
+TIMEZONE_COOKIE = "tz"
+COOKIE_AGE = 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Preferences:
+    theme: str = Theme.SYSTEM
+    language: str = Language.KOREAN
+    timezone: str = DEFAULT_TIMEZONE
+
+    def cookies(self) -> dict[str, str]:
+        return {THEME_COOKIE: self.theme, settings.LANGUAGE_COOKIE_NAME: self.language, TIMEZONE_COOKIE: self.timezone}
+
+
+def clean_theme(value: str | None) -> str | None:
+    return value if value in Theme.values else None
+
+
+def clean_language(value: str | None) -> str | None:
+    return value if value in Language.values else None
+
+
+def clean_timezone(value: str | None) -> str | None:
+    return value if value and value in zoneinfo.available_timezones() else None
+
+
+def from_cookies(cookies: dict[str, str]) -> Preferences:
+    default = Preferences()
+    return Preferences(
+        theme=clean_theme(cookies.get(THEME_COOKIE)) or default.theme,
+        language=clean_language(cookies.get(settings.LANGUAGE_COOKIE_NAME)) or default.language,
+        timezone=clean_timezone(cookies.get(TIMEZONE_COOKIE)) or default.timezone,
+    )
+
+
+def for_request(request) -> Preferences:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return Preferences(theme=user.theme, language=user.language, timezone=user.timezone)
+    return from_cookies(request.COOKIES)
+
+
+def set_cookies(response, preferences: Preferences, *, current: dict[str, str]) -> None:
+    for name, value in preferences.cookies().items():
+        if current.get(name) != value:
+            response.set_cookie(
+                name,
+                value,
+                max_age=COOKIE_AGE,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )

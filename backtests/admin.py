@@ -1,0 +1,1 @@
+"""Admin of backtests: registered as its models arrive."""

@@ -1,0 +1,25 @@
+"""ASGI entry point: HTTP to Django, websockets to Channels consumers (served by daphne)."""
+
+import os
+
+from config import env_checks
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+env_checks.enforce()
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from config.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

@@ -1,0 +1,36 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts import api as accounts_api
+from core import views as core_views
+
+api_v1 = [
+    path("auth/token/", accounts_api.TokenCreateApi.as_view(), name="token"),
+    path("auth/tokens/", accounts_api.TokenListApi.as_view(), name="token_list"),
+    path("auth/tokens/<int:pk>/", accounts_api.TokenDetailApi.as_view(), name="token_detail"),
+    path("me", accounts_api.MeApi.as_view(), name="me"),
+]
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("dashboard/", core_views.dashboard, name="dashboard"),
+    path("health", core_views.health, name="health"),
+    path("ready", core_views.ready, name="ready"),
+    path("", include("accounts.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("strategies/", include("strategies.urls")),
+    path("backtests/", include("backtests.urls")),
+    path("trading/", include("trading.urls")),
+    path("notifications/", include("notifications.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,44 @@
+"""Fixtures every app's tests share: two users (alice and bob) and API clients for each."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.tests.factories import UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_and_isolated(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()  # rate limits and throttles start fresh in every test
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory(email="alice@example.com")
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory(email="bob@example.com")
+
+
+@pytest.fixture
+def api_client(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def other_api_client(other_user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(other_user)
+    return client
+
+
+@pytest.fixture
+def anon_api_client() -> APIClient:
+    return APIClient()

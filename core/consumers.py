@@ -1,0 +1,36 @@
+"""The user's live channel (``/ws/user/``)."""
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from core import realtime
+
+# Close code sent to a socket that is not logged in (4000-4999 are ours).
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class UserConsumer(AsyncJsonWebsocketConsumer):
+    group_name: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        realtime.remember_server_loop()
+        self.group_name = realtime.user_group(user.pk)
+        await self.channel_layer.group_add(self.group_name, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group_name:
+            await self.channel_layer.group_discard(self.group_name, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        # The channel is server-to-client; a ping keeps proxies from idling it out.
+        if content.get("type") == "ping":
+            await self.send_json({"event": "pong"})
+
+    async def user_event(self, message: dict) -> None:
+        await self.send_json(
+            {"event": message["event"], "payload": message["payload"], "sent_at": message["sent_at"]}
+        )

@@ -1,0 +1,60 @@
+"""The live channel: push an event to one user's browser tabs and devices.
+
+Every consumer of ``/ws/user/`` joins the group ``user.<id>``. Services call
+``user_push`` inside their transaction; the event leaves only on commit, so
+nothing rolled back is ever announced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+# The event loop daphne serves websockets on. With the in-memory layer, a push
+# from another thread (the embedded Celery worker) must run on that loop.
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def remember_server_loop() -> None:
+    global _server_loop
+    _server_loop = asyncio.get_running_loop()
+
+
+def user_push(*, user_id: int, event: str, payload: dict[str, Any] | None = None) -> None:
+    """Send ``event`` with ``payload`` to every open socket of the user, on commit."""
+    message = {
+        "type": "user.event",
+        "event": event,
+        "payload": payload or {},
+        "sent_at": timezone.now().isoformat(),
+    }
+    transaction.on_commit(lambda: group_send(user_group(user_id), message))
+
+
+def group_send(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        logger.warning("No channel layer configured; dropped %s", message.get("event"))
+        return
+    loop = _server_loop
+    if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not loop:
+            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(timeout=5)
+            return
+    async_to_sync(layer.group_send)(group, message)

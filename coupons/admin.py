@@ -1,0 +1,1 @@
+"""Admin of coupons: registered as its models arrive."""

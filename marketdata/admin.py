@@ -1,0 +1,1 @@
+"""Admin of marketdata: registered as its models arrive."""

@@ -1,0 +1,1 @@
+"""Admin of strategies: registered as its models arrive."""

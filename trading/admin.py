@@ -1,0 +1,1 @@
+"""Admin of trading: registered as its models arrive."""

@@ -1,0 +1,1 @@
+"""Models of trading: see the architecture map for what this app owns."""
