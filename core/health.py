@@ -65,7 +65,7 @@ def check_channel_layer() -> None:
 def check_celery() -> None:
     from config.celery_app import app
 
-    replies = app.control.ping(timeout=settings.READY_CELERY_TIMEOUT)
+    replies = app.control.ping(timeout=settings.READY_CELERY_TIMEOUT, limit=1)
     if not replies:
         raise RuntimeError(f"no Celery worker answered a ping within {settings.READY_CELERY_TIMEOUT:g} s")
 
