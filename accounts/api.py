@@ -1,7 +1,7 @@
 """Accounts API: tokens for the mobile app, and the user's own profile and preferences."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -61,11 +61,13 @@ class TokenOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "prefix", "created_at", "last_used_at"]
 
 
-class TokenListApi(APIView):
-    @extend_schema(responses={200: TokenOutputSerializer(many=True)})
-    def get(self, request):
-        tokens = selectors.api_token_list(user=request.user)
-        return Response(TokenOutputSerializer(tokens, many=True).data)
+class TokenListApi(generics.ListAPIView):
+    """The devices signed in with a token (newest first)."""
+
+    serializer_class = TokenOutputSerializer
+
+    def get_queryset(self):
+        return selectors.api_token_list(user=self.request.user)
 
 
 class TokenDetailApi(APIView):
