@@ -25,9 +25,11 @@ class PreferencesMiddleware:
 
         response = self.get_response(request)
 
-        # The user may have logged in or changed preferences during this request.
+        # The user may have logged in or changed preferences during this request:
+        # the cookies follow the account, so the look stays after logout.
         final = preferences.for_request(request)
-        preferences.set_cookies(response, final, current=request.COOKIES)
+        if request.user.is_authenticated:
+            preferences.set_cookies(response, final, current=request.COOKIES)
         response.headers.setdefault("Content-Language", final.language)
         patch_vary_headers(response, ("Cookie",))
         timezone.deactivate()

@@ -59,7 +59,7 @@ def for_request(request) -> Preferences:
 
 def set_cookies(response, preferences: Preferences, *, current: dict[str, str]) -> None:
     for name, value in preferences.cookies().items():
-        if current.get(name) != value:
+        if current.get(name) != value and name not in response.cookies:
             response.set_cookie(
                 name,
                 value,
