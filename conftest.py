@@ -11,8 +11,6 @@ from accounts.tests.factories import UserFactory
 def _fast_and_isolated(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()  # rate limits and throttles start fresh in every test
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -65,7 +65,9 @@ def check_channel_layer() -> None:
 def check_celery() -> None:
     from config.celery_app import app
 
-    replies = app.control.ping(timeout=settings.READY_CELERY_TIMEOUT, limit=1)
+    # A fresh connection from the current settings (not the pool), closed after.
+    with app.connection_for_write() as connection:
+        replies = app.control.ping(timeout=settings.READY_CELERY_TIMEOUT, limit=1, connection=connection)
     if not replies:
         raise RuntimeError(f"no Celery worker answered a ping within {settings.READY_CELERY_TIMEOUT:g} s")
 

@@ -6,12 +6,25 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
+from django.db import connections
 
 from config.routing import websocket_urlpatterns
 from core import realtime
 from core.consumers import CLOSE_UNAUTHENTICATED
 
 application = URLRouter(websocket_urlpatterns)
+
+
+def in_worker_thread(function, **kwargs):
+    """Run sync code in a thread as a worker would, giving its DB connection back after."""
+
+    def run():
+        try:
+            return function(**kwargs)
+        finally:
+            connections.close_all()
+
+    return sync_to_async(run)()
 
 
 def communicator_for(user) -> WebsocketCommunicator:
@@ -34,7 +47,7 @@ async def test_a_pushed_event_reaches_only_its_user(user, other_user):
     alice, bob = communicator_for(user), communicator_for(other_user)
     assert (await alice.connect())[0] and (await bob.connect())[0]
 
-    await sync_to_async(realtime.user_push)(user_id=user.pk, event="order.filled", payload={"code": "005930"})
+    await in_worker_thread(realtime.user_push, user_id=user.pk, event="order.filled", payload={"code": "005930"})
 
     message = await alice.receive_json_from(timeout=2)
     assert message["event"] == "order.filled"
@@ -57,7 +70,7 @@ async def test_nothing_is_announced_when_the_transaction_rolls_back(user):
             realtime.user_push(user_id=user.pk, event="order.filled")
             raise RuntimeError("broker refused")
 
-    await sync_to_async(push_then_fail)()
+    await in_worker_thread(push_then_fail)
     assert await alice.receive_nothing(timeout=0.3)
     await alice.disconnect()
 
