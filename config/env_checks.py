@@ -27,6 +27,10 @@ REQUIRED_IN_PRODUCTION: dict[str, str] = {
     "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`",
 }
 
+# Secrets must never keep the example file's value, even a plausible-looking one.
+# (Addresses such as REDIS_URL=redis://redis:6379/0 may rightly stay as in the example.)
+SECRETS = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "EMAIL_URL")
+
 PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "placeholder", "xxx", "todo")
 
 
@@ -62,7 +66,7 @@ def production_problems(environ: Mapping[str, str], examples: Mapping[str, str])
         value = environ.get(name)
         if value is None:
             problems.append(f"{name} is missing: expected {expected}.")
-        elif is_placeholder(value, examples.get(name)):
+        elif is_placeholder(value, examples.get(name) if name in SECRETS else None):
             problems.append(f"{name} holds a placeholder value: expected {expected}.")
         elif not _looks_right(name, value):
             problems.append(f"{name} is not valid: expected {expected}.")

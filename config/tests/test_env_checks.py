@@ -46,10 +46,18 @@ def test_a_placeholder_secret_key_is_named(value):
     assert problems[0].startswith("SECRET_KEY ")
 
 
-def test_a_value_copied_from_the_example_file_is_a_placeholder():
-    examples = {"SITE_URL": "https://trade.quantk.kr"}
+def test_a_secret_copied_from_the_example_file_is_a_placeholder():
+    examples = {"SECRET_KEY": GOOD_ENV["SECRET_KEY"], "REDIS_URL": GOOD_ENV["REDIS_URL"]}
     problems = env_checks.production_problems(GOOD_ENV, examples)
-    assert problems == ["SITE_URL holds a placeholder value: expected " + env_checks.REQUIRED_IN_PRODUCTION["SITE_URL"] + "."]
+    # An address may stay as in the example; a secret may not.
+    assert problems == ["SECRET_KEY holds a placeholder value: expected " + env_checks.REQUIRED_IN_PRODUCTION["SECRET_KEY"] + "."]
+
+
+def test_the_example_file_itself_is_refused_but_for_its_addresses():
+    problems = env_checks.production_problems(env_checks.example_values(), env_checks.example_values())
+    named = {line.split()[0] for line in problems}
+    assert {"SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "EMAIL_URL"} <= named
+    assert "REDIS_URL" not in named
 
 
 def test_every_missing_variable_gets_its_own_line():
