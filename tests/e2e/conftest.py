@@ -1,0 +1,245 @@
+"""Browser end-to-end tests: Debian's chromium (Playwright) against a real `manage.py serve`.
+
+The server (daphne, with the embedded Celery worker in in-memory mode, or next to a
+real worker process when a Redis broker is configured) runs as a subprocess on the
+test database pytest-django created, so tests use `transactional_db`: what they
+write is committed and visible to the server.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+# Sync Playwright runs an event loop in the main thread; Django's ORM must not object.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+E2E_DIR = Path(__file__).resolve().parent
+REPO_ROOT = E2E_DIR.parent.parent
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 15_000
+SERVER_START_TIMEOUT = 30.0
+SKIP_REASON = f"browser tests skipped: {CHROMIUM_PATH} not found (apt-get install chromium)"
+
+
+# ---------------------------------------------------------------------------
+# Collection: mark everything here e2e; skip it all without a browser
+# ---------------------------------------------------------------------------
+def _is_e2e(item: pytest.Item) -> bool:
+    try:
+        Path(str(item.path)).resolve().relative_to(E2E_DIR)
+    except ValueError:
+        return False
+    return True
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    # Hooks in a sub-directory conftest still see every collected item: keep to ours.
+    has_browser = os.path.exists(CHROMIUM_PATH)
+    for item in items:
+        if not _is_e2e(item):
+            continue
+        item.add_marker(pytest.mark.e2e)
+        if not has_browser:
+            item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+
+
+# ---------------------------------------------------------------------------
+# Overrides of the root conftest
+# ---------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _fast_and_isolated():
+    """Replaces the root fixture of the same name for browser tests.
+
+    The root one switches the test process to the MD5 hasher, but the server
+    subprocess keeps Django's default hashers and could not check those
+    passwords: users created here must be hashed the way the server expects.
+    """
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+# ---------------------------------------------------------------------------
+# The live server
+# ---------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url(settings_dict: dict) -> str:
+    engine = settings_dict["ENGINE"]
+    name = str(settings_dict["NAME"])
+    if "sqlite3" in engine:
+        path = Path(name)
+        if not path.is_absolute():
+            path = (REPO_ROOT / path).resolve()
+        return f"sqlite:///{path}"  # sqlite:////abs/path
+    if "postgresql" in engine:
+        user = quote(settings_dict.get("USER") or "", safe="")
+        password = settings_dict.get("PASSWORD") or ""
+        credentials = f"{user}:{quote(password, safe='')}" if password else user
+        host = settings_dict.get("HOST") or "localhost"
+        port = settings_dict.get("PORT") or "5432"
+        at = f"{credentials}@" if credentials else ""
+        return f"postgres://{at}{host}:{port}/{quote(name, safe='')}"
+    raise RuntimeError(f"browser tests do not know how to hand the database {engine!r} to a subprocess")
+
+
+def _tail(path: Path, limit: int = 8000) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no output)"
+    return text[-limit:] or "(no output)"
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def mailbox_dir(tmp_path_factory) -> Path:
+    """Where the server's file email backend writes every message it sends."""
+    return tmp_path_factory.mktemp("mailbox")
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, tmp_path_factory) -> str:
+    from django.conf import settings
+    from django.db import connection
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    env.update(
+        DATABASE_URL=_database_url(connection.settings_dict),
+        # django-environ drops the first "/" of the path: "filemail:///" + "/abs/dir".
+        EMAIL_URL=f"filemail:///{mailbox_dir}",
+        ACCOUNT_EMAIL_VERIFICATION="mandatory",
+        SITE_URL=url,
+        PYTHONUNBUFFERED="1",
+    )
+    logs = tmp_path_factory.mktemp("server-logs")
+    commands = {
+        "server": [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-beat"],
+    }
+    if not settings.CELERY_EMBEDDED:
+        commands["worker"] = [
+            sys.executable, "-m", "celery", "-A", "config", "worker",
+            "-l", "INFO", "--concurrency", "1", "--pool", "solo",
+        ]  # fmt: skip
+
+    processes: dict[str, tuple[subprocess.Popen, Path]] = {}
+
+    def output() -> str:
+        return "\n".join(
+            f"----- {name} (exit code {proc.poll()}) -----\n{_tail(log)}" for name, (proc, log) in processes.items()
+        )
+
+    try:
+        for name, command in commands.items():
+            log = logs / f"{name}.log"
+            with open(log, "wb") as handle:
+                proc = subprocess.Popen(
+                    command, cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                )
+            processes[name] = (proc, log)
+
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        last_error: object = None
+        while True:
+            dead = [name for name, (proc, _) in processes.items() if proc.poll() is not None]
+            if dead:
+                raise RuntimeError(f"{', '.join(dead)} exited before /health answered\n{output()}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+                    last_error = f"HTTP {response.status}"
+            except (urllib.error.URLError, OSError) as error:
+                last_error = error
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{url}/health did not answer 200 within {SERVER_START_TIMEOUT:.0f} s "
+                    f"(last error: {last_error})\n{output()}"
+                )
+            time.sleep(0.2)
+
+        yield url
+    finally:
+        for proc, _ in processes.values():
+            _stop(proc)
+
+
+# ---------------------------------------------------------------------------
+# The browser
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    # chromium.launch() uses a fresh temporary profile; keep its scratch files in our tmp dir.
+    downloads = tmp_path_factory.mktemp("chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, downloads_path=str(downloads)
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def new_page(browser, live_server_url):
+    """Open a page in a brand-new context (own cookies); all are closed after the test."""
+    contexts = []
+
+    def make():
+        context = browser.new_context(base_url=live_server_url, locale="ko-KR", timezone_id="Asia/Seoul")
+        context.set_default_timeout(TIMEOUT_MS)
+        context.set_default_navigation_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()

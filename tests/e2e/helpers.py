@@ -1,0 +1,93 @@
+"""What the browser tests do again and again: sign in and out, TOTP codes, reading the mailbox."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import hashlib
+import hmac
+import re
+import struct
+import time
+from pathlib import Path
+
+
+def totp_code(secret: str, at: float | None = None, *, period: int = 30, digits: int = 6) -> str:
+    """RFC 6238 TOTP (HMAC-SHA1) for a base32 secret."""
+    counter = int((time.time() if at is None else at) // period)
+    cleaned = secret.replace(" ", "").strip().upper()
+    key = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    digest = hmac.new(key, struct.pack(">Q", counter), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = (struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF) % 10**digits
+    return f"{value:0{digits}d}"
+
+
+def wait_for_next_totp_period(period: int = 30) -> None:
+    """Sleep until a new period starts (+1 s): the server refuses a code twice in one period."""
+    time.sleep(period - time.time() % period + 1)
+
+
+def ensure_totp_time_left(min_seconds: float = 3, period: int = 30) -> None:
+    """Do not hand a code to the server in the last seconds of its period."""
+    if period - time.time() % period < min_seconds:
+        wait_for_next_totp_period(period)
+
+
+def submit_form_with(page, field_selector: str) -> None:
+    """Click the submit button of the form in <main> holding `field_selector`.
+
+    Buttons bound to another form (allauth's Cancel, form="logout-from-stage") are left out.
+    """
+    form = page.locator("main form").filter(has=page.locator(field_selector))
+    form.locator("button[type=submit]:not([form])").first.click()
+
+
+def login(page, email: str, password: str | None = None) -> None:
+    from accounts.tests.factories import PASSWORD
+
+    page.goto("/accounts/login/")
+    page.locator("input[name=login]").fill(email)
+    page.locator("input[name=password]").fill(password or PASSWORD)
+    with page.expect_navigation():
+        submit_form_with(page, "input[name=password]")
+
+
+def logout(page) -> None:
+    with page.expect_navigation():
+        page.locator("[data-testid=logout]").click()
+    if "/accounts/logout/" in page.url:  # allauth's "are you sure?" page
+        with page.expect_navigation():
+            page.locator("main form button[type=submit]").first.click()
+    page.wait_for_load_state()
+
+
+def _messages_in(path: Path) -> list[email.message.EmailMessage]:
+    """Django's file backend writes each message followed by a line of 79 dashes."""
+    raw = path.read_bytes()
+    chunks = re.split(rb"\r?\n-{79}\r?\n", raw)
+    return [email.message_from_bytes(chunk.lstrip(), policy=email.policy.default) for chunk in chunks if chunk.strip()]
+
+
+def _text_of(message: email.message.EmailMessage) -> str:
+    parts = []
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            parts.append(part.get_content())
+    return "\n".join(parts)
+
+
+def wait_for_email(mailbox: Path, to: str, timeout: float = 15) -> tuple[email.message.EmailMessage, str]:
+    """The newest message sent to `to` (and its text), waiting for it to be written."""
+    deadline = time.monotonic() + timeout
+    while True:
+        files = sorted(mailbox.glob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for path in files:
+            for message in reversed(_messages_in(path)):
+                if to.lower() in str(message.get("To", "")).lower():
+                    return message, _text_of(message)
+        if time.monotonic() > deadline:
+            names = [p.name for p in files]
+            raise AssertionError(f"no email to {to} in {mailbox} within {timeout} s (files: {names})")
+        time.sleep(0.2)
