@@ -206,7 +206,9 @@ def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, tmp_path_fa
 # ---------------------------------------------------------------------------
 # The browser
 # ---------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+# Package scope: sync Playwright keeps an event loop running in the main thread, so it
+# must be gone before pytest-django's ordering runs the async (non-db) tests after these.
+@pytest.fixture(scope="package")
 def browser(tmp_path_factory):
     from playwright.sync_api import expect, sync_playwright
 
