@@ -55,7 +55,8 @@
     item.className = "new";
     item.dataset.event = e.detail.event;
     const payload = e.detail.payload || {};
-    const time = new Date(e.detail.sent_at).toLocaleTimeString(document.documentElement.lang);
+    // Times show in the user's chosen zone (Asia/Seoul by default), not the device's.
+    const time = new Date(e.detail.sent_at).toLocaleTimeString(document.documentElement.lang, { timeZone: body.dataset.timezone });
     const title = document.createElement("strong");
     title.textContent = payload.title || e.detail.event;
     const text = document.createElement("span");
