@@ -157,3 +157,28 @@ def test_the_admin_login_goes_through_allauth(client, db):
     login_page = client.get(response["Location"])
     assert login_page.status_code == 302 or login_page.status_code == 200
     assert "/accounts/login/" in (login_page.get("Location") or login_page.request["PATH_INFO"])
+
+
+def test_a_forgotten_password_is_reset_by_email(client, user, mailoutbox):
+    client.post("/accounts/password/reset/", {"email": user.email})
+    assert len(mailoutbox) == 1
+    link = next(line for line in mailoutbox[0].body.splitlines() if "/accounts/password/reset/key/" in line).strip()
+    form_page = client.get(link, follow=True)
+    response = client.post(
+        form_page.redirect_chain[-1][0] if form_page.redirect_chain else link,
+        {"password1": "brand-New-pass-2026", "password2": "brand-New-pass-2026"},
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("brand-New-pass-2026")
+
+
+def test_a_logged_in_user_changes_the_password(client, user):
+    client.force_login(user)
+    response = client.post(
+        "/accounts/password/change/",
+        {"oldpassword": PASSWORD, "password1": "another-Pass-2026", "password2": "another-Pass-2026"},
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("another-Pass-2026")
