@@ -1,1 +1,61 @@
-"""Models of marketdata: see the architecture map for what this app owns."""
+"""The instrument master: every tradable KRX stock and KRW crypto pair.
+
+Prices themselves live in the Parquet bar store (marketdata/store.py), not here.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from core.models import BaseModel
+
+
+class Market(models.TextChoices):
+    KOSPI = "KOSPI", "KOSPI"
+    KOSDAQ = "KOSDAQ", "KOSDAQ"
+    KONEX = "KONEX", "KONEX"
+    CRYPTO = "CRYPTO", _("Crypto")
+
+
+class ListingStatus(models.TextChoices):
+    LISTED = "listed", _("Listed")
+    SUSPENDED = "suspended", _("Suspended")
+    DELISTED = "delisted", _("Delisted")
+
+
+class TickRegime(models.TextChoices):
+    # KRX stock price bands (2023 reform, see broker-apis.md); crypto follows Upbit's KRW table.
+    KRX_STOCK = "krx_stock", _("KRX stock")
+    KRX_ETF = "krx_etf", _("KRX ETF/ETN")
+    UPBIT_KRW = "upbit_krw", _("Upbit KRW market")
+
+
+class Instrument(BaseModel):
+    code = models.CharField(_("code"), max_length=20, unique=True)  # 005930, 0001A0, Q520057, KRW-BTC
+    name = models.CharField(_("name"), max_length=100, db_index=True)  # Korean name
+    name_en = models.CharField(_("English name"), max_length=150, blank=True, db_index=True)
+    market = models.CharField(_("market"), max_length=10, choices=Market.choices, db_index=True)
+    sector = models.CharField(_("sector"), max_length=100, blank=True, db_index=True)
+    status = models.CharField(
+        _("listing status"), max_length=10, choices=ListingStatus.choices, default=ListingStatus.LISTED, db_index=True
+    )
+    listed_on = models.DateField(_("listed on"), null=True, blank=True)
+    suspended_on = models.DateField(_("suspended on"), null=True, blank=True)
+    delisted_on = models.DateField(_("delisted on"), null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, default="KRW")
+    tick_regime = models.CharField(
+        _("tick-size regime"), max_length=12, choices=TickRegime.choices, default=TickRegime.KRX_STOCK
+    )
+    lot_size = models.DecimalField(_("lot size"), max_digits=20, decimal_places=8, default=1)
+
+    class Meta:
+        verbose_name = _("instrument")
+        verbose_name_plural = _("instruments")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(lot_size__gt=0), name="instrument_lot_size_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
