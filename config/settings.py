@@ -235,6 +235,22 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # ---------------------------------------------------------------------------
+# Market data providers (marketdata/providers/), tried in this order
+# ---------------------------------------------------------------------------
+MARKET_DATA_PROVIDERS = env.list("MARKET_DATA_PROVIDERS", default=["local", "csv", "kis", "kiwoom", "pykrx"])
+MARKET_DATA_CSV_DIR = Path(env.str("MARKET_DATA_CSV_DIR", default=str(DATA_DIR / "bars")))
+MARKET_DATA_CACHE_SECONDS = env.int("MARKET_DATA_CACHE_SECONDS", default=600)
+MARKET_DATA_HTTP_TIMEOUT = env.float("MARKET_DATA_HTTP_TIMEOUT", default=10.0)
+MARKET_DATA_KIS_BASE_URL = env.str("MARKET_DATA_KIS_BASE_URL", default="https://openapi.koreainvestment.com:9443")
+MARKET_DATA_KIS_APP_KEY = env.str("MARKET_DATA_KIS_APP_KEY", default="")
+MARKET_DATA_KIS_APP_SECRET = env.str("MARKET_DATA_KIS_APP_SECRET", default="")
+MARKET_DATA_KIS_REQUESTS_PER_SECOND = env.float("MARKET_DATA_KIS_REQUESTS_PER_SECOND", default=15.0)  # mock: 1
+MARKET_DATA_KIWOOM_BASE_URL = env.str("MARKET_DATA_KIWOOM_BASE_URL", default="https://api.kiwoom.com")
+MARKET_DATA_KIWOOM_APP_KEY = env.str("MARKET_DATA_KIWOOM_APP_KEY", default="")
+MARKET_DATA_KIWOOM_APP_SECRET = env.str("MARKET_DATA_KIWOOM_APP_SECRET", default="")
+MARKET_DATA_KIWOOM_REQUESTS_PER_SECOND = env.float("MARKET_DATA_KIWOOM_REQUESTS_PER_SECOND", default=4.0)
+
+# ---------------------------------------------------------------------------
 # API (DRF, drf-spectacular)
 # ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,0 +1,167 @@
+"""Try market-data providers in order, fall back on errors, cache what remote providers answer.
+
+This is the Django-aware edge of the providers package: it reads settings and uses Django's cache.
+Settings (read with defaults so the package works before they exist):
+``MARKET_DATA_PROVIDERS``, ``MARKET_DATA_ROOT``, ``MARKET_DATA_CSV_DIR``, ``MARKET_DATA_CACHE_SECONDS``,
+``MARKET_DATA_HTTP_TIMEOUT``, ``MARKET_DATA_KIS_*`` and ``MARKET_DATA_KIWOOM_*``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import AllProvidersFailed, DataProvider, ProviderBars, ProviderError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PROVIDERS = ["local", "csv", "kis", "kiwoom", "pykrx"]
+DEFAULT_CACHE_SECONDS = 600
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """Which provider answered (``provider`` is its name), its bars, and whether they came from the cache."""
+
+    provider: str
+    bars: ProviderBars
+    cached: bool = False
+
+
+class ProviderChain:
+    """Providers tried in order; the first answer wins.
+
+    ``cache`` is a Django cache (default: ``django.core.cache.cache``); answers of providers marked
+    ``cacheable`` are kept ``cache_seconds`` (default ``MARKET_DATA_CACHE_SECONDS``, 600; 0 turns
+    caching off) as plain lists, so any cache backend can hold them.
+    """
+
+    def __init__(self, providers: Sequence[DataProvider], cache: Any = None, cache_seconds: int | None = None) -> None:
+        self.providers = list(providers)
+        if cache is None:
+            from django.core.cache import cache as default_cache
+
+            cache = default_cache
+        self.cache = cache
+        if cache_seconds is None:
+            cache_seconds = int(getattr(settings, "MARKET_DATA_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
+        self.cache_seconds = cache_seconds
+
+    @property
+    def names(self) -> list[str]:
+        return [provider.name for provider in self.providers]
+
+    def daily_bars(self, code: str, start: date, end: date) -> ChainResult:
+        """Bars of ``code`` with start <= date <= end from the first provider that has them.
+
+        Each skipped provider is logged as a warning with its reason. Raises ``AllProvidersFailed``
+        (its ``failures`` list every provider and reason) when none answers.
+        """
+        key = self._cache_key(code, start, end)
+        hit = self.cache.get(key) if self.cache_seconds else None
+        if hit is not None:
+            return ChainResult(provider=hit["provider"], bars=ProviderBars.from_payload(hit["bars"]), cached=True)
+        failures: list[tuple[str, str]] = []
+        permanent = True
+        for provider in self.providers:
+            try:
+                bars = provider.daily_bars(code, start, end)
+            except ProviderError as exc:
+                reason, permanent = exc.reason, permanent and exc.permanent
+            except Exception as exc:  # noqa: BLE001 - a broken provider must not stop the fallback
+                logger.exception("market-data provider %s crashed for %s", provider.name, code)
+                reason, permanent = f"unexpected {type(exc).__name__}", False
+            else:
+                if self.cache_seconds and provider.cacheable:
+                    self.cache.set(key, {"provider": provider.name, "bars": bars.to_payload()}, self.cache_seconds)
+                return ChainResult(provider=provider.name, bars=bars)
+            failures.append((provider.name, reason))
+            logger.warning("market-data provider %s skipped for %s %s..%s: %s", provider.name, code, start, end, reason)
+        raise AllProvidersFailed(failures, subject=f"{code} {start}..{end}", permanent=permanent and bool(failures))
+
+    def _cache_key(self, code: str, start: date, end: date) -> str:
+        # Hashed: codes and provider names are free text, and memcached keys may not hold spaces.
+        raw = f"{code}|{start.isoformat()}|{end.isoformat()}|{','.join(self.names)}"
+        return f"marketdata:bars:v{CACHE_VERSION}:{hashlib.sha256(raw.encode()).hexdigest()[:32]}"
+
+
+def _timeout() -> float:
+    return float(getattr(settings, "MARKET_DATA_HTTP_TIMEOUT", 10.0))
+
+
+def _local() -> DataProvider:
+    from .local import LocalStoreProvider
+
+    return LocalStoreProvider(getattr(settings, "MARKET_DATA_ROOT", Path(settings.DATA_DIR) / "marketdata"))
+
+
+def _csv() -> DataProvider:
+    from .csv_folder import CsvFolderProvider
+
+    folder = getattr(settings, "MARKET_DATA_CSV_DIR", None) or Path(settings.DATA_DIR) / "bars"
+    return CsvFolderProvider(folder)
+
+
+def _pykrx() -> DataProvider:
+    from .pykrx_provider import PykrxProvider
+
+    return PykrxProvider()
+
+
+def _kis() -> DataProvider:
+    from .kis import KisProvider
+
+    return KisProvider(
+        getattr(settings, "MARKET_DATA_KIS_BASE_URL", "https://openapi.koreainvestment.com:9443"),
+        getattr(settings, "MARKET_DATA_KIS_APP_KEY", ""),
+        getattr(settings, "MARKET_DATA_KIS_APP_SECRET", ""),
+        timeout=_timeout(),
+        requests_per_second=float(getattr(settings, "MARKET_DATA_KIS_REQUESTS_PER_SECOND", 15.0)),
+    )
+
+
+def _kiwoom() -> DataProvider:
+    from .kiwoom import KiwoomProvider
+
+    return KiwoomProvider(
+        getattr(settings, "MARKET_DATA_KIWOOM_BASE_URL", "https://api.kiwoom.com"),
+        getattr(settings, "MARKET_DATA_KIWOOM_APP_KEY", ""),
+        getattr(settings, "MARKET_DATA_KIWOOM_APP_SECRET", ""),
+        timeout=_timeout(),
+        requests_per_second=float(getattr(settings, "MARKET_DATA_KIWOOM_REQUESTS_PER_SECOND", 4.0)),
+    )
+
+
+FACTORIES: dict[str, Callable[[], DataProvider]] = {
+    "local": _local,
+    "csv": _csv,
+    "pykrx": _pykrx,
+    "kis": _kis,
+    "kiwoom": _kiwoom,
+}
+
+
+def get_provider(name: str) -> DataProvider:
+    """The provider called ``name``, configured from settings. Raises ImproperlyConfigured for unknown names."""
+    try:
+        factory = FACTORIES[name]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"unknown market-data provider {name!r} in MARKET_DATA_PROVIDERS; known: {', '.join(FACTORIES)}"
+        ) from None
+    return factory()
+
+
+def default_chain() -> ProviderChain:
+    """The chain named by ``settings.MARKET_DATA_PROVIDERS`` (default: local, csv, kis, kiwoom, pykrx)."""
+    names = getattr(settings, "MARKET_DATA_PROVIDERS", None) or DEFAULT_PROVIDERS
+    return ProviderChain([get_provider(name) for name in names])

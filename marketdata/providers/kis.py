@@ -1,0 +1,208 @@
+"""Daily bars from the Korea Investment & Securities (KIS) Open API.
+
+Endpoints, headers and fields follow ../shared/docs/broker-apis.md Part A:
+token ``POST /oauth2/tokenP`` (A2.1), bars ``GET .../inquire-daily-itemchartprice`` with
+tr_id ``FHKST03010100`` (A5.9, at most 100 rows per call, no tr_cont paging: move the end date
+before the oldest row returned), errors ``rt_cd``/``msg_cd``/``msg1`` (A7).
+Pure module: no Django imports; ``chain.get_provider("kis")`` builds it from settings.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from ._http import Pacer, Token, TokenCache, json_body, number, send
+from .base import DataProvider, ProviderBars, ProviderError, redact
+
+TOKEN_PATH = "/oauth2/tokenP"
+DAILY_BARS_PATH = "/uapi/domestic-stock/v1/quotations/inquire-daily-itemchartprice"
+DAILY_BARS_TR_ID = "FHKST03010100"
+ROWS_PER_CALL = 100
+
+TOKEN_REFUSED_CODES = {"EGW00121", "EGW00123"}  # invalid / expired token: reissue once
+RATE_LIMIT_CODE = "EGW00201"
+TOKEN_TOO_OFTEN_CODE = "EGW00133"
+
+TOKENS = TokenCache()
+
+
+class KisProvider(DataProvider):
+    """KIS daily bars for KRX stocks (``FID_COND_MRKT_DIV_CODE=J``).
+
+    ``org_adj_prc`` is sent as ``FID_ORG_ADJ_PRC``; this endpoint's docstring says ``0`` = adjusted
+    prices, but the samples conflict (broker-apis.md A5.9) — verify with a real account.
+    ``requests_per_second`` paces calls (real accounts allow 18/s, mock accounts 1/s).
+    ``rate_limit_retries`` resends a call refused with EGW00201 after ``rate_limit_pause`` seconds.
+    """
+
+    name = "kis"
+
+    def __init__(
+        self,
+        base_url: str,
+        app_key: str,
+        app_secret: str,
+        client: httpx.Client | None = None,
+        *,
+        timeout: float = 10.0,
+        org_adj_prc: str = "0",
+        requests_per_second: float = 15.0,
+        rate_limit_retries: int = 1,
+        rate_limit_pause: float = 0.5,
+        max_calls: int = 100,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.app_key = app_key
+        self._app_secret = app_secret
+        self._client = client or httpx.Client()
+        self.timeout = timeout
+        self.org_adj_prc = org_adj_prc
+        self.rate_limit_retries = rate_limit_retries
+        self.rate_limit_pause = rate_limit_pause
+        self.max_calls = max_calls
+        self._pacer = Pacer(1.0 / requests_per_second if requests_per_second > 0 else 0.0)
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"<KisProvider {self.base_url}>"
+
+    # -- bars -------------------------------------------------------------------------------
+    def daily_bars(self, code: str, start: date, end: date) -> ProviderBars:
+        """Pages backwards from ``end`` until ``start`` is reached or the server has no older rows.
+
+        Raises ``ProviderError``: transient for timeouts, connection errors, HTTP 5xx and rate
+        limits; permanent for missing configuration, refused credentials and business errors.
+        """
+        self._check_configured()
+        rows: dict[str, dict[str, Any]] = {}
+        call_end = end
+        for _ in range(self.max_calls):
+            page = self._daily_page(code, start, call_end)
+            dated = [row for row in page if row.get("stck_bsop_date")]
+            new = {row["stck_bsop_date"]: row for row in dated if row["stck_bsop_date"] not in rows}
+            rows.update(new)
+            if not new or len(dated) < ROWS_PER_CALL:
+                break
+            oldest = datetime.strptime(min(new), "%Y%m%d").date()
+            if oldest <= start:
+                break
+            call_end = oldest - timedelta(days=1)
+        if not rows:
+            raise ProviderError(f"empty answer for {code} {start}..{end}", permanent=False)
+        ordered = [rows[key] for key in sorted(rows)]
+        bars = ProviderBars.build(
+            [datetime.strptime(r["stck_bsop_date"], "%Y%m%d").date() for r in ordered],
+            [number(r.get("stck_oprc")) for r in ordered],
+            [number(r.get("stck_hgpr")) for r in ordered],
+            [number(r.get("stck_lwpr")) for r in ordered],
+            [number(r.get("stck_clpr")) for r in ordered],
+            [number(r.get("acml_vol")) for r in ordered],
+            value=[number(r.get("acml_tr_pbmn")) for r in ordered],
+        ).between(start, end)
+        if not len(bars):
+            raise ProviderError(f"empty answer for {code} {start}..{end}", permanent=False)
+        return bars
+
+    def _daily_page(self, code: str, start: date, end: date) -> list[dict[str, Any]]:
+        params = {
+            "FID_COND_MRKT_DIV_CODE": "J",
+            "FID_INPUT_ISCD": code,
+            "FID_INPUT_DATE_1": start.strftime("%Y%m%d"),
+            "FID_INPUT_DATE_2": end.strftime("%Y%m%d"),
+            "FID_PERIOD_DIV_CODE": "D",
+            "FID_ORG_ADJ_PRC": self.org_adj_prc,
+        }
+        body = self._get(DAILY_BARS_PATH, DAILY_BARS_TR_ID, params)
+        output2 = body.get("output2") or []
+        if not isinstance(output2, list):
+            raise ProviderError("unreadable answer (output2 is not a list)", permanent=False)
+        return [row for row in output2 if isinstance(row, dict)]
+
+    # -- transport --------------------------------------------------------------------------
+    def _get(self, path: str, tr_id: str, params: dict[str, str]) -> dict[str, Any]:
+        """One GET with token handling: reissue once on EGW00121/EGW00123/401, back off on EGW00201."""
+        reissued = False
+        rate_limited = 0
+        while True:
+            token = self._token()
+            self._pacer.wait()
+            response = send(
+                self._client, "GET", self.base_url + path, timeout=self.timeout,
+                params=params, headers=self._headers(token, tr_id),
+            )
+            body = json_body(response) or {}
+            msg_cd = str(body.get("msg_cd") or "")
+            if msg_cd in TOKEN_REFUSED_CODES or response.status_code == 401:
+                TOKENS.drop(self._token_key(), token)
+                if reissued:
+                    raise ProviderError(f"token refused twice ({msg_cd or response.status_code})", permanent=True)
+                reissued = True
+                continue
+            if msg_cd == RATE_LIMIT_CODE or response.status_code == 429:
+                if rate_limited < self.rate_limit_retries:
+                    rate_limited += 1
+                    time.sleep(self.rate_limit_pause)
+                    continue
+                raise ProviderError(f"rate limited ({msg_cd or 'HTTP 429'})", permanent=False)
+            return self._checked(response, body)
+
+    def _checked(self, response: httpx.Response, body: dict[str, Any]) -> dict[str, Any]:
+        if response.status_code >= 500:
+            raise ProviderError(f"server error HTTP {response.status_code}{self._message(body)}", permanent=False)
+        if response.status_code >= 400:
+            raise ProviderError(f"refused HTTP {response.status_code}{self._message(body)}", permanent=True)
+        if not body:
+            raise ProviderError("unreadable answer (not a JSON object)", permanent=False)
+        if str(body.get("rt_cd", "0")) != "0":
+            raise ProviderError(f"refused{self._message(body)}", permanent=True)
+        return body
+
+    def _message(self, body: dict[str, Any]) -> str:
+        code = body.get("msg_cd") or body.get("error_code") or ""
+        text = body.get("msg1") or body.get("error_description") or ""
+        detail = " ".join(str(part).strip() for part in (code, text) if part)
+        return redact(f": {detail}", self._app_secret) if detail else ""
+
+    def _headers(self, token: str, tr_id: str) -> dict[str, str]:
+        return {
+            "content-type": "application/json; charset=utf-8",
+            "authorization": f"Bearer {token}",
+            "appkey": self.app_key,
+            "appsecret": self._app_secret,
+            "tr_id": tr_id,
+            "custtype": "P",
+        }
+
+    # -- token ------------------------------------------------------------------------------
+    def _token_key(self) -> tuple[str, str]:
+        return (self.base_url, self.app_key)
+
+    def _token(self) -> str:
+        return TOKENS.get(self._token_key(), self._issue_token)
+
+    def _issue_token(self) -> Token:
+        response = send(
+            self._client, "POST", self.base_url + TOKEN_PATH, timeout=self.timeout,
+            json={"grant_type": "client_credentials", "appkey": self.app_key, "appsecret": self._app_secret},
+        )
+        body = json_body(response) or {}
+        code = str(body.get("msg_cd") or body.get("error_code") or "")
+        if code == TOKEN_TOO_OFTEN_CODE:
+            raise ProviderError(f"token issued too often, wait a minute{self._message(body)}", permanent=False)
+        if response.status_code >= 500 and code not in {"EGW00103", "EGW00105"}:
+            raise ProviderError(f"token request failed: server error HTTP {response.status_code}", permanent=False)
+        access_token = body.get("access_token")
+        if response.status_code != 200 or not access_token:
+            raise ProviderError(f"token refused, check the app key and secret{self._message(body)}", permanent=True)
+        expires_in = float(body.get("expires_in") or 86400)
+        return Token(str(access_token), time.time() + expires_in)
+
+    def _check_configured(self) -> None:
+        if not (self.base_url and self.app_key and self._app_secret):
+            raise ProviderError(
+                "not configured (set MARKET_DATA_KIS_BASE_URL, MARKET_DATA_KIS_APP_KEY and MARKET_DATA_KIS_APP_SECRET)",
+                permanent=True,
+            )

@@ -1,0 +1,454 @@
+"""Market-data providers against fake KIS/Kiwoom servers (real local HTTP), the local store,
+a CSV folder and a monkeypatched pykrx; the chain's fallback, error report and cache."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+
+from marketdata.providers import kis as kis_module
+from marketdata.providers import kiwoom as kiwoom_module
+from marketdata.providers.base import AllProvidersFailed, DataProvider, ProviderBars, ProviderError
+from marketdata.providers.chain import ChainResult, ProviderChain, default_chain, get_provider
+from marketdata.providers.kis import KisProvider
+from marketdata.providers.kiwoom import KiwoomProvider
+from marketdata.providers.pykrx_provider import PykrxProvider
+
+from .fake_brokers import SAMPLE_BARS_DIR, FakeKis, FakeKiwoom, load_sample_bars
+
+pytestmark = pytest.mark.skipif(not (SAMPLE_BARS_DIR / "005930.csv").is_file(), reason="sample bars not available")
+
+CODE = "005930"
+START, END = date(2023, 1, 1), date(2024, 6, 30)
+SECRET = "test-app-secret-DO-NOT-LEAK"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tokens():
+    kis_module.TOKENS.clear()
+    kiwoom_module.TOKENS.clear()
+    yield
+    kis_module.TOKENS.clear()
+    kiwoom_module.TOKENS.clear()
+
+
+@pytest.fixture
+def fake_kis():
+    with FakeKis(app_secret=SECRET) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_kiwoom():
+    with FakeKiwoom(app_secret=SECRET) as server:
+        yield server
+
+
+def kis_for(server: FakeKis, **options) -> KisProvider:
+    options = {"timeout": 0.5, "requests_per_second": 0, "rate_limit_retries": 0, **options}
+    return KisProvider(server.base_url, server.app_key, server.app_secret, **options)
+
+
+def kiwoom_for(server: FakeKiwoom, **options) -> KiwoomProvider:
+    options = {"timeout": 0.5, "requests_per_second": 0, "rate_limit_retries": 0, **options}
+    return KiwoomProvider(server.base_url, server.app_key, server.app_secret, **options)
+
+
+def expected_rows(start: date = START, end: date = END):
+    return [bar for bar in load_sample_bars(CODE) if start <= bar.day <= end]
+
+
+def assert_bars_equal_csv(bars: ProviderBars, start: date = START, end: date = END) -> None:
+    rows = expected_rows(start, end)
+    assert len(bars) == len(rows) > 0
+    assert [str(d) for d in bars.date] == [bar.day.isoformat() for bar in rows]
+    for column in ("open", "high", "low", "close", "volume"):
+        np.testing.assert_array_equal(getattr(bars, column), [getattr(bar, column) for bar in rows])
+
+
+class FailingProvider(DataProvider):
+    def __init__(self, name: str, reason: str) -> None:
+        self.name, self.reason, self.calls = name, reason, 0
+
+    def daily_bars(self, code, start, end):
+        self.calls += 1
+        raise ProviderError(self.reason, permanent=True)
+
+
+# -- KIS -----------------------------------------------------------------------------------------
+def test_kis_pages_backwards_and_returns_the_csv_rows(fake_kis):
+    bars = kis_for(fake_kis).daily_bars(CODE, START, END)
+
+    assert_bars_equal_csv(bars)
+    assert fake_kis.chart_calls == -(-len(expected_rows()) // 100)  # 100 rows per call
+    assert fake_kis.chart_calls >= 3
+    assert fake_kis.token_calls == 1
+    np.testing.assert_array_equal(bars.value, bars.close * bars.volume)
+
+
+def test_kis_reuses_its_token_across_provider_instances(fake_kis):
+    kis_for(fake_kis).daily_bars(CODE, date(2024, 1, 1), date(2024, 1, 31))
+    kis_for(fake_kis).daily_bars(CODE, date(2024, 2, 1), date(2024, 2, 28))
+
+    assert fake_kis.token_calls == 1
+
+
+def test_kis_reissues_an_expired_token_once(fake_kis):
+    provider = kis_for(fake_kis)
+    provider.daily_bars(CODE, date(2024, 1, 1), date(2024, 1, 31))
+    fake_kis.expire_tokens()
+
+    bars = provider.daily_bars(CODE, date(2024, 2, 1), date(2024, 2, 28))
+
+    assert_bars_equal_csv(bars, date(2024, 2, 1), date(2024, 2, 28))
+    assert fake_kis.token_calls == 2
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason", "permanent"),
+    [
+        ("http500", "server error HTTP 500", False),
+        ("slow", "timed out after 0.5s", False),
+        ("rate_limit", "rate limited (EGW00201)", False),
+        ("http429", "rate limited (HTTP 429)", False),
+        ("empty", "empty answer", False),
+    ],
+)
+def test_kis_failures_become_provider_errors(fake_kis, mode, reason, permanent):
+    fake_kis.mode = mode
+
+    with pytest.raises(ProviderError) as caught:
+        kis_for(fake_kis).daily_bars(CODE, START, END)
+
+    assert reason in caught.value.reason
+    assert caught.value.permanent is permanent
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_kis_rate_limit_is_read_from_the_body_whatever_the_status(fake_kis, status):
+    fake_kis.mode, fake_kis.rate_limit_status = "rate_limit", status
+
+    with pytest.raises(ProviderError, match=r"rate limited \(EGW00201\)"):
+        kis_for(fake_kis).daily_bars(CODE, START, END)
+
+
+def test_kis_retries_once_after_a_rate_limit(fake_kis):
+    fake_kis.mode, fake_kis.fail_times = "rate_limit", 1
+
+    bars = kis_for(fake_kis, rate_limit_retries=1, rate_limit_pause=0.01).daily_bars(CODE, START, END)
+
+    assert_bars_equal_csv(bars)
+
+
+def test_kis_refused_credentials_are_permanent_and_keep_the_secret_out(fake_kis, caplog):
+    caplog.set_level(logging.DEBUG)
+    provider = KisProvider(fake_kis.base_url, fake_kis.app_key, "wrong-" + SECRET, timeout=0.5)
+
+    with pytest.raises(ProviderError) as caught:
+        provider.daily_bars(CODE, START, END)
+
+    assert caught.value.permanent
+    assert "token refused" in caught.value.reason
+    assert SECRET not in str(caught.value) and SECRET not in caplog.text
+    assert SECRET not in repr(provider)
+
+
+def test_kis_without_keys_says_it_is_not_configured():
+    with pytest.raises(ProviderError) as caught:
+        KisProvider("https://openapi.koreainvestment.com:9443", "", "").daily_bars(CODE, START, END)
+
+    assert caught.value.permanent
+    assert "not configured" in caught.value.reason
+
+
+def test_kis_connection_refused_is_transient():
+    with FakeKis() as server:
+        url = server.base_url
+    with pytest.raises(ProviderError) as caught:
+        KisProvider(url, "key", "secret", timeout=0.5).daily_bars(CODE, START, END)
+
+    assert "connection failed" in caught.value.reason
+    assert not caught.value.permanent
+
+
+# -- Kiwoom --------------------------------------------------------------------------------------
+def test_kiwoom_follows_next_key_and_returns_absolute_prices(fake_kiwoom):
+    bars = kiwoom_for(fake_kiwoom).daily_bars(CODE, START, END)
+
+    assert_bars_equal_csv(bars)
+    assert fake_kiwoom.chart_calls >= 3
+    assert fake_kiwoom.token_calls == 1
+    # trde_prica comes in millions of KRW
+    np.testing.assert_allclose(bars.value, bars.close * bars.volume, atol=500_000)
+
+
+def test_kiwoom_reissues_an_expired_token_once(fake_kiwoom):
+    provider = kiwoom_for(fake_kiwoom)
+    provider.daily_bars(CODE, date(2024, 1, 1), date(2024, 1, 31))
+    fake_kiwoom.expire_tokens()
+
+    provider.daily_bars(CODE, date(2024, 2, 1), date(2024, 2, 28))
+
+    assert fake_kiwoom.token_calls == 2
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("http500", "server error HTTP 500"),
+        ("slow", "timed out after 0.5s"),
+        ("rate_limit", "rate limited (1700)"),
+        ("http429", "rate limited (HTTP 429)"),
+        ("empty", "empty answer"),
+    ],
+)
+def test_kiwoom_failures_become_transient_provider_errors(fake_kiwoom, mode, reason):
+    fake_kiwoom.mode = mode
+
+    with pytest.raises(ProviderError) as caught:
+        kiwoom_for(fake_kiwoom).daily_bars(CODE, START, END)
+
+    assert reason in caught.value.reason
+    assert not caught.value.permanent
+
+
+def test_kiwoom_refused_credentials_keep_the_secret_out(fake_kiwoom, caplog):
+    caplog.set_level(logging.DEBUG)
+    provider = KiwoomProvider(fake_kiwoom.base_url, fake_kiwoom.app_key, "wrong-" + SECRET, timeout=0.5)
+
+    with pytest.raises(ProviderError) as caught:
+        provider.daily_bars(CODE, START, END)
+
+    assert caught.value.permanent
+    assert "8002" in caught.value.reason
+    assert SECRET not in str(caught.value) and SECRET not in caplog.text
+
+
+# -- chain ---------------------------------------------------------------------------------------
+def test_chain_falls_back_and_reports_which_provider_answered(fake_kis, fake_kiwoom, caplog):
+    fake_kis.mode = "http500"
+    chain = ProviderChain([kis_for(fake_kis), kiwoom_for(fake_kiwoom)], cache_seconds=0)
+
+    with caplog.at_level(logging.WARNING, logger="marketdata.providers.chain"):
+        result = chain.daily_bars(CODE, START, END)
+
+    assert isinstance(result, ChainResult)
+    assert result.provider == "kiwoom"
+    assert_bars_equal_csv(result.bars)
+    assert "kis skipped" in caplog.text and "server error HTTP 500" in caplog.text
+
+
+def test_chain_lists_every_reason_when_all_fail(fake_kis, fake_kiwoom, caplog):
+    caplog.set_level(logging.DEBUG)
+    fake_kis.mode, fake_kiwoom.mode = "rate_limit", "slow"
+    local = FailingProvider("local", "no bars in the local store for 005930")
+    chain = ProviderChain([local, kis_for(fake_kis), kiwoom_for(fake_kiwoom)], cache_seconds=0)
+
+    with pytest.raises(AllProvidersFailed) as caught:
+        chain.daily_bars(CODE, START, END)
+
+    failures = dict(caught.value.failures)
+    assert list(failures) == ["local", "kis", "kiwoom"]
+    assert "rate limited" in failures["kis"] and "timed out" in failures["kiwoom"]
+    lines = str(caught.value).splitlines()
+    assert lines[0] == f"no market-data provider could answer {CODE} {START}..{END}:"
+    assert lines[1:] == [f"  {name}: {reason}" for name, reason in caught.value.failures]
+    assert not caught.value.permanent
+    assert SECRET not in str(caught.value) and SECRET not in caplog.text
+
+
+def test_chain_answers_a_repeated_request_from_the_cache(fake_kis):
+    chain = ProviderChain([kis_for(fake_kis)], cache=cache, cache_seconds=60)
+    first = chain.daily_bars(CODE, START, END)
+    calls = fake_kis.chart_calls
+
+    again = ProviderChain([kis_for(fake_kis)], cache=cache, cache_seconds=60).daily_bars(CODE, START, END)
+
+    assert fake_kis.chart_calls == calls
+    assert (again.provider, again.cached, first.cached) == ("kis", True, False)
+    assert_bars_equal_csv(again.bars)
+    np.testing.assert_array_equal(again.bars.value, first.bars.value)
+
+
+def test_chain_cache_key_depends_on_the_range_and_the_providers(fake_kis, fake_kiwoom):
+    ProviderChain([kis_for(fake_kis)], cache_seconds=60).daily_bars(CODE, START, END)
+    ProviderChain([kis_for(fake_kis)], cache_seconds=60).daily_bars(CODE, START, date(2024, 5, 31))
+    ProviderChain([kiwoom_for(fake_kiwoom), kis_for(fake_kis)], cache_seconds=60).daily_bars(CODE, START, END)
+
+    assert fake_kis.chart_calls == 2 * 4
+    assert fake_kiwoom.chart_calls > 0
+
+
+def test_chain_does_not_cache_local_providers(tmp_path, settings):
+    pytest.importorskip("marketdata.validation")
+    from marketdata.providers.csv_folder import CsvFolderProvider
+
+    (tmp_path / f"{CODE}.csv").write_text("date,open,high,low,close,volume\n2024-01-02,10,12,9,11,100\n")
+    chain = ProviderChain([CsvFolderProvider(tmp_path)], cache_seconds=60)
+    chain.daily_bars(CODE, date(2024, 1, 1), date(2024, 1, 31))
+    (tmp_path / f"{CODE}.csv").write_text("date,open,high,low,close,volume\n2024-01-02,10,12,9,12,100\n")
+
+    assert chain.daily_bars(CODE, date(2024, 1, 1), date(2024, 1, 31)).bars.close.tolist() == [12.0]
+
+
+def test_get_provider_refuses_unknown_names():
+    with pytest.raises(ImproperlyConfigured, match="unknown market-data provider 'bloomberg'"):
+        get_provider("bloomberg")
+
+
+def test_default_chain_follows_the_setting(settings):
+    settings.MARKET_DATA_PROVIDERS = ["local", "kis"]
+    settings.MARKET_DATA_KIS_APP_KEY = ""
+
+    chain = default_chain()
+
+    assert chain.names == ["local", "kis"]
+    with pytest.raises(AllProvidersFailed) as caught:
+        chain.daily_bars(CODE, START, END)
+    assert "not configured" in dict(caught.value.failures)["kis"]
+    assert caught.value.permanent
+
+
+# -- local store, CSV folder, pykrx --------------------------------------------------------------
+def test_local_store_answers_what_was_written(tmp_path):
+    store_module = pytest.importorskip("marketdata.store")
+    from marketdata.providers.local import LocalStoreProvider
+
+    rows = expected_rows()
+    store_module.BarStore(tmp_path).write(
+        CODE, "KOSPI", [r.day for r in rows], [r.open for r in rows], [r.high for r in rows],
+        [r.low for r in rows], [r.close for r in rows], [r.volume for r in rows],
+    )
+
+    bars = LocalStoreProvider(tmp_path).daily_bars(CODE, START, END)
+
+    assert_bars_equal_csv(bars)
+    assert np.isnan(bars.value).all()
+
+
+def test_local_store_without_bars_says_so(tmp_path):
+    pytest.importorskip("marketdata.store")
+    from marketdata.providers.local import LocalStoreProvider
+
+    with pytest.raises(ProviderError, match=f"no bars in the local store for {CODE} between 2023-01-01 and 2024-06-30"):
+        LocalStoreProvider(tmp_path).daily_bars(CODE, START, END)
+
+
+def test_csv_folder_reads_the_sample_file():
+    pytest.importorskip("marketdata.validation")
+    from marketdata.providers.csv_folder import CsvFolderProvider
+
+    assert_bars_equal_csv(CsvFolderProvider(SAMPLE_BARS_DIR).daily_bars(CODE, START, END))
+
+
+def test_csv_folder_reports_a_missing_or_invalid_file(tmp_path):
+    pytest.importorskip("marketdata.validation")
+    from marketdata.providers.csv_folder import CsvFolderProvider
+
+    (tmp_path / "000660.csv").write_text("date,open,high,low,close,volume\n2024-01-02,10,9,8,11,100\n")
+    provider = CsvFolderProvider(tmp_path)
+
+    with pytest.raises(ProviderError, match="no file 005930.csv"):
+        provider.daily_bars(CODE, START, END)
+    with pytest.raises(ProviderError, match="000660.csv is invalid: .*row 2"):
+        provider.daily_bars("000660", START, END)
+
+
+def test_pykrx_maps_the_korean_columns(monkeypatch):
+    from pykrx import stock
+
+    def fake_ohlcv(fromdate, todate, ticker):
+        assert (fromdate, todate, ticker) == ("20240102", "20240105", CODE)
+        index = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04"], name="날짜")
+        return pd.DataFrame(
+            {"시가": [100, 0, 110], "고가": [120, 0, 115], "저가": [90, 0, 100], "종가": [110, 110, 105],
+             "거래량": [1000, 0, 500]},
+            index=index,
+        )
+
+    monkeypatch.setattr(stock, "get_market_ohlcv", fake_ohlcv)
+
+    bars = PykrxProvider().daily_bars(CODE, date(2024, 1, 2), date(2024, 1, 5))
+
+    assert [str(d) for d in bars.date] == ["2024-01-02", "2024-01-04"]  # the halted day is dropped
+    assert bars.close.tolist() == [110.0, 105.0]
+    assert np.isnan(bars.value).all()
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [(ConnectionError("Max retries exceeded with url: data.krx.co.kr"), "pykrx failed: ConnectionError"),
+     (pd.DataFrame(), "empty answer")],
+)
+def test_pykrx_failures_become_provider_errors(monkeypatch, answer, reason):
+    from pykrx import stock
+
+    def fake_ohlcv(*args, **kwargs):
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(stock, "get_market_ohlcv", fake_ohlcv)
+
+    with pytest.raises(ProviderError, match=reason) as caught:
+        PykrxProvider().daily_bars(CODE, START, END)
+    assert not caught.value.permanent
+
+
+def test_provider_bars_survive_the_cache_payload():
+    bars = ProviderBars.build(["2024-01-03", "2024-01-02", "2024-01-03"], [1, 2, 3], [4, 5, 6], [0, 1, 2],
+                              [2, 3, 4], [10, 20, 30], value=[np.nan, 1.5, 7.0])
+
+    again = ProviderBars.from_payload(bars.to_payload())
+
+    assert [str(d) for d in again.date] == ["2024-01-02", "2024-01-03"]
+    assert again.open.tolist() == [2.0, 3.0]  # the later duplicate wins
+    np.testing.assert_array_equal(again.value, [1.5, 7.0])
+
+
+def test_httpx_client_can_be_injected(fake_kis):
+    with httpx.Client() as client:
+        provider = KisProvider(fake_kis.base_url, fake_kis.app_key, SECRET, client, timeout=1,
+                               requests_per_second=0)
+        assert len(provider.daily_bars(CODE, date(2024, 1, 1), date(2024, 1, 31))) > 0
+
+
+def test_chain_survives_a_provider_that_crashes(fake_kiwoom, caplog):
+    class Broken(DataProvider):
+        name = "broken"
+
+        def daily_bars(self, code, start, end):
+            raise KeyError("bug")
+
+    result = ProviderChain([Broken(), kiwoom_for(fake_kiwoom)], cache_seconds=0).daily_bars(CODE, START, END)
+
+    assert result.provider == "kiwoom"
+    assert "broken skipped" in caplog.text and "unexpected KeyError" in caplog.text
+
+
+def test_kis_paces_its_calls(fake_kis):
+    import time
+
+    started = time.monotonic()
+    kis_for(fake_kis, requests_per_second=10).daily_bars(CODE, START, END)  # token + 4 chart calls
+
+    assert time.monotonic() - started >= 0.3
+
+
+def test_pykrx_lists_instruments(monkeypatch):
+    from pykrx import stock
+
+    tickers = {"KOSPI": ["005930"], "KOSDAQ": ["035720"], "KONEX": []}
+    monkeypatch.setattr(stock, "get_market_ticker_list", lambda date=None, market="KOSPI": tickers[market])
+    monkeypatch.setattr(stock, "get_market_ticker_name", {"005930": "삼성전자", "035720": "카카오"}.get)
+
+    records = PykrxProvider().instruments()
+
+    assert [(r.code, r.name, r.market) for r in records] == [("005930", "삼성전자", "KOSPI"), ("035720", "카카오", "KOSDAQ")]
