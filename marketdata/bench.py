@@ -1,0 +1,150 @@
+"""Benchmark of the bar store on a synthetic universe: ``python -m marketdata.bench [--symbols 2900 --years 10]``.
+
+Pure: no Django. Generates the universe into a temp dir (the generator of ``generate_sample_data``),
+then measures in fresh subprocesses, so that generation does not inflate the peak RSS:
+
+* cold universe read (builds the snapshot) and its peak RSS;
+* warm universe read, median of 5, and its peak RSS;
+* one-symbol reads (``read_one``) of 200 random codes, median and p95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TARGET_UNIVERSE_SECONDS = 0.5
+TARGET_RSS_MB = 1024
+TARGET_ONE_MS = 10.0
+MARKET = "KOSPI"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _worker(mode: str, root: str) -> dict:
+    from marketdata.store import BarStore
+
+    store = BarStore(root)
+    if mode == "cold":
+        started = time.perf_counter()
+        bars = store.read()
+        return {"seconds": time.perf_counter() - started, "rows": len(bars), "rss_mb": _peak_rss_mb()}
+    if mode == "warm":
+        baseline = _peak_rss_mb()
+        started = time.perf_counter()
+        store.read()  # warm-up: the first read of a process maps the file and imports lazily
+        warmup = time.perf_counter() - started
+        timings, touched = [], []
+        for _ in range(5):
+            started = time.perf_counter()
+            bars = store.read()
+            timings.append(time.perf_counter() - started)
+            # Mapped pages load on first touch: sum every column so the figure includes reading it all.
+            checksum = sum(float(np.nansum(column.view(np.int64) if column.dtype.kind == "M" else column))
+                           for column in bars.columns().values())
+            touched.append(time.perf_counter() - started)
+            rows = len(bars)
+            del bars  # free before the next read, or the peak would hold two universes
+        return {
+            "warmup": warmup, "timings": timings, "touched": touched, "rows": rows, "checksum": checksum,
+            "rss_mb": _peak_rss_mb(), "baseline_mb": baseline,
+        }
+    if mode == "one":
+        codes = store.codes(MARKET)
+        sample = random.Random(7).choices(codes, k=200)
+        timings = []
+        for code in sample:
+            started = time.perf_counter()
+            store.read_one(code)
+            timings.append(time.perf_counter() - started)
+        return {"timings": timings}
+    raise ValueError(mode)
+
+
+def _run_worker(mode: str, root: str) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    output = subprocess.run(
+        [sys.executable, "-m", "marketdata.bench", "--worker", mode, "--root", root],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--symbols", type=int, default=2900)
+    parser.add_argument("--years", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--root", help="use (and keep) this directory instead of a temp dir")
+    parser.add_argument("--worker", choices=["cold", "warm", "one"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(_worker(args.worker, args.root)))
+        return
+
+    from marketdata.store import BarStore
+    from marketdata.synthetic import write_universe
+
+    root = args.root or tempfile.mkdtemp(prefix="bench-bars-")
+    try:
+        started = time.perf_counter()
+        store = BarStore(root, fsync=False)
+        summary = write_universe(store, market=MARKET, symbols=args.symbols, years=args.years, seed=args.seed)
+        os.sync()
+        generation = time.perf_counter() - started
+        print(f"generated {summary.symbols:,} symbols, {summary.rows:,} rows, {summary.first}..{summary.last}")
+        print(f"generation + write:       {generation:8.2f} s   (target: well under 60 s)")
+        cold = _run_worker("cold", root)
+        print(f"cold universe read:       {cold['seconds']:8.3f} s   (builds the snapshot; peak RSS {cold['rss_mb']:.0f} MB)")
+        warm = _run_worker("warm", root)
+        median = statistics.median(warm["timings"])
+        print(
+            f"universe read (median/5): {median:8.4f} s   (target < {TARGET_UNIVERSE_SECONDS} s); "
+            f"runs: {', '.join(f'{t:.4f}' for t in warm['timings'])}; warm-up {warm['warmup']:.3f} s; "
+            f"rows {warm['rows']:,}"
+        )
+        print(
+            f"  + touch every value:    {statistics.median(warm['touched']):8.3f} s   (median/5, read + np.nansum of "
+            f"all 7 columns; target < {TARGET_UNIVERSE_SECONDS} s)"
+        )
+        print(
+            f"peak RSS, warm + touched: {warm['rss_mb']:8.0f} MB  (target < {TARGET_RSS_MB} MB; "
+            f"{warm['baseline_mb']:.0f} MB after imports)"
+        )
+        one = _run_worker("one", root)
+        ms = [t * 1000 for t in one["timings"]]
+        print(
+            f"one symbol, {args.years} y:        {statistics.median(ms):8.2f} ms median, {_p95(ms):.2f} ms p95 "
+            f"(target < {TARGET_ONE_MS:.0f} ms; 200 random codes)"
+        )
+        size = sum(f.stat().st_size for f in Path(root).rglob("*") if f.is_file())
+        print(f"disk: {size / 1e6:,.0f} MB (per-symbol Parquet files + Arrow snapshot)")
+    finally:
+        if not args.root:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
