@@ -5,12 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
 from core import views as core_views
+from marketdata.urls import api_urlpatterns as marketdata_api
 
 api_v1 = [
     path("auth/token/", accounts_api.TokenCreateApi.as_view(), name="token"),
     path("auth/tokens/", accounts_api.TokenListApi.as_view(), name="token_list"),
     path("auth/tokens/<int:pk>/", accounts_api.TokenDetailApi.as_view(), name="token_detail"),
     path("me", accounts_api.MeApi.as_view(), name="me"),
+    *marketdata_api,
 ]
 
 urlpatterns = [
@@ -24,6 +26,7 @@ urlpatterns = [
     path("backtests/", include("backtests.urls")),
     path("trading/", include("trading.urls")),
     path("notifications/", include("notifications.urls")),
+    path("markets/", include("marketdata.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
