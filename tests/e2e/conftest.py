@@ -135,7 +135,13 @@ def mailbox_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, tmp_path_factory) -> str:
+def market_data_root(tmp_path_factory) -> Path:
+    """The server's own bar store: tests write here, never into a developer's var/marketdata."""
+    return tmp_path_factory.mktemp("marketdata")
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, market_data_root, tmp_path_factory) -> str:
     from django.conf import settings
     from django.db import connection
 
@@ -149,6 +155,7 @@ def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, tmp_path_fa
         EMAIL_URL=f"filemail:///{mailbox_dir}",
         ACCOUNT_EMAIL_VERIFICATION="mandatory",
         SITE_URL=url,
+        MARKET_DATA_ROOT=str(market_data_root),
         PYTHONUNBUFFERED="1",
     )
     logs = tmp_path_factory.mktemp("server-logs")

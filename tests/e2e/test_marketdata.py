@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.conf import settings
 from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
@@ -22,15 +21,9 @@ BARS_CSV = Path(__file__).resolve().parents[2] / "marketdata" / "sample_data" / 
 
 
 @pytest.fixture
-def bar_store():
-    """The bar store the server reads: it inherits DATA_DIR, hence the same MARKET_DATA_ROOT as here.
-
-    Never writes into a store that already holds bars (a developer's own data), and empties it
-    afterwards so later tests find the store as they expect it.
-    """
-    store = BarStore(settings.MARKET_DATA_ROOT)
-    if store.codes():
-        pytest.skip(f"{settings.MARKET_DATA_ROOT} already holds bars: run with DATA_DIR set to a fresh folder")
+def bar_store(market_data_root):
+    """The bar store the server subprocess reads (its MARKET_DATA_ROOT), emptied after the test."""
+    store = BarStore(market_data_root)
     yield store
     for code in store.codes():
         store.delete(code)
