@@ -87,6 +87,56 @@ def _run_worker(mode: str, root: str) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
+TARGET_SEARCH_MS = 30.0
+SEARCH_QUERIES = ["삼성", "전자", "현대", "005930", "0059", "카카오", "naver", "Samsung", "SK", "하이닉스",
+                  "바이오", "LG", "제약", "에너지", "금융", "000660", "35420", "셀트리온", "화학", "반도체"]
+
+
+def _search_worker() -> dict:
+    """In a fresh process and database: load the full KRX master, then time the search API."""
+    import django
+
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="bench-search-")
+    os.environ["API_THROTTLE_USER"] = "100000/min"
+    django.setup()
+    from django.core.management import call_command
+    from django.test import Client
+
+    from accounts.models import User
+    from marketdata import services
+    from marketdata.models import Instrument
+
+    call_command("migrate", verbosity=0)
+    services.instruments_import_csv(path=services.SAMPLE_DATA_DIR / "instruments_krx.csv")
+    client = Client()
+    client.force_login(User.objects.create_user("bench@example.com", "bench-password-1"))
+    for query in SEARCH_QUERIES:  # warm-up
+        client.get("/api/v1/instruments/", {"q": query})
+    timings = []
+    for round_ in range(15):
+        for query in SEARCH_QUERIES:
+            started = time.perf_counter()
+            response = client.get("/api/v1/instruments/", {"q": query})
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.content
+    figures = {
+        "p50_ms": statistics.median(timings),
+        "p95_ms": _p95(timings),
+        "requests": len(timings),
+        "instruments": Instrument.objects.count(),
+    }
+    shutil.rmtree(os.environ["DATA_DIR"], ignore_errors=True)
+    return figures
+
+
+def _run_search_worker() -> dict:
+    output = subprocess.run(
+        [sys.executable, "-m", "marketdata.bench", "--worker", "search"], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
 def _p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
@@ -98,8 +148,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--root", help="use (and keep) this directory instead of a temp dir")
-    parser.add_argument("--worker", choices=["cold", "warm", "one"], help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["cold", "warm", "one", "search"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker == "search":
+        print(json.dumps(_search_worker()))
+        return
     if args.worker:
         print(json.dumps(_worker(args.worker, args.root)))
         return
@@ -138,6 +191,12 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"one symbol, {args.years} y:        {statistics.median(ms):8.2f} ms median, {_p95(ms):.2f} ms p95 "
             f"(target < {TARGET_ONE_MS:.0f} ms; 200 random codes)"
+        )
+        search = _run_search_worker()
+        print(
+            f"search API:               {search['p50_ms']:8.2f} ms p50, {search['p95_ms']:.2f} ms p95 "
+            f"(target p95 < {TARGET_SEARCH_MS:.0f} ms; {search['requests']} requests over "
+            f"{search['instruments']:,} instruments, one client)"
         )
         size = sum(f.stat().st_size for f in Path(root).rglob("*") if f.is_file())
         print(f"disk: {size / 1e6:,.0f} MB (per-symbol Parquet files + Arrow snapshot)")
