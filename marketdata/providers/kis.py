@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from ._http import Pacer, Token, TokenCache, json_body, number, send
-from .base import DataProvider, ProviderBars, ProviderError, redact
+from ._http import BrokerHttpProvider, Token, TokenCache, json_body, number, send
+from .base import ProviderBars, ProviderError, redact
 
 TOKEN_PATH = "/oauth2/tokenP"
 DAILY_BARS_PATH = "/uapi/domestic-stock/v1/quotations/inquire-daily-itemchartprice"
@@ -30,7 +30,7 @@ TOKEN_TOO_OFTEN_CODE = "EGW00133"
 TOKENS = TokenCache()
 
 
-class KisProvider(DataProvider):
+class KisProvider(BrokerHttpProvider):
     """KIS daily bars for KRX stocks (``FID_COND_MRKT_DIV_CODE=J``).
 
     ``org_adj_prc`` is sent as ``FID_ORG_ADJ_PRC``; this endpoint's docstring says ``0`` = adjusted
@@ -40,6 +40,10 @@ class KisProvider(DataProvider):
     """
 
     name = "kis"
+    label = "KIS"
+    tokens = TOKENS
+    token_refused_codes = TOKEN_REFUSED_CODES
+    rate_limit_code = RATE_LIMIT_CODE
 
     def __init__(
         self,
@@ -55,19 +59,11 @@ class KisProvider(DataProvider):
         rate_limit_pause: float = 0.5,
         max_calls: int = 100,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.app_key = app_key
-        self._app_secret = app_secret
-        self._client = client or httpx.Client()
-        self.timeout = timeout
+        super().__init__(
+            base_url, app_key, app_secret, client, timeout=timeout, requests_per_second=requests_per_second,
+            rate_limit_retries=rate_limit_retries, rate_limit_pause=rate_limit_pause, max_calls=max_calls,
+        )
         self.org_adj_prc = org_adj_prc
-        self.rate_limit_retries = rate_limit_retries
-        self.rate_limit_pause = rate_limit_pause
-        self.max_calls = max_calls
-        self._pacer = Pacer(1.0 / requests_per_second if requests_per_second > 0 else 0.0)
-
-    def __repr__(self) -> str:  # never show the secret
-        return f"<KisProvider {self.base_url}>"
 
     # -- bars -------------------------------------------------------------------------------
     def daily_bars(self, code: str, start: date, end: date) -> ProviderBars:
@@ -124,41 +120,20 @@ class KisProvider(DataProvider):
     # -- transport --------------------------------------------------------------------------
     def _get(self, path: str, tr_id: str, params: dict[str, str]) -> dict[str, Any]:
         """One GET with token handling: reissue once on EGW00121/EGW00123/401, back off on EGW00201."""
-        reissued = False
-        rate_limited = 0
-        while True:
-            token = self._token()
-            self._pacer.wait()
-            response = send(
-                self._client, "GET", self.base_url + path, timeout=self.timeout,
-                params=params, headers=self._headers(token, tr_id),
-            )
-            body = json_body(response) or {}
-            msg_cd = str(body.get("msg_cd") or "")
-            if msg_cd in TOKEN_REFUSED_CODES or response.status_code == 401:
-                TOKENS.drop(self._token_key(), token)
-                if reissued:
-                    raise ProviderError(f"token refused twice ({msg_cd or response.status_code})", permanent=True)
-                reissued = True
-                continue
-            if msg_cd == RATE_LIMIT_CODE or response.status_code == 429:
-                if rate_limited < self.rate_limit_retries:
-                    rate_limited += 1
-                    time.sleep(self.rate_limit_pause)
-                    continue
-                raise ProviderError(f"rate limited ({msg_cd or 'HTTP 429'})", permanent=False)
-            return self._checked(response, body)
+        response, body, _ = self._authorized(
+            "GET", path, lambda token: self._headers(token, tr_id), params=params,
+        )
+        return self._checked(response, body)
 
     def _checked(self, response: httpx.Response, body: dict[str, Any]) -> dict[str, Any]:
-        if response.status_code >= 500:
-            raise ProviderError(f"server error HTTP {response.status_code}{self._message(body)}", permanent=False)
-        if response.status_code >= 400:
-            raise ProviderError(f"refused HTTP {response.status_code}{self._message(body)}", permanent=True)
-        if not body:
-            raise ProviderError("unreadable answer (not a JSON object)", permanent=False)
+        self._check_http(response, body)
         if str(body.get("rt_cd", "0")) != "0":
             raise ProviderError(f"refused{self._message(body)}", permanent=True)
         return body
+
+    @staticmethod
+    def _reply_code(body: dict[str, Any]) -> str:
+        return str(body.get("msg_cd") or "")
 
     def _message(self, body: dict[str, Any]) -> str:
         code = body.get("msg_cd") or body.get("error_code") or ""
@@ -177,12 +152,6 @@ class KisProvider(DataProvider):
         }
 
     # -- token ------------------------------------------------------------------------------
-    def _token_key(self) -> tuple[str, str]:
-        return (self.base_url, self.app_key)
-
-    def _token(self) -> str:
-        return TOKENS.get(self._token_key(), self._issue_token)
-
     def _issue_token(self) -> Token:
         response = send(
             self._client, "POST", self.base_url + TOKEN_PATH, timeout=self.timeout,
@@ -199,10 +168,3 @@ class KisProvider(DataProvider):
             raise ProviderError(f"token refused, check the app key and secret{self._message(body)}", permanent=True)
         expires_in = float(body.get("expires_in") or 86400)
         return Token(str(access_token), time.time() + expires_in)
-
-    def _check_configured(self) -> None:
-        if not (self.base_url and self.app_key and self._app_secret):
-            raise ProviderError(
-                "not configured (set MARKET_DATA_KIS_BASE_URL, MARKET_DATA_KIS_APP_KEY and MARKET_DATA_KIS_APP_SECRET)",
-                permanent=True,
-            )

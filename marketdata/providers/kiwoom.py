@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from ._http import Pacer, Token, TokenCache, json_body, number, send
-from .base import DataProvider, ProviderBars, ProviderError, redact
+from ._http import BrokerHttpProvider, Token, TokenCache, json_body, number, send
+from .base import ProviderBars, ProviderError, redact
 
 TOKEN_PATH = "/oauth2/token"
 CHART_PATH = "/api/dostk/chart"
@@ -37,7 +37,7 @@ KST = timezone(timedelta(hours=9))
 TOKENS = TokenCache()
 
 
-class KiwoomProvider(DataProvider):
+class KiwoomProvider(BrokerHttpProvider):
     """Kiwoom daily bars for KRX stocks.
 
     ``adjusted`` sends ``upd_stkpc_tp`` ``1`` (adjusted) or ``0`` (raw); the mapping is unconfirmed
@@ -45,6 +45,10 @@ class KiwoomProvider(DataProvider):
     """
 
     name = "kiwoom"
+    label = "KIWOOM"
+    tokens = TOKENS
+    token_refused_codes = TOKEN_REFUSED_CODES
+    rate_limit_code = RATE_LIMIT_CODE
 
     def __init__(
         self,
@@ -60,19 +64,11 @@ class KiwoomProvider(DataProvider):
         rate_limit_pause: float = 1.0,
         max_calls: int = 100,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.app_key = app_key
-        self._app_secret = app_secret
-        self._client = client or httpx.Client()
-        self.timeout = timeout
+        super().__init__(
+            base_url, app_key, app_secret, client, timeout=timeout, requests_per_second=requests_per_second,
+            rate_limit_retries=rate_limit_retries, rate_limit_pause=rate_limit_pause, max_calls=max_calls,
+        )
         self.adjusted = adjusted
-        self.rate_limit_retries = rate_limit_retries
-        self.rate_limit_pause = rate_limit_pause
-        self.max_calls = max_calls
-        self._pacer = Pacer(1.0 / requests_per_second if requests_per_second > 0 else 0.0)
-
-    def __repr__(self) -> str:  # never show the secret
-        return f"<KiwoomProvider {self.base_url}>"
 
     # -- bars -------------------------------------------------------------------------------
     def daily_bars(self, code: str, start: date, end: date) -> ProviderBars:
@@ -122,43 +118,20 @@ class KiwoomProvider(DataProvider):
         self, path: str, api_id: str, payload: dict[str, str], *, cont_yn: str, next_key: str
     ) -> tuple[httpx.Response, dict[str, Any]]:
         """One POST with token handling: reissue once on 401/8005/8031/8103, back off on 1700/429."""
-        reissued = False
-        rate_limited = 0
-        while True:
-            token = self._token()
-            self._pacer.wait()
-            headers = {
+        def headers(token: str) -> dict[str, str]:
+            return {
                 "Content-Type": "application/json;charset=UTF-8",
                 "authorization": f"Bearer {token}",
                 "api-id": api_id,
                 "cont-yn": cont_yn,
                 "next-key": next_key,
             }
-            response = send(self._client, "POST", self.base_url + path, timeout=self.timeout,
-                            json=payload, headers=headers)
-            body = json_body(response) or {}
-            code = _return_code(body)
-            if code in TOKEN_REFUSED_CODES or response.status_code == 401:
-                TOKENS.drop(self._token_key(), token)
-                if reissued:
-                    raise ProviderError(f"token refused twice ({code or response.status_code})", permanent=True)
-                reissued = True
-                continue
-            if code == RATE_LIMIT_CODE or response.status_code == 429:
-                if rate_limited < self.rate_limit_retries:
-                    rate_limited += 1
-                    time.sleep(self.rate_limit_pause)
-                    continue
-                raise ProviderError(f"rate limited ({code or 'HTTP 429'})", permanent=False)
-            return response, self._checked(response, body, code)
+
+        response, body, code = self._authorized("POST", path, headers, json=payload)
+        return response, self._checked(response, body, code)
 
     def _checked(self, response: httpx.Response, body: dict[str, Any], code: int | None) -> dict[str, Any]:
-        if response.status_code >= 500:
-            raise ProviderError(f"server error HTTP {response.status_code}{self._message(body)}", permanent=False)
-        if response.status_code >= 400:
-            raise ProviderError(f"refused HTTP {response.status_code}{self._message(body)}", permanent=True)
-        if not body:
-            raise ProviderError("unreadable answer (not a JSON object)", permanent=False)
+        self._check_http(response, body)
         if code in UNKNOWN_SYMBOL_CODES:
             raise ProviderError(f"unknown symbol{self._message(body)}", permanent=True)
         if code == SERVER_ERROR_CODE:
@@ -167,17 +140,15 @@ class KiwoomProvider(DataProvider):
             raise ProviderError(f"refused{self._message(body)}", permanent=True)
         return body
 
+    @staticmethod
+    def _reply_code(body: dict[str, Any]) -> int | None:
+        return _return_code(body)
+
     def _message(self, body: dict[str, Any]) -> str:
         parts = [str(body.get(k)).strip() for k in ("return_code", "return_msg") if body.get(k) not in (None, "")]
         return redact(": " + " ".join(parts), self._app_secret) if parts else ""
 
     # -- token ------------------------------------------------------------------------------
-    def _token_key(self) -> tuple[str, str]:
-        return (self.base_url, self.app_key)
-
-    def _token(self) -> str:
-        return TOKENS.get(self._token_key(), self._issue_token)
-
     def _issue_token(self) -> Token:
         response = send(
             self._client, "POST", self.base_url + TOKEN_PATH, timeout=self.timeout,
@@ -193,14 +164,6 @@ class KiwoomProvider(DataProvider):
         if response.status_code != 200 or _return_code(body) or not token:
             raise ProviderError(f"token refused, check the app key and secret{self._message(body)}", permanent=True)
         return Token(str(token), _expiry(body.get("expires_dt")))
-
-    def _check_configured(self) -> None:
-        if not (self.base_url and self.app_key and self._app_secret):
-            raise ProviderError(
-                "not configured (set MARKET_DATA_KIWOOM_BASE_URL, MARKET_DATA_KIWOOM_APP_KEY and "
-                "MARKET_DATA_KIWOOM_APP_SECRET)",
-                permanent=True,
-            )
 
 
 def _return_code(body: dict[str, Any]) -> int | None:
