@@ -5,6 +5,7 @@ Pure module: no Django imports. Secrets never go into a ``ProviderError`` reason
 
 from __future__ import annotations
 
+import abc
 import threading
 import time
 from collections.abc import Callable, Container
@@ -196,9 +197,11 @@ class BrokerHttpProvider(DataProvider):
         if not body:
             raise ProviderError("unreadable answer (not a JSON object)", permanent=False)
 
+    @abc.abstractmethod
     def _reply_code(self, body: dict[str, Any]) -> Any:
         raise NotImplementedError
 
+    @abc.abstractmethod
     def _message(self, body: dict[str, Any]) -> str:
         """": code text" from an answer (secret redacted), or "" when it carries none."""
         raise NotImplementedError
@@ -210,6 +213,7 @@ class BrokerHttpProvider(DataProvider):
     def _token(self) -> str:
         return self.tokens.get(self._token_key(), self._issue_token)
 
+    @abc.abstractmethod
     def _issue_token(self) -> Token:
         raise NotImplementedError
 
