@@ -1,0 +1,321 @@
+"""The simulation loops, compiled with numba (``cache=True``: compiled once per machine).
+
+Internal to the engine: ``core.run`` allocates every array and calls these. State lives in small
+arrays indexed by symbol (``pos_f``/``pos_i``) and by account (``acct``) so a run can be split in
+chunks (of symbols when independent, of bars when shared) to report progress.
+
+Per valid bar (finite close) of a symbol, in this order:
+1. ``bars held`` of an open position grows by one;
+2. at the open: a pending exit sells, then a pending entry buys (shared: all sells of the bar
+   before any buy, buys in symbol order, subject to max positions);
+3. intrabar: stop loss / trailing stop (the higher level wins; the open when the bar gaps through
+   it, else the level when the low touches it), then take profit (the open when gapping above,
+   else the level when the high touches it); the trailing peak then takes the bar's high;
+4. at the close: max holding exit, then the bar's signals (fill="close": exits, then entries
+   (shared: in symbol order); fill="next_open": they become pending for the next valid bar);
+5. the position is marked to the close.
+A day without a bar only carries the last mark: nothing trades and pending orders wait.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# float state per symbol
+F_ENTRY, F_PEAK, F_LAST, NF = 0, 1, 2, 3
+# int state per symbol
+I_SHARES, I_PENDING, I_HELD, I_TRADE, I_VALID, I_INMKT, NI = 0, 1, 2, 3, 4, 5, 6
+# per account
+A_CASH, A_PREV_EQ, A_PEAK, A_MAXDD, NA = 0, 1, 2, 3, 4
+# trade columns, float
+T_ENTRY_PRICE, T_EXIT_PRICE, T_BUY_COMM, T_BUY_SLIP, T_SELL_COMM, T_SELL_SLIP, T_TAX, T_CASH_OUT, T_CASH_IN, NTF = (
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+)
+# trade columns, int
+T_SYM, T_ENTRY_BAR, T_EXIT_BAR, T_SHARES, T_HELD, T_REASON, NTI = 0, 1, 2, 3, 4, 5, 6
+# parameters
+P_COMM, P_SLIP, P_SL, P_TP, P_TS, P_MAXHOLD, P_SIZING, P_SIZE, P_MAXPOS, P_FILL_CLOSE, P_DIVISOR, NP = (
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+)
+# counters
+C_TRADES, C_OPEN = 0, 1
+PENDING_BUY, PENDING_SELL = 1, 2
+REASONS = ("signal", "stop_loss", "take_profit", "trailing_stop", "max_holding", "open")
+R_SIGNAL, R_STOP, R_TAKE, R_TRAIL, R_MAXHOLD = 0, 1, 2, 3, 4
+
+
+@njit(cache=True)
+def _bar(open_, high, low, close, s, t):
+    """(o, h, l, c) of a valid bar; a missing open/high/low falls back on the close/open."""
+    c = close[s, t]
+    o = open_[s, t]
+    if o != o:
+        o = c
+    h = high[s, t]
+    if h != h:
+        h = max(o, c)
+    lo = low[s, t]
+    if lo != lo:
+        lo = min(o, c)
+    return o, max(h, o, c), min(lo, o, c), c
+
+
+@njit(cache=True)
+def _buy(s, a, t, price, pos_f, pos_i, acct, counters, tf, ti, p):
+    """Buy at reference ``price`` (plus slippage) with the sizing budget; no-op below one share."""
+    if counters[C_TRADES] >= tf.shape[1] or not price > 0.0:
+        return
+    cash = acct[a, A_CASH]
+    kind = int(p[P_SIZING])
+    budget = cash
+    if kind == 1:
+        budget = min(cash, acct[a, A_PREV_EQ] / p[P_DIVISOR])
+    elif kind == 2:
+        budget = min(cash, p[P_SIZE])
+    elif kind == 3:
+        budget = min(cash, acct[a, A_PREV_EQ] * p[P_SIZE])
+    comm = p[P_COMM]
+    fill = price * (1.0 + p[P_SLIP])
+    q = np.floor(budget / (fill * (1.0 + comm)))
+    value = q * fill
+    while q > 0.0 and value + value * comm > budget:  # guard against rounding up past the cash
+        q -= 1.0
+        value = q * fill
+    if q <= 0.0:
+        return
+    k = counters[C_TRADES]
+    counters[C_TRADES] += 1
+    counters[C_OPEN] += 1
+    fee = value * comm
+    acct[a, A_CASH] = cash - (value + fee)
+    ti[T_SYM, k] = s
+    ti[T_ENTRY_BAR, k] = t
+    ti[T_EXIT_BAR, k] = -1
+    ti[T_SHARES, k] = np.int64(q)
+    ti[T_HELD, k] = 0
+    ti[T_REASON, k] = 5
+    tf[T_ENTRY_PRICE, k] = price
+    tf[T_EXIT_PRICE, k] = np.nan
+    tf[T_BUY_COMM, k] = fee
+    tf[T_BUY_SLIP, k] = q * price * p[P_SLIP]
+    tf[T_SELL_COMM, k] = 0.0
+    tf[T_SELL_SLIP, k] = 0.0
+    tf[T_TAX, k] = 0.0
+    tf[T_CASH_OUT, k] = value + fee
+    tf[T_CASH_IN, k] = np.nan
+    pos_i[s, I_SHARES] = np.int64(q)
+    pos_i[s, I_HELD] = 0
+    pos_i[s, I_TRADE] = k
+    pos_f[s, F_ENTRY] = price
+    pos_f[s, F_PEAK] = price
+
+
+@njit(cache=True)
+def _sell(s, a, t, price, reason, tax_rate, pos_f, pos_i, acct, counters, tf, ti, p):
+    """Sell the whole position at reference ``price`` (minus slippage), paying commission and tax."""
+    q = pos_i[s, I_SHARES]
+    slip = p[P_SLIP]
+    value = q * (price * (1.0 - slip))
+    fee = value * p[P_COMM]
+    tax = value * tax_rate
+    cash_in = value - fee - tax
+    acct[a, A_CASH] += cash_in
+    k = pos_i[s, I_TRADE]
+    ti[T_EXIT_BAR, k] = t
+    ti[T_HELD, k] = pos_i[s, I_HELD]
+    ti[T_REASON, k] = reason
+    tf[T_EXIT_PRICE, k] = price
+    tf[T_SELL_COMM, k] = fee
+    tf[T_SELL_SLIP, k] = q * price * slip
+    tf[T_TAX, k] = tax
+    tf[T_CASH_IN, k] = cash_in
+    pos_i[s, I_SHARES] = 0
+    counters[C_OPEN] -= 1
+
+
+@njit(cache=True)
+def _risk_exit(s, a, t, o, h, lo, c, tax_rate, pos_f, pos_i, acct, counters, tf, ti, p):
+    """Stops, take profit, trailing peak update and max holding for an open position on bar t."""
+    entry = pos_f[s, F_ENTRY]
+    stop = -np.inf
+    reason = -1
+    if p[P_SL] > 0.0:
+        stop = entry * (1.0 - p[P_SL])
+        reason = R_STOP
+    if p[P_TS] > 0.0:
+        trail = pos_f[s, F_PEAK] * (1.0 - p[P_TS])
+        if trail > stop:
+            stop = trail
+            reason = R_TRAIL
+    if reason >= 0:
+        if o <= stop:
+            _sell(s, a, t, o, reason, tax_rate, pos_f, pos_i, acct, counters, tf, ti, p)
+            return
+        if lo <= stop:
+            _sell(s, a, t, stop, reason, tax_rate, pos_f, pos_i, acct, counters, tf, ti, p)
+            return
+    if p[P_TP] > 0.0:
+        target = entry * (1.0 + p[P_TP])
+        if o >= target:
+            _sell(s, a, t, o, R_TAKE, tax_rate, pos_f, pos_i, acct, counters, tf, ti, p)
+            return
+        if h >= target:
+            _sell(s, a, t, target, R_TAKE, tax_rate, pos_f, pos_i, acct, counters, tf, ti, p)
+            return
+    if h > pos_f[s, F_PEAK]:
+        pos_f[s, F_PEAK] = h
+    if p[P_MAXHOLD] > 0.0 and pos_i[s, I_HELD] >= p[P_MAXHOLD]:
+        _sell(s, a, t, c, R_MAXHOLD, tax_rate, pos_f, pos_i, acct, counters, tf, ti, p)
+
+
+@njit(cache=True)
+def _mark_account(a, equity, acct):
+    acct[a, A_PREV_EQ] = equity
+    if equity > acct[a, A_PEAK]:
+        acct[a, A_PEAK] = equity
+    elif equity < acct[a, A_PEAK] * (1.0 + acct[a, A_MAXDD]):  # a deeper drawdown (no division on the hot path)
+        acct[a, A_MAXDD] = equity / acct[a, A_PEAK] - 1.0
+
+
+@njit(cache=True, nogil=True)
+def run_independent(open_, high, low, close, entries, exits, tax_table, sym_market, p, s0, s1,
+                    pos_f, pos_i, acct, counters, tf, ti, cash_out, value_out, open_out,
+                    write_accounts, acct_cash, acct_value):
+    """Symbols ``s0:s1``, each its own account ``a = s``.
+
+    Totals are *added* into the series: ``cash_out[t]`` receives the change of cash on bar t (the
+    caller takes the cumulative sum), ``value_out``/``open_out`` the positions held at the close.
+    A flat symbol without a pending order or an entry signal takes the fast path (mark only).
+    """
+    n_bars = close.shape[1]
+    last = n_bars - 1
+    fill_close = p[P_FILL_CLOSE] > 0.0
+    risk = p[P_SL] > 0.0 or p[P_TP] > 0.0 or p[P_TS] > 0.0 or p[P_MAXHOLD] > 0.0
+    for s in range(s0, s1):
+        m = sym_market[s]
+        mark = pos_f[s, F_LAST]
+        valid = pos_i[s, I_VALID]
+        in_market = pos_i[s, I_INMKT]
+        for t in range(n_bars):
+            c = close[s, t]
+            touched = False
+            if c == c:
+                valid += 1
+                mark = c
+                if pos_i[s, I_SHARES] > 0 or pos_i[s, I_PENDING] != 0 or (entries[s, t] and t < last):
+                    touched = True
+                    before = acct[s, A_CASH]
+                    if pos_i[s, I_SHARES] > 0:
+                        pos_i[s, I_HELD] += 1
+                    pending = pos_i[s, I_PENDING]
+                    if pending != 0 or risk:  # the open/high/low are read only when needed
+                        o, h, lo, c = _bar(open_, high, low, close, s, t)
+                    if pending != 0:
+                        pos_i[s, I_PENDING] = 0
+                        if pending == PENDING_SELL:
+                            _sell(s, s, t, o, R_SIGNAL, tax_table[m, t], pos_f, pos_i, acct, counters, tf, ti, p)
+                        else:
+                            _buy(s, s, t, o, pos_f, pos_i, acct, counters, tf, ti, p)
+                    if risk and pos_i[s, I_SHARES] > 0:
+                        _risk_exit(s, s, t, o, h, lo, c, tax_table[m, t], pos_f, pos_i, acct, counters, tf, ti, p)
+                    if t < last and entries[s, t] != exits[s, t]:
+                        long = pos_i[s, I_SHARES] > 0
+                        if fill_close:
+                            if exits[s, t] and long:
+                                _sell(s, s, t, c, R_SIGNAL, tax_table[m, t], pos_f, pos_i, acct, counters, tf, ti, p)
+                            elif entries[s, t] and not long:
+                                _buy(s, s, t, c, pos_f, pos_i, acct, counters, tf, ti, p)
+                        elif exits[s, t] and long:
+                            pos_i[s, I_PENDING] = PENDING_SELL
+                        elif entries[s, t] and not long:
+                            pos_i[s, I_PENDING] = PENDING_BUY
+                    cash_out[t] += acct[s, A_CASH] - before
+            q = pos_i[s, I_SHARES]
+            if q > 0:
+                value = q * mark
+                value_out[t] += value
+                open_out[t] += 1
+                if c == c:
+                    in_market += 1
+                _mark_account(s, acct[s, A_CASH] + value, acct)
+            elif touched:
+                _mark_account(s, acct[s, A_CASH], acct)
+            if write_accounts:
+                acct_cash[s, t] = acct[s, A_CASH]
+                acct_value[s, t] = q * mark if q > 0 else 0.0
+        pos_f[s, F_LAST] = mark
+        pos_i[s, I_VALID] = valid
+        pos_i[s, I_INMKT] = in_market
+
+
+@njit(cache=True)
+def run_shared(open_, high, low, close, entries, exits, tax_table, sym_market, p, t0, t1,
+               pos_f, pos_i, acct, counters, tf, ti, cash_out, value_out, open_out,
+               write_accounts, acct_cash, acct_value):
+    """Bars ``t0:t1`` of one account ``a = 0`` shared by every symbol."""
+    n_sym, n_bars = close.shape
+    last = n_bars - 1
+    fill_close = p[P_FILL_CLOSE] > 0.0
+    risk = p[P_SL] > 0.0 or p[P_TP] > 0.0 or p[P_TS] > 0.0 or p[P_MAXHOLD] > 0.0
+    max_pos = p[P_MAXPOS]
+    for t in range(t0, t1):
+        # the open: bars held, then pending sells of every symbol before any pending buy
+        for s in range(n_sym):
+            if close[s, t] == close[s, t]:
+                if pos_i[s, I_SHARES] > 0:
+                    pos_i[s, I_HELD] += 1
+                    if pos_i[s, I_PENDING] == PENDING_SELL:
+                        pos_i[s, I_PENDING] = 0
+                        o, h, lo, c = _bar(open_, high, low, close, s, t)
+                        _sell(s, 0, t, o, R_SIGNAL, tax_table[sym_market[s], t], pos_f, pos_i, acct, counters,
+                              tf, ti, p)
+        for s in range(n_sym):
+            if close[s, t] == close[s, t] and pos_i[s, I_PENDING] == PENDING_BUY:
+                pos_i[s, I_PENDING] = 0
+                if max_pos <= 0.0 or counters[C_OPEN] < max_pos:
+                    o, h, lo, c = _bar(open_, high, low, close, s, t)
+                    _buy(s, 0, t, o, pos_f, pos_i, acct, counters, tf, ti, p)
+        # intrabar risk rules and max holding at the close
+        if risk:
+            for s in range(n_sym):
+                if pos_i[s, I_SHARES] > 0 and close[s, t] == close[s, t]:
+                    o, h, lo, c = _bar(open_, high, low, close, s, t)
+                    _risk_exit(s, 0, t, o, h, lo, c, tax_table[sym_market[s], t], pos_f, pos_i, acct, counters,
+                               tf, ti, p)
+        # the close: exits of every symbol, then entries in symbol order
+        if t < last:
+            for s in range(n_sym):
+                if exits[s, t] and not entries[s, t] and pos_i[s, I_SHARES] > 0 and close[s, t] == close[s, t]:
+                    if fill_close:
+                        _sell(s, 0, t, close[s, t], R_SIGNAL, tax_table[sym_market[s], t], pos_f, pos_i, acct,
+                              counters, tf, ti, p)
+                    else:
+                        pos_i[s, I_PENDING] = PENDING_SELL
+            for s in range(n_sym):
+                if entries[s, t] and not exits[s, t] and pos_i[s, I_SHARES] == 0 and close[s, t] == close[s, t]:
+                    if not fill_close:
+                        pos_i[s, I_PENDING] = PENDING_BUY
+                    elif max_pos <= 0.0 or counters[C_OPEN] < max_pos:
+                        _buy(s, 0, t, close[s, t], pos_f, pos_i, acct, counters, tf, ti, p)
+        # the mark
+        value = 0.0
+        n_open = 0
+        for s in range(n_sym):
+            if close[s, t] == close[s, t]:
+                pos_f[s, F_LAST] = close[s, t]
+                pos_i[s, I_VALID] += 1
+                if pos_i[s, I_SHARES] > 0:
+                    pos_i[s, I_INMKT] += 1
+            q = pos_i[s, I_SHARES]
+            if q > 0:
+                value += q * pos_f[s, F_LAST]
+                n_open += 1
+        cash = acct[0, A_CASH]
+        _mark_account(0, cash + value, acct)
+        cash_out[t] = cash
+        value_out[t] = value
+        open_out[t] = n_open
+        if write_accounts:
+            acct_cash[0, t] = cash
+            acct_value[0, t] = value

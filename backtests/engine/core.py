@@ -1,0 +1,248 @@
+"""The backtest simulation: signals in, trades, equity and metrics out.
+
+Pure core (no Django imports). ``run`` validates the inputs, prepares the cost and parameter
+arrays and drives the compiled loops in ``_kernels`` (see that module for the exact order of
+events inside a bar).
+
+Execution rules (issue 4):
+- a signal is decided on bar t's close; ``fill="next_open"`` fills it at the open of the symbol's
+  next bar *that exists*: when t+1 has no bar for that symbol (NaN), the order waits for the
+  symbol's next valid bar and fills at its open (a stale order is still filled there; it is never
+  filled on a day without a bar). ``fill="close"`` fills at bar t's close. A signal on the panel's
+  last bar is dropped in both modes; a signal on a day without a bar is ignored.
+- long only, one position per symbol; an entry signal while long (or while an entry is pending)
+  and an exit signal while flat are ignored; an entry and an exit on the same bar cancel out
+  (vectorbt's default).
+- integer shares: ``floor(budget / (price * (1 + slippage) * (1 + commission)))`` and never more
+  than the cash (the same as the issue's ``price * (1 + commission + slippage)`` when slippage is
+  0; with slippage the product keeps the cross term so a buy can never overspend).
+- trade prices (``entry_price``/``exit_price``) are reference prices (open, close, stop level);
+  cash moves at the price worsened by slippage, reported as a cost of its own.
+- stops are checked from the entry bar itself with ``next_open`` fills (the open comes before the
+  bar's range) and from the bar after the entry with ``close`` fills; stop loss before take profit
+  when one bar touches both (the pessimistic order); the trailing stop is measured from the highest
+  high up to the previous bar (and the entry price), so a bar's own high never raises its stop.
+- ``max_holding_days`` counts the symbol's bars after the entry bar and exits at the close of the
+  N-th (in both fill modes).
+- a pending ``next_open`` entry that meets ``max_positions`` full at the open is dropped.
+- a position still open at the end is marked to its last close (no sell costs) and listed with an
+  empty exit and ``exit_reason="open"``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import numpy as np
+
+from backtests.engine import _kernels as k
+from backtests.engine.config import EngineConfig
+from backtests.engine.costs import DEFAULT_MARKET
+from backtests.engine.panel import Panel
+from backtests.engine.result import Result, SimulationArrays, TradeTable
+
+PROGRESS_CHUNKS = 20
+# independent runs use one thread per this many symbols, up to the CPUs available
+PARALLEL_MIN_SYMBOLS = 256
+
+
+def run(
+    panel: Panel,
+    entries: np.ndarray,
+    exits: np.ndarray,
+    *,
+    config: EngineConfig,
+    markets: list[str] | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> Result:
+    """Backtest boolean ``entries``/``exits`` (shape ``panel.shape``) on ``panel`` under ``config``.
+
+    ``markets`` names each symbol's market for the dated sell tax (default KOSPI for every symbol;
+    ignored when ``config.costs.sell_tax`` is set). ``progress`` receives fractions in (0, 1],
+    about 20 times, ending with 1.0. Raises ValueError on shape or market mismatches.
+    """
+    entries, exits = _check_signals(panel, entries, exits)
+    markets = _check_markets(panel, markets)
+    arrays = simulate(panel, entries, exits, config=config, markets=markets, progress=progress)
+    return Result(panel=panel, config=config, entries=entries, exits=exits, markets=markets, arrays=arrays)
+
+
+def _check_signals(panel: Panel, entries: np.ndarray, exits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    checked = []
+    for name, signal in (("entries", entries), ("exits", exits)):
+        signal = np.asarray(signal)
+        if signal.shape != panel.shape:
+            raise ValueError(f"{name} has shape {signal.shape}, expected {panel.shape} (symbols x dates)")
+        if signal.dtype != np.bool_:
+            raise ValueError(f"{name} must be a boolean array, got {signal.dtype}")
+        checked.append(np.ascontiguousarray(signal))
+    return checked[0], checked[1]
+
+
+def _check_markets(panel: Panel, markets: list[str] | None) -> list[str]:
+    if markets is None:
+        return [DEFAULT_MARKET] * panel.n_symbols
+    if len(markets) != panel.n_symbols:
+        raise ValueError(f"markets has {len(markets)} entries for {panel.n_symbols} symbols")
+    return [str(market).upper() for market in markets]
+
+
+def _parameters(config: EngineConfig, n_symbols: int) -> np.ndarray:
+    p = np.zeros(k.NP)
+    p[k.P_COMM] = config.costs.commission
+    p[k.P_SLIP] = config.costs.slippage
+    p[k.P_SL] = config.stop_loss or 0.0
+    p[k.P_TP] = config.take_profit or 0.0
+    p[k.P_TS] = config.trailing_stop or 0.0
+    p[k.P_MAXHOLD] = config.max_holding_days or 0
+    p[k.P_SIZING], p[k.P_SIZE] = config.sizing_code()
+    shared = config.accounts == "shared"
+    p[k.P_MAXPOS] = (config.max_positions or 0) if shared else 0
+    p[k.P_FILL_CLOSE] = 1.0 if config.fill == "close" else 0.0
+    p[k.P_DIVISOR] = (config.max_positions or max(n_symbols, 1)) if shared else 1
+    return p
+
+
+@dataclass
+class _Part:
+    """Output buffers of one chunk of the run (independent chunks run in parallel threads)."""
+
+    counters: np.ndarray
+    tf: np.ndarray
+    ti: np.ndarray
+    cash: np.ndarray
+    value: np.ndarray
+    n_open: np.ndarray
+
+    @classmethod
+    def new(cls, capacity: int, n_bars: int) -> _Part:
+        return cls(
+            counters=np.zeros(2, dtype=np.int64),
+            tf=np.empty((k.NTF, capacity)),  # column-major: a trade column is contiguous
+            ti=np.empty((k.NTI, capacity), dtype=np.int64),
+            cash=np.zeros(n_bars),
+            value=np.zeros(n_bars),
+            n_open=np.zeros(n_bars, dtype=np.int64),
+        )
+
+    def buffers(self) -> tuple[np.ndarray, ...]:
+        return self.counters, self.tf, self.ti, self.cash, self.value, self.n_open
+
+    def trades(self) -> tuple[np.ndarray, np.ndarray]:
+        n = int(self.counters[k.C_TRADES])
+        return self.tf[:, :n], self.ti[:, :n]
+
+
+def _tax_table(config: EngineConfig, markets: list[str], dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(rates (n_markets, n_bars), market row per symbol)``."""
+    unique = sorted(set(markets))
+    row_of = {market: row for row, market in enumerate(unique)}
+    sym_market = np.array([row_of[market] for market in markets], dtype=np.int64).reshape(len(markets))
+    table = np.zeros((max(len(unique), 1), dates.shape[0]))
+    for row, market in enumerate(unique):
+        table[row] = config.costs.sell_tax_rates(market, dates)
+    return table, sym_market
+
+
+def _workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def simulate(
+    panel: Panel,
+    entries: np.ndarray,
+    exits: np.ndarray,
+    *,
+    config: EngineConfig,
+    markets: list[str],
+    progress: Callable[[float], None] | None = None,
+    write_accounts: bool = False,
+) -> SimulationArrays:
+    """Run the compiled loops on checked inputs; ``write_accounts`` also fills per-account series.
+
+    Shared accounts run bar chunks in order; independent accounts run symbol chunks, in parallel
+    threads when the universe is large (the loop releases the GIL; each chunk has its own buffers,
+    merged in symbol order, so the result does not depend on scheduling).
+    """
+    n_sym, n_bars = panel.shape
+    shared = config.accounts == "shared"
+    n_acct = 1 if shared else n_sym
+    tax_table, sym_market = _tax_table(config, markets, panel.dates)
+    pos_f = np.zeros((n_sym, k.NF))
+    pos_f[:, k.F_LAST] = np.nan
+    pos_i = np.zeros((n_sym, k.NI), dtype=np.int64)
+    acct = np.zeros((n_acct, k.NA))
+    acct[:, k.A_CASH] = acct[:, k.A_PREV_EQ] = acct[:, k.A_PEAK] = config.cash
+    series_shape = (n_acct, n_bars) if write_accounts else (0, 0)
+    acct_cash, acct_value = np.zeros(series_shape), np.zeros(series_shape)
+    args = (panel.open, panel.high, panel.low, panel.close, entries, exits, tax_table, sym_market,
+            _parameters(config, n_sym))
+    size = n_bars if shared else n_sym
+    if progress is not None:
+        chunks = PROGRESS_CHUNKS
+    else:
+        chunks = 1 if shared else min(_workers(), max(1, n_sym // PARALLEL_MIN_SYMBOLS))
+    step = max(1, -(-size // chunks))
+    bounds = [(start, min(size, start + step)) for start in range(0, size, step)] or [(0, 0)]
+    if shared:
+        parts = [_Part.new(int(np.count_nonzero(entries)) + 1, n_bars)]
+        for start, stop in bounds:
+            k.run_shared(*args, start, stop, pos_f, pos_i, acct, *parts[0].buffers(), write_accounts,
+                         acct_cash, acct_value)
+            if progress is not None:
+                progress(stop / size if size else 1.0)
+    else:
+        parts = [_Part.new(int(np.count_nonzero(entries[start:stop])) + 1, n_bars) for start, stop in bounds]
+
+        def work(i: int) -> int:
+            k.run_independent(*args, bounds[i][0], bounds[i][1], pos_f, pos_i, acct, *parts[i].buffers(),
+                              write_accounts, acct_cash, acct_value)
+            return bounds[i][1] - bounds[i][0]
+
+        if len(parts) == 1:
+            work(0)
+            if progress is not None:
+                progress(1.0)
+        else:
+            done = 0
+            with ThreadPoolExecutor(max_workers=min(_workers(), len(parts))) as pool:
+                for finished in as_completed([pool.submit(work, i) for i in range(len(parts))]):
+                    done += finished.result()
+                    if progress is not None:
+                        progress(done / size if size else 1.0)
+    tf, ti = _merge_trades(parts)
+    if shared:
+        cash, value, n_open = parts[0].cash, parts[0].value, parts[0].n_open
+    else:
+        # the independent loop adds each bar's change of cash: the balance is the running sum
+        cash = config.cash * n_sym + np.cumsum(np.sum([part.cash for part in parts], axis=0), axis=-1)
+        value = np.sum([part.value for part in parts], axis=0)
+        n_open = np.sum([part.n_open for part in parts], axis=0)
+    return SimulationArrays(
+        trades=TradeTable.from_kernel(tf, ti, pos_f[:, k.F_LAST]),
+        cash=np.asarray(cash, dtype=np.float64).reshape(n_bars),
+        holdings=np.asarray(value, dtype=np.float64).reshape(n_bars),
+        open_positions=np.asarray(n_open, dtype=np.int64).reshape(n_bars),
+        final_cash=acct[:, k.A_CASH].copy(),
+        last_close=pos_f[:, k.F_LAST].copy(),
+        final_shares=pos_i[:, k.I_SHARES].copy(),
+        valid_bars=pos_i[:, k.I_VALID].copy(),
+        bars_in_market=pos_i[:, k.I_INMKT].copy(),
+        account_max_drawdown=acct[:, k.A_MAXDD].copy(),
+        initial_equity=config.cash * n_acct,
+        account_cash=acct_cash if write_accounts else None,
+        account_holdings=acct_value if write_accounts else None,
+    )
+
+
+def _merge_trades(parts: list[_Part]) -> tuple[np.ndarray, np.ndarray]:
+    pieces = [part.trades() for part in parts]
+    if len(pieces) == 1:
+        return pieces[0]
+    return (np.concatenate([tf for tf, _ in pieces], axis=1), np.concatenate([ti for _, ti in pieces], axis=1))

@@ -1,0 +1,270 @@
+"""What a backtest returns: columnar trades, daily series, and lazily built lists and metrics.
+
+The run itself only fills arrays (``SimulationArrays``); Python objects (trade and signal lists),
+metrics, per-account series and the benchmark are computed on first access and cached, so timing
+the engine on thousands of symbols does not pay for what a caller never reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from backtests.engine import _kernels as k
+from backtests.engine import metrics as m
+
+if TYPE_CHECKING:
+    from backtests.engine.config import EngineConfig
+    from backtests.engine.panel import Panel
+
+REASONS = k.REASONS
+
+
+@dataclass(frozen=True, eq=False)
+class TradeTable:
+    """Trades as columns (one row per trade, in the order they were opened).
+
+    ``exit_bar`` is -1 and ``exit_price``/``cash_in`` NaN for a position still open; ``reason``
+    indexes ``REASONS``. Costs are KRW: ``commission`` (both sides), ``tax`` (sell), ``slippage``
+    (both sides). ``cash_out`` is what the buy cost, ``cash_in`` what the sale returned.
+    For open trades ``pnl``/returns use the last close without sell costs.
+    """
+
+    symbol: np.ndarray
+    entry_bar: np.ndarray
+    exit_bar: np.ndarray
+    shares: np.ndarray
+    bars_held: np.ndarray
+    reason: np.ndarray
+    entry_price: np.ndarray
+    exit_price: np.ndarray
+    commission: np.ndarray
+    tax: np.ndarray
+    slippage: np.ndarray
+    cash_out: np.ndarray
+    cash_in: np.ndarray
+    mark_price: np.ndarray
+
+    @classmethod
+    def from_kernel(cls, tf: np.ndarray, ti: np.ndarray, last_close: np.ndarray) -> TradeTable:
+        symbol = ti[k.T_SYM]
+        return cls(
+            symbol=symbol,
+            entry_bar=ti[k.T_ENTRY_BAR],
+            exit_bar=ti[k.T_EXIT_BAR],
+            shares=ti[k.T_SHARES],
+            bars_held=ti[k.T_HELD],
+            reason=ti[k.T_REASON],
+            entry_price=tf[k.T_ENTRY_PRICE],
+            exit_price=tf[k.T_EXIT_PRICE],
+            commission=tf[k.T_BUY_COMM] + tf[k.T_SELL_COMM],
+            tax=tf[k.T_TAX],
+            slippage=tf[k.T_BUY_SLIP] + tf[k.T_SELL_SLIP],
+            cash_out=tf[k.T_CASH_OUT],
+            cash_in=tf[k.T_CASH_IN],
+            mark_price=np.where(ti[k.T_EXIT_BAR] >= 0, tf[k.T_EXIT_PRICE], last_close[symbol]),
+        )
+
+    def __len__(self) -> int:
+        return int(self.symbol.shape[0])
+
+    @property
+    def closed(self) -> np.ndarray:
+        return self.exit_bar >= 0
+
+    @property
+    def value_in(self) -> np.ndarray:
+        """KRW received: the sale's net proceeds, or the mark (shares x last close) when open."""
+        return np.where(self.closed, self.cash_in, self.shares * self.mark_price)
+
+    @property
+    def pnl(self) -> np.ndarray:
+        return self.value_in - self.cash_out
+
+    @property
+    def gross_return(self) -> np.ndarray:
+        """Price return before every cost: exit (or mark) price / entry price - 1."""
+        return self.mark_price / self.entry_price - 1.0
+
+    @property
+    def net_return(self) -> np.ndarray:
+        """Return after commission, tax and slippage: KRW received / KRW paid - 1."""
+        return self.value_in / self.cash_out - 1.0
+
+
+@dataclass(frozen=True)
+class Trade:
+    symbol: str
+    entry_date: dt.date
+    entry_price: float
+    exit_date: dt.date | None
+    exit_price: float | None
+    shares: int
+    gross_return: float
+    net_return: float
+    pnl: float
+    commission: float
+    tax: float
+    slippage: float
+    holding_days: int
+    exit_reason: str
+
+    @property
+    def costs(self) -> float:
+        return self.commission + self.tax + self.slippage
+
+
+@dataclass(frozen=True)
+class Signal:
+    date: dt.date
+    symbol: str
+    type: str  # "entry" | "exit"
+    price: float  # the close the signal was decided on
+
+
+@dataclass(frozen=True, eq=False)
+class SimulationArrays:
+    """Raw output of one simulation: totals per bar, end state per symbol / account."""
+
+    trades: TradeTable
+    cash: np.ndarray  # (n_bars,) total cash after each bar
+    holdings: np.ndarray  # (n_bars,) total market value of positions at each close
+    open_positions: np.ndarray  # (n_bars,) open positions at each close
+    final_cash: np.ndarray  # (n_accounts,)
+    last_close: np.ndarray  # (n_symbols,) NaN for a symbol without any bar
+    final_shares: np.ndarray  # (n_symbols,)
+    valid_bars: np.ndarray  # (n_symbols,)
+    bars_in_market: np.ndarray  # (n_symbols,) bars closed while holding
+    account_max_drawdown: np.ndarray  # (n_accounts,)
+    initial_equity: float
+    account_cash: np.ndarray | None = None  # (n_accounts, n_bars) when asked for
+    account_holdings: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """A finished backtest. Arrays are per bar of ``panel.dates``; accounts are one per symbol
+    (independent) or a single one (shared)."""
+
+    panel: Panel
+    config: EngineConfig
+    entries: np.ndarray
+    exits: np.ndarray
+    markets: list[str]
+    arrays: SimulationArrays
+
+    @property
+    def dates(self) -> np.ndarray:
+        return self.panel.dates
+
+    @property
+    def trade_table(self) -> TradeTable:
+        return self.arrays.trades
+
+    @property
+    def cash(self) -> np.ndarray:
+        return self.arrays.cash
+
+    @property
+    def holdings(self) -> np.ndarray:
+        return self.arrays.holdings
+
+    @cached_property
+    def equity(self) -> np.ndarray:
+        """Total equity per bar: cash + positions marked to their last close."""
+        return self.arrays.cash + self.arrays.holdings
+
+    @cached_property
+    def drawdown(self) -> np.ndarray:
+        return m.drawdown(self.equity, self.arrays.initial_equity)
+
+    @cached_property
+    def _accounts(self) -> tuple[np.ndarray, np.ndarray]:
+        from backtests.engine.core import simulate
+
+        again = simulate(self.panel, self.entries, self.exits, config=self.config, markets=self.markets,
+                         write_accounts=True)
+        assert again.account_cash is not None and again.account_holdings is not None
+        return again.account_cash, again.account_holdings
+
+    @property
+    def account_cash(self) -> np.ndarray:
+        """``(n_accounts, n_bars)`` cash per account (computed on first access by a second run)."""
+        return self._accounts[0]
+
+    @cached_property
+    def account_equity(self) -> np.ndarray:
+        """``(n_accounts, n_bars)`` equity per account."""
+        return self._accounts[0] + self._accounts[1]
+
+    @cached_property
+    def account_drawdown(self) -> np.ndarray:
+        return m.drawdown(self.account_equity, self.config.cash)
+
+    @cached_property
+    def trades(self) -> list[Trade]:
+        t = self.arrays.trades
+        dates, symbols = self.panel.dates.tolist(), self.panel.symbols
+        gross, net, pnl = t.gross_return.tolist(), t.net_return.tolist(), t.pnl.tolist()
+        rows = []
+        for i in range(len(t)):
+            closed = t.exit_bar[i] >= 0
+            rows.append(Trade(
+                symbol=symbols[t.symbol[i]],
+                entry_date=dates[t.entry_bar[i]],
+                entry_price=float(t.entry_price[i]),
+                exit_date=dates[t.exit_bar[i]] if closed else None,
+                exit_price=float(t.exit_price[i]) if closed else None,
+                shares=int(t.shares[i]),
+                gross_return=gross[i],
+                net_return=net[i],
+                pnl=pnl[i],
+                commission=float(t.commission[i]),
+                tax=float(t.tax[i]),
+                slippage=float(t.slippage[i]),
+                holding_days=int(t.bars_held[i]),
+                exit_reason=REASONS[t.reason[i]],
+            ))
+        return rows
+
+    @cached_property
+    def signals(self) -> list[Signal]:
+        """Every entry/exit signal on a bar with a bar, by date then symbol; price = that close."""
+        has_bar = self.panel.has_bar
+        found = []
+        for kind, mask in (("entry", self.entries), ("exit", self.exits)):
+            sym, bar = np.nonzero(mask & has_bar)
+            found.append((bar, sym, np.full(bar.shape, kind)))
+        bar, sym, kind = (np.concatenate(parts) for parts in zip(*found, strict=True))
+        order = np.lexsort((kind, sym, bar))
+        dates, symbols, close = self.panel.dates.tolist(), self.panel.symbols, self.panel.close
+        return [Signal(dates[bar[i]], symbols[sym[i]], str(kind[i]), float(close[sym[i], bar[i]])) for i in order]
+
+    @cached_property
+    def trade_return_histogram(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(counts, edges)`` of closed trades' net returns."""
+        t = self.arrays.trades
+        return m.return_histogram(t.net_return[t.closed], self.config.histogram_bins)
+
+    @cached_property
+    def metrics(self) -> dict:
+        from backtests.engine.report import summary_metrics
+
+        return summary_metrics(self)
+
+    @cached_property
+    def per_symbol(self) -> list[dict]:
+        from backtests.engine.report import per_symbol_metrics
+
+        return per_symbol_metrics(self)
+
+    @cached_property
+    def benchmark(self) -> dict:
+        """Equal-weight buy-and-hold of the same universe with the same costs and fill (see report)."""
+        from backtests.engine.report import benchmark
+
+        return benchmark(self)
