@@ -13,7 +13,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -23,8 +22,6 @@ from .base import AllProvidersFailed, DataProvider, ProviderBars, ProviderError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PROVIDERS = ["local", "csv", "kis", "kiwoom", "pykrx"]
-DEFAULT_CACHE_SECONDS = 600
 CACHE_VERSION = 1
 
 
@@ -53,7 +50,7 @@ class ProviderChain:
             cache = default_cache
         self.cache = cache
         if cache_seconds is None:
-            cache_seconds = int(getattr(settings, "MARKET_DATA_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
+            cache_seconds = settings.MARKET_DATA_CACHE_SECONDS
         self.cache_seconds = cache_seconds
 
     @property
@@ -95,19 +92,19 @@ class ProviderChain:
 
 
 def _timeout() -> float:
-    return float(getattr(settings, "MARKET_DATA_HTTP_TIMEOUT", 10.0))
+    return settings.MARKET_DATA_HTTP_TIMEOUT
 
 
 def _local() -> DataProvider:
     from .local import LocalStoreProvider
 
-    return LocalStoreProvider(getattr(settings, "MARKET_DATA_ROOT", Path(settings.DATA_DIR) / "marketdata"))
+    return LocalStoreProvider(settings.MARKET_DATA_ROOT)
 
 
 def _csv() -> DataProvider:
     from .csv_folder import CsvFolderProvider
 
-    folder = getattr(settings, "MARKET_DATA_CSV_DIR", None) or Path(settings.DATA_DIR) / "bars"
+    folder = settings.MARKET_DATA_CSV_DIR
     return CsvFolderProvider(folder)
 
 
@@ -121,11 +118,11 @@ def _kis() -> DataProvider:
     from .kis import KisProvider
 
     return KisProvider(
-        getattr(settings, "MARKET_DATA_KIS_BASE_URL", "https://openapi.koreainvestment.com:9443"),
-        getattr(settings, "MARKET_DATA_KIS_APP_KEY", ""),
-        getattr(settings, "MARKET_DATA_KIS_APP_SECRET", ""),
+        settings.MARKET_DATA_KIS_BASE_URL,
+        settings.MARKET_DATA_KIS_APP_KEY,
+        settings.MARKET_DATA_KIS_APP_SECRET,
         timeout=_timeout(),
-        requests_per_second=float(getattr(settings, "MARKET_DATA_KIS_REQUESTS_PER_SECOND", 15.0)),
+        requests_per_second=settings.MARKET_DATA_KIS_REQUESTS_PER_SECOND,
     )
 
 
@@ -133,11 +130,11 @@ def _kiwoom() -> DataProvider:
     from .kiwoom import KiwoomProvider
 
     return KiwoomProvider(
-        getattr(settings, "MARKET_DATA_KIWOOM_BASE_URL", "https://api.kiwoom.com"),
-        getattr(settings, "MARKET_DATA_KIWOOM_APP_KEY", ""),
-        getattr(settings, "MARKET_DATA_KIWOOM_APP_SECRET", ""),
+        settings.MARKET_DATA_KIWOOM_BASE_URL,
+        settings.MARKET_DATA_KIWOOM_APP_KEY,
+        settings.MARKET_DATA_KIWOOM_APP_SECRET,
         timeout=_timeout(),
-        requests_per_second=float(getattr(settings, "MARKET_DATA_KIWOOM_REQUESTS_PER_SECOND", 4.0)),
+        requests_per_second=settings.MARKET_DATA_KIWOOM_REQUESTS_PER_SECOND,
     )
 
 
@@ -162,6 +159,6 @@ def get_provider(name: str) -> DataProvider:
 
 
 def default_chain() -> ProviderChain:
-    """The chain named by ``settings.MARKET_DATA_PROVIDERS`` (default: local, csv, kis, kiwoom, pykrx)."""
-    names = getattr(settings, "MARKET_DATA_PROVIDERS", None) or DEFAULT_PROVIDERS
+    """The chain named by ``settings.MARKET_DATA_PROVIDERS`` (the default order is in config/settings.py)."""
+    names = settings.MARKET_DATA_PROVIDERS
     return ProviderChain([get_provider(name) for name in names])
