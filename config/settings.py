@@ -251,6 +251,17 @@ MARKET_DATA_KIWOOM_APP_SECRET = env.str("MARKET_DATA_KIWOOM_APP_SECRET", default
 MARKET_DATA_KIWOOM_REQUESTS_PER_SECOND = env.float("MARKET_DATA_KIWOOM_REQUESTS_PER_SECOND", default=4.0)
 
 # ---------------------------------------------------------------------------
+# Backtests: plan limits (per user) and the sweep of runs whose worker died
+# ---------------------------------------------------------------------------
+BACKTEST_MAX_CONCURRENT_RUNS = env.int("BACKTEST_MAX_CONCURRENT_RUNS", default=3)
+BACKTEST_MAX_SYMBOLS = env.int("BACKTEST_MAX_SYMBOLS", default=200)
+BACKTEST_MAX_SWEEP_CELLS = env.int("BACKTEST_MAX_SWEEP_CELLS", default=400)
+BACKTEST_STALE_SECONDS = env.int("BACKTEST_STALE_SECONDS", default=120)  # no heartbeat for this long: failed
+CELERY_BEAT_SCHEDULE = {
+    "backtests-fail-stale-runs": {"task": "backtests.tasks.fail_stale_runs", "schedule": 60.0},
+}
+
+# ---------------------------------------------------------------------------
 # API (DRF, drf-spectacular)
 # ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,0 +1,24 @@
+"""Celery tasks of backtests: thin, they load by id and call the services."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from backtests import services
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def run_backtest(*, run_id: int) -> str | None:
+    try:
+        run = services.backtest_execute(run_id=run_id)
+    except SoftTimeLimitExceeded:
+        services.backtest_time_limit(run_id=run_id)
+        return "failed"
+    return None if run is None else run.status
+
+
+@shared_task
+def fail_stale_runs() -> int:
+    """Periodic (beat): runs whose worker went silent end as failed with a reason."""
+    return services.backtest_fail_stale()

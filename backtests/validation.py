@@ -1,0 +1,217 @@
+"""Checks a backtest request against the registry, the instrument master and the bar store.
+
+One function for every door (page form, API, admin re-run, sweeps): ``backtest_spec_check`` returns
+a frozen :class:`Spec` or raises Django's ``ValidationError`` with one message per field
+(``codes``, ``start``, ``end``, ``cash``, ``strategy_type``, ``params.<name>``, risk fields).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from backtests.engine import Costs, EngineConfig
+from marketdata.models import Instrument
+from marketdata.store import BarStore
+from strategies import signals
+
+CODES_REQUIRED = gettext_lazy("Pick at least one symbol.")
+UNKNOWN_CODES = gettext_lazy("Unknown symbol: %(codes)s.")
+TOO_MANY_CODES = gettext_lazy("Your plan allows at most %(limit)s symbols per backtest (you picked %(count)s).")
+NO_DATA_IN_RANGE = gettext_lazy("No daily bars for %(codes)s between %(start)s and %(end)s.")
+END_BEFORE_START = gettext_lazy("The end date is before the start date.")
+RANGE_OUTSIDE_DATA = gettext_lazy("The period is outside the data: bars exist from %(first)s to %(last)s.")
+CASH_TOO_SMALL = gettext_lazy(
+    "The capital is too small to buy one share of %(code)s (about %(price)s KRW per position needed)."
+)
+UNKNOWN_TYPE = gettext_lazy("Unknown strategy type.")
+BAD_RISK = gettext_lazy("%(message)s")
+
+ENGINE_VERSION = "1.1"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A checked backtest request, ready to freeze into a run."""
+
+    strategy_type: str
+    params: dict[str, Any]
+    codes: list[str]
+    markets: list[str]
+    start: dt.date
+    end: dt.date
+    cash: int
+    commission: Decimal
+    sell_tax: Decimal | None
+    slippage_bps: Decimal
+    fill: str
+    accounts: str
+    options: dict[str, Any] = field(default_factory=dict)
+    coverage: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def engine_config(self) -> EngineConfig:
+        return engine_config(
+            cash=self.cash, commission=self.commission, sell_tax=self.sell_tax, slippage_bps=self.slippage_bps,
+            fill=self.fill, accounts=self.accounts, options=self.options,
+            crypto=all(market == "CRYPTO" for market in self.markets),
+        )
+
+
+def engine_config(*, cash: int, commission: Decimal, sell_tax: Decimal | None, slippage_bps: Decimal, fill: str,
+                  accounts: str, options: Mapping[str, Any], crypto: bool = False) -> EngineConfig:
+    """The engine's settings for frozen run fields (raises ValueError naming the field)."""
+    sizing = options.get("sizing") or "all_in"
+    if isinstance(sizing, list):
+        sizing = (sizing[0], float(sizing[1]))
+    return EngineConfig(
+        cash=float(cash),
+        costs=Costs(
+            commission=float(commission), slippage_bps=float(slippage_bps),
+            sell_tax=None if sell_tax is None else float(sell_tax),
+        ),
+        fill=fill,
+        accounts=accounts,
+        sizing=sizing,
+        max_positions=options.get("max_positions"),
+        stop_loss=options.get("stop_loss"),
+        take_profit=options.get("take_profit"),
+        trailing_stop=options.get("trailing_stop"),
+        max_holding_days=options.get("max_holding_days"),
+        periods_per_year=365 if crypto else 252,
+    )
+
+
+def normalise_codes(raw: str | Sequence[str]) -> list[str]:
+    """``"005930, 000660 krw-btc"`` or a list -> unique upper-case codes in the given order."""
+    parts = raw.replace(",", " ").split() if isinstance(raw, str) else [str(code).strip() for code in raw]
+    return list(dict.fromkeys(code.upper() for code in parts if code))
+
+
+def store() -> BarStore:
+    return BarStore(settings.MARKET_DATA_ROOT)
+
+
+def backtest_spec_check(
+    *,
+    strategy_type: str,
+    params: Mapping[str, Any],
+    codes: str | Sequence[str],
+    start: dt.date,
+    end: dt.date,
+    cash: int,
+    commission: Decimal = Decimal("0.00015"),
+    sell_tax: Decimal | None = None,
+    slippage_bps: Decimal = Decimal("0"),
+    fill: str = "next_open",
+    accounts: str = "shared",
+    options: Mapping[str, Any] | None = None,
+    max_symbols: int | None = None,
+) -> Spec:
+    """Check a request; raises ``ValidationError`` with a dict of field -> messages."""
+    errors: dict[str, list[str]] = {}
+    options = dict(options or {})
+    typed: dict[str, Any] = {}
+    try:
+        typed = signals.validate_params(strategy_type, params)
+    except signals.UnknownStrategyType:
+        errors["strategy_type"] = [str(UNKNOWN_TYPE)]
+    except signals.ParamError as error:
+        for name, messages in error.errors.items():
+            errors[f"params.{name}"] = [_(message) for message in messages]
+    wanted = normalise_codes(codes)
+    instruments = {i.code: i for i in Instrument.objects.filter(code__in=wanted)}
+    limit = max_symbols if max_symbols is not None else settings.BACKTEST_MAX_SYMBOLS
+    if not wanted:
+        errors["codes"] = [str(CODES_REQUIRED)]
+    elif unknown := [code for code in wanted if code not in instruments]:
+        errors["codes"] = [UNKNOWN_CODES % {"codes": ", ".join(unknown)}]
+    elif len(wanted) > limit:
+        errors["codes"] = [TOO_MANY_CODES % {"limit": limit, "count": len(wanted)}]
+    if end < start:
+        errors["end"] = [str(END_BEFORE_START)]
+    try:
+        config = engine_config(cash=cash, commission=commission, sell_tax=sell_tax, slippage_bps=slippage_bps,
+                               fill=fill, accounts=accounts, options=options)
+    except ValueError as error:
+        errors.setdefault(_risk_field(str(error)), []).append(str(error))
+        config = None
+    coverage: dict[str, dict[str, Any]] = {}
+    if "codes" not in errors and "end" not in errors:
+        coverage = _check_data(wanted, start, end, errors)
+        if config is not None and "codes" not in errors and "start" not in errors:
+            _check_cash(wanted, coverage, config, errors)
+    if errors:
+        raise ValidationError(errors)
+    return Spec(
+        strategy_type=strategy_type, params=typed, codes=wanted, markets=[instruments[c].market for c in wanted],
+        start=start, end=end, cash=int(cash), commission=Decimal(commission),
+        sell_tax=None if sell_tax is None else Decimal(sell_tax), slippage_bps=Decimal(slippage_bps), fill=fill,
+        accounts=accounts, options=options, coverage=coverage,
+    )
+
+
+def _risk_field(message: str) -> str:
+    name = message.split(" ", 1)[0]
+    return {"cash": "cash", "fill": "fill", "accounts": "accounts", "costs": "commission"}.get(name, name)
+
+
+def _check_data(codes: list[str], start: dt.date, end: dt.date, errors: dict[str, list[str]]) -> dict:
+    """Coverage per code in the period (first/last bar, rows, first open); errors for empty codes."""
+    bars = store().read(codes)
+    first_day, last_day = np.datetime64(start, "D"), np.datetime64(end, "D")
+    coverage, empty = {}, []
+    overall_first, overall_last = None, None
+    for i, code in enumerate(bars.codes):
+        lo, hi = int(bars.offsets[i]), int(bars.offsets[i + 1])
+        days = bars.date[lo:hi]
+        if hi > lo:
+            overall_first = min(filter(None, (overall_first, days[0].item())))
+            overall_last = max(filter(None, (overall_last, days[-1].item())))
+        inside = np.flatnonzero((days >= first_day) & (days <= last_day))
+        if inside.size == 0:
+            empty.append(code)
+            continue
+        a, b = lo + int(inside[0]), lo + int(inside[-1])
+        coverage[code] = {
+            "first": str(bars.date[a]), "last": str(bars.date[b]), "rows": int(inside.size),
+            "first_open": float(bars.open[a]),
+        }
+    if overall_first is None:
+        errors["codes"] = [NO_DATA_IN_RANGE % {"codes": ", ".join(codes), "start": start, "end": end}]
+    elif not coverage:
+        errors["start"] = [RANGE_OUTSIDE_DATA % {"first": overall_first, "last": overall_last}]
+    elif empty:
+        errors["codes"] = [NO_DATA_IN_RANGE % {"codes": ", ".join(empty), "start": start, "end": end}]
+    return coverage
+
+
+def _check_cash(codes: list[str], coverage: dict, config: EngineConfig, errors: dict[str, list[str]]) -> None:
+    """The first position of every symbol must be able to buy one share at its first price."""
+    kind, value = config.sizing_code()
+    n = len(codes)
+    if config.accounts == "independent" or kind == 0:
+        budget = config.cash
+    elif kind == 1:
+        budget = config.cash / (config.max_positions or n)
+    elif kind == 2:
+        budget = min(value, config.cash)
+    else:
+        budget = config.cash * value
+    factor = (1 + config.costs.slippage) * (1 + config.costs.commission)
+    for code in codes:
+        price = coverage[code]["first_open"]
+        if math.isfinite(price) and budget < price * factor:
+            errors["cash"] = [CASH_TOO_SMALL % {"code": code, "price": number_format(math.ceil(price * factor),
+                                                                                     force_grouping=True)}]
+            return
