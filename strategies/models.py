@@ -17,12 +17,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from core.models import BaseModel
 from marketdata.models import Instrument
 from strategies import signals
+from strategies.schema import type_label
 
 UNKNOWN_STRATEGY_TYPE = _("Unknown strategy type: %(value)s")
 SIZING_VALUE_REQUIRED = _("Enter the amount for this sizing.")
@@ -37,14 +37,6 @@ def validate_strategy_type(value: str) -> None:
     """The type must be one the registry knows (not a fixed list frozen into a migration)."""
     if value not in signals.REGISTRY:
         raise ValidationError(UNKNOWN_STRATEGY_TYPE, params={"value": value}, code="unknown_strategy_type")
-
-
-def strategy_type_label(name: str) -> str:
-    """The registry's label of type ``name`` in the active language (the name itself if unknown)."""
-    module = signals.REGISTRY.get(name)
-    if module is None:
-        return name
-    return module.LABEL_KO if (get_language() or "ko").startswith("ko") else module.LABEL_EN
 
 
 class Sizing(models.TextChoices):
@@ -151,8 +143,9 @@ class Strategy(BaseModel):
             models.CheckConstraint(
                 condition=(
                     Q(sizing__in=["all_in", "equal_weight"], sizing_value__isnull=True)
-                    | Q(sizing="fixed_krw", sizing_value__gt=0)
-                    | Q(sizing="pct_equity", sizing_value__gt=0, sizing_value__lte=100)
+                    # isnull=False spelled out: a CHECK on NULL > 0 is unknown, which passes.
+                    | Q(sizing="fixed_krw", sizing_value__isnull=False, sizing_value__gt=0)
+                    | Q(sizing="pct_equity", sizing_value__isnull=False, sizing_value__gt=0, sizing_value__lte=100)
                 ),
                 name="strategy_sizing_value_fits_sizing",
             ),
@@ -164,6 +157,8 @@ class Strategy(BaseModel):
     def clean(self) -> None:
         """Risk settings, each error on its field (the check constraints, said in words)."""
         errors: dict[str, Any] = {}
+        if not all(_is_number(getattr(self, name)) for name in _PERCENT_FIELDS):
+            return  # a value that is not a number already has its error from clean_fields()
         if self.sizing in SIZINGS_WITH_VALUE and self.sizing_value is None:
             errors["sizing_value"] = SIZING_VALUE_REQUIRED
         elif self.sizing not in SIZINGS_WITH_VALUE and self.sizing_value is not None:
@@ -183,7 +178,8 @@ class Strategy(BaseModel):
 
     @property
     def strategy_type_label(self) -> str:
-        return strategy_type_label(self.strategy_type)
+        """The type's label in the active language."""
+        return type_label(self.strategy_type)
 
     def universe_codes(self) -> list[str]:
         """Codes of the instruments this strategy trades, sorted: the watchlist's when it has one."""
@@ -212,6 +208,13 @@ class Strategy(BaseModel):
             "trailing_stop": _fraction(self.trailing_stop_pct),
             "max_holding_days": self.max_holding_days,
         }
+
+
+_PERCENT_FIELDS = ("sizing_value", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct")
+
+
+def _is_number(value: object) -> bool:
+    return value is None or (isinstance(value, int | float | Decimal) and not isinstance(value, bool))
 
 
 def _fraction(percent: Decimal | None) -> float | None:
