@@ -3,6 +3,9 @@
     from backtests.engine import Costs, EngineConfig, Panel, run
     result = run(panel, entries, exits, config=EngineConfig(accounts="independent"))
     result.trades, result.equity, result.metrics, result.per_symbol, result.benchmark
+
+``run(..., entry_price=prices)`` fills every entry during its own bar at that price (intraday
+entries, as ``volatility_breakout`` produces them); see ``core`` for the rules.
 """
 
 from backtests.engine.config import EngineConfig

@@ -8,12 +8,18 @@ Per valid bar (finite close) of a symbol, in this order:
 1. ``bars held`` of an open position grows by one;
 2. at the open: a pending exit sells, then a pending entry buys (shared: all sells of the bar
    before any buy, buys in symbol order, subject to max positions);
-3. intrabar: stop loss / trailing stop (the higher level wins; the open when the bar gaps through
+3. intraday entries (only in the ``*_intraday`` loops, which read ``entry_px``): a flat symbol
+   with an entry on bar t buys at ``entry_px[s, t]`` (shared: in symbol order, subject to max
+   positions, with the cash left after the open's fills);
+4. intrabar: stop loss / trailing stop (the higher level wins; the open when the bar gaps through
    it, else the level when the low touches it), then take profit (the open when gapping above,
-   else the level when the high touches it); the trailing peak then takes the bar's high;
-4. at the close: max holding exit, then the bar's signals (fill="close": exits, then entries
-   (shared: in symbol order); fill="next_open": they become pending for the next valid bar);
-5. the position is marked to the close.
+   else the level when the high touches it); the trailing peak then takes the bar's high. A
+   position opened intraday on this bar skips the checks (only its peak takes the bar's high);
+5. at the close: max holding exit, then the bar's signals (fill="close": exits, then entries
+   (shared: in symbol order); fill="next_open": they become pending for the next valid bar). In
+   an intraday run the entries were handled in step 3, and an exit on the entry bar is not
+   cancelled by that entry: it sells the position bought during the bar by the fill rule;
+6. the position is marked to the close.
 A day without a bar only carries the last mark: nothing trades and pending orders wait.
 """
 
@@ -178,144 +184,199 @@ def _mark_account(a, equity, acct):
         acct[a, A_MAXDD] = equity / acct[a, A_PEAK] - 1.0
 
 
-@njit(cache=True, nogil=True)
-def run_independent(open_, high, low, close, entries, exits, tax_table, sym_market, p, s0, s1,
-                    pos_f, pos_i, acct, counters, tf, ti, cash_out, value_out, open_out,
-                    write_accounts, acct_cash, acct_value):
-    """Symbols ``s0:s1``, each its own account ``a = s``.
+def _independent_loop(intraday: bool):
+    """The independent loop, compiled with or without intraday entries.
 
-    Totals are *added* into the series: ``cash_out[t]`` receives the change of cash on bar t (the
-    caller takes the cumulative sum), ``value_out``/``open_out`` the positions held at the close.
-    A flat symbol without a pending order or an entry signal takes the fast path (mark only).
+    ``intraday`` is a closure variable, a constant to numba: the plain loop is compiled without the
+    intraday branches, so it runs exactly as fast as before they existed (numba keys its cache on
+    the closure's values, so both versions are cached side by side).
     """
-    n_bars = close.shape[1]
-    last = n_bars - 1
-    fill_close = p[P_FILL_CLOSE] > 0.0
-    risk = p[P_SL] > 0.0 or p[P_TP] > 0.0 or p[P_TS] > 0.0 or p[P_MAXHOLD] > 0.0
-    for s in range(s0, s1):
-        m = sym_market[s]
-        mark = pos_f[s, F_LAST]
-        valid = pos_i[s, I_VALID]
-        in_market = pos_i[s, I_INMKT]
-        for t in range(n_bars):
-            c = close[s, t]
-            touched = False
-            if c == c:
-                valid += 1
-                mark = c
-                if pos_i[s, I_SHARES] > 0 or pos_i[s, I_PENDING] != 0 or (entries[s, t] and t < last):
-                    touched = True
-                    before = acct[s, A_CASH]
+
+    @njit(cache=True, nogil=True)
+    def run(open_, high, low, close, entries, exits, entry_px, tax_table, sym_market, p, s0, s1,
+            pos_f, pos_i, acct, counters, tf, ti, cash_out, value_out, open_out,
+            write_accounts, acct_cash, acct_value):
+        """Symbols ``s0:s1``, each its own account ``a = s``.
+
+        Totals are *added* into the series: ``cash_out[t]`` receives the change of cash on bar t (the
+        caller takes the cumulative sum), ``value_out``/``open_out`` the positions held at the close.
+        A flat symbol without a pending order or an entry signal takes the fast path (mark only).
+        ``entry_px`` is read only when ``intraday`` (else it may be empty).
+        """
+        n_bars = close.shape[1]
+        last = n_bars - 1
+        fill_close = p[P_FILL_CLOSE] > 0.0
+        risk = p[P_SL] > 0.0 or p[P_TP] > 0.0 or p[P_TS] > 0.0 or p[P_MAXHOLD] > 0.0
+        for s in range(s0, s1):
+            m = sym_market[s]
+            mark = pos_f[s, F_LAST]
+            valid = pos_i[s, I_VALID]
+            in_market = pos_i[s, I_INMKT]
+            for t in range(n_bars):
+                c = close[s, t]
+                touched = False
+                if c == c:
+                    valid += 1
+                    mark = c
+                    # an intraday entry fills during its bar, so one on the last bar still trades
+                    if pos_i[s, I_SHARES] > 0 or pos_i[s, I_PENDING] != 0 or (entries[s, t] and (t < last or intraday)):
+                        touched = True
+                        before = acct[s, A_CASH]
+                        if pos_i[s, I_SHARES] > 0:
+                            pos_i[s, I_HELD] += 1
+                        pending = pos_i[s, I_PENDING]
+                        if pending != 0 or risk:  # the open/high/low are read only when needed
+                            o, h, lo, c = _bar(open_, high, low, close, s, t)
+                        if pending != 0:
+                            pos_i[s, I_PENDING] = 0
+                            if pending == PENDING_SELL:
+                                _sell(s, s, t, o, R_SIGNAL, tax_table[m, t], pos_f, pos_i, acct, counters, tf, ti, p)
+                            else:
+                                _buy(s, s, t, o, pos_f, pos_i, acct, counters, tf, ti, p)
+                        fresh = False
+                        if intraday and entries[s, t] and pos_i[s, I_SHARES] == 0:
+                            _buy(s, s, t, entry_px[s, t], pos_f, pos_i, acct, counters, tf, ti, p)
+                            fresh = pos_i[s, I_SHARES] > 0
+                        if risk and pos_i[s, I_SHARES] > 0:
+                            if fresh:
+                                if h > pos_f[s, F_PEAK]:
+                                    pos_f[s, F_PEAK] = h
+                            else:
+                                _risk_exit(s, s, t, o, h, lo, c, tax_table[m, t], pos_f, pos_i, acct, counters, tf, ti,
+                                           p)
+                        if intraday:
+                            if t < last and exits[s, t] and pos_i[s, I_SHARES] > 0:
+                                if fill_close:
+                                    _sell(s, s, t, c, R_SIGNAL, tax_table[m, t], pos_f, pos_i, acct, counters, tf, ti,
+                                          p)
+                                else:
+                                    pos_i[s, I_PENDING] = PENDING_SELL
+                        elif t < last and entries[s, t] != exits[s, t]:
+                            long = pos_i[s, I_SHARES] > 0
+                            if fill_close:
+                                if exits[s, t] and long:
+                                    _sell(s, s, t, c, R_SIGNAL, tax_table[m, t], pos_f, pos_i, acct, counters, tf, ti,
+                                          p)
+                                elif entries[s, t] and not long:
+                                    _buy(s, s, t, c, pos_f, pos_i, acct, counters, tf, ti, p)
+                            elif exits[s, t] and long:
+                                pos_i[s, I_PENDING] = PENDING_SELL
+                            elif entries[s, t] and not long:
+                                pos_i[s, I_PENDING] = PENDING_BUY
+                        cash_out[t] += acct[s, A_CASH] - before
+                q = pos_i[s, I_SHARES]
+                if q > 0:
+                    value = q * mark
+                    value_out[t] += value
+                    open_out[t] += 1
+                    if c == c:
+                        in_market += 1
+                    _mark_account(s, acct[s, A_CASH] + value, acct)
+                elif touched:
+                    _mark_account(s, acct[s, A_CASH], acct)
+                if write_accounts:
+                    acct_cash[s, t] = acct[s, A_CASH]
+                    acct_value[s, t] = q * mark if q > 0 else 0.0
+            pos_f[s, F_LAST] = mark
+            pos_i[s, I_VALID] = valid
+            pos_i[s, I_INMKT] = in_market
+
+    return run
+
+
+run_independent = _independent_loop(False)
+run_independent_intraday = _independent_loop(True)
+
+
+def _shared_loop(intraday: bool):
+    """The shared-account loop, compiled with or without intraday entries (see ``_independent_loop``)."""
+
+    @njit(cache=True)
+    def run(open_, high, low, close, entries, exits, entry_px, tax_table, sym_market, p, t0, t1,
+            pos_f, pos_i, acct, counters, tf, ti, cash_out, value_out, open_out,
+            write_accounts, acct_cash, acct_value):
+        """Bars ``t0:t1`` of one account ``a = 0`` shared by every symbol."""
+        n_sym, n_bars = close.shape
+        last = n_bars - 1
+        fill_close = p[P_FILL_CLOSE] > 0.0
+        risk = p[P_SL] > 0.0 or p[P_TP] > 0.0 or p[P_TS] > 0.0 or p[P_MAXHOLD] > 0.0
+        max_pos = p[P_MAXPOS]
+        for t in range(t0, t1):
+            # the open: bars held, then pending sells of every symbol before any pending buy
+            for s in range(n_sym):
+                if close[s, t] == close[s, t]:
                     if pos_i[s, I_SHARES] > 0:
                         pos_i[s, I_HELD] += 1
-                    pending = pos_i[s, I_PENDING]
-                    if pending != 0 or risk:  # the open/high/low are read only when needed
+                        if pos_i[s, I_PENDING] == PENDING_SELL:
+                            pos_i[s, I_PENDING] = 0
+                            o, h, lo, c = _bar(open_, high, low, close, s, t)
+                            _sell(s, 0, t, o, R_SIGNAL, tax_table[sym_market[s], t], pos_f, pos_i, acct, counters,
+                                  tf, ti, p)
+            for s in range(n_sym):
+                if close[s, t] == close[s, t] and pos_i[s, I_PENDING] == PENDING_BUY:
+                    pos_i[s, I_PENDING] = 0
+                    if max_pos <= 0.0 or counters[C_OPEN] < max_pos:
                         o, h, lo, c = _bar(open_, high, low, close, s, t)
-                    if pending != 0:
-                        pos_i[s, I_PENDING] = 0
-                        if pending == PENDING_SELL:
-                            _sell(s, s, t, o, R_SIGNAL, tax_table[m, t], pos_f, pos_i, acct, counters, tf, ti, p)
-                        else:
-                            _buy(s, s, t, o, pos_f, pos_i, acct, counters, tf, ti, p)
-                    if risk and pos_i[s, I_SHARES] > 0:
-                        _risk_exit(s, s, t, o, h, lo, c, tax_table[m, t], pos_f, pos_i, acct, counters, tf, ti, p)
-                    if t < last and entries[s, t] != exits[s, t]:
-                        long = pos_i[s, I_SHARES] > 0
+                        _buy(s, 0, t, o, pos_f, pos_i, acct, counters, tf, ti, p)
+            # intraday entries in symbol order, with the cash and slots left after the open
+            if intraday:
+                for s in range(n_sym):
+                    if entries[s, t] and pos_i[s, I_SHARES] == 0 and close[s, t] == close[s, t]:
+                        if max_pos <= 0.0 or counters[C_OPEN] < max_pos:
+                            _buy(s, 0, t, entry_px[s, t], pos_f, pos_i, acct, counters, tf, ti, p)
+            # intrabar risk rules and max holding at the close (not for a position bought during this bar)
+            if risk:
+                for s in range(n_sym):
+                    if pos_i[s, I_SHARES] > 0 and close[s, t] == close[s, t]:
+                        o, h, lo, c = _bar(open_, high, low, close, s, t)
+                        if intraday and ti[T_ENTRY_BAR, pos_i[s, I_TRADE]] == t:
+                            if h > pos_f[s, F_PEAK]:
+                                pos_f[s, F_PEAK] = h
+                            continue
+                        _risk_exit(s, 0, t, o, h, lo, c, tax_table[sym_market[s], t], pos_f, pos_i, acct, counters,
+                                   tf, ti, p)
+            # the close: exits of every symbol, then entries in symbol order
+            if t < last:
+                for s in range(n_sym):
+                    if (exits[s, t] and (intraday or not entries[s, t]) and pos_i[s, I_SHARES] > 0
+                            and close[s, t] == close[s, t]):
                         if fill_close:
-                            if exits[s, t] and long:
-                                _sell(s, s, t, c, R_SIGNAL, tax_table[m, t], pos_f, pos_i, acct, counters, tf, ti, p)
-                            elif entries[s, t] and not long:
-                                _buy(s, s, t, c, pos_f, pos_i, acct, counters, tf, ti, p)
-                        elif exits[s, t] and long:
+                            _sell(s, 0, t, close[s, t], R_SIGNAL, tax_table[sym_market[s], t], pos_f, pos_i, acct,
+                                  counters, tf, ti, p)
+                        else:
                             pos_i[s, I_PENDING] = PENDING_SELL
-                        elif entries[s, t] and not long:
-                            pos_i[s, I_PENDING] = PENDING_BUY
-                    cash_out[t] += acct[s, A_CASH] - before
-            q = pos_i[s, I_SHARES]
-            if q > 0:
-                value = q * mark
-                value_out[t] += value
-                open_out[t] += 1
-                if c == c:
-                    in_market += 1
-                _mark_account(s, acct[s, A_CASH] + value, acct)
-            elif touched:
-                _mark_account(s, acct[s, A_CASH], acct)
+                if not intraday:  # else the entries were bought during the bar
+                    for s in range(n_sym):
+                        if (entries[s, t] and not exits[s, t] and pos_i[s, I_SHARES] == 0
+                                and close[s, t] == close[s, t]):
+                            if not fill_close:
+                                pos_i[s, I_PENDING] = PENDING_BUY
+                            elif max_pos <= 0.0 or counters[C_OPEN] < max_pos:
+                                _buy(s, 0, t, close[s, t], pos_f, pos_i, acct, counters, tf, ti, p)
+            # the mark
+            value = 0.0
+            n_open = 0
+            for s in range(n_sym):
+                if close[s, t] == close[s, t]:
+                    pos_f[s, F_LAST] = close[s, t]
+                    pos_i[s, I_VALID] += 1
+                    if pos_i[s, I_SHARES] > 0:
+                        pos_i[s, I_INMKT] += 1
+                q = pos_i[s, I_SHARES]
+                if q > 0:
+                    value += q * pos_f[s, F_LAST]
+                    n_open += 1
+            cash = acct[0, A_CASH]
+            _mark_account(0, cash + value, acct)
+            cash_out[t] = cash
+            value_out[t] = value
+            open_out[t] = n_open
             if write_accounts:
-                acct_cash[s, t] = acct[s, A_CASH]
-                acct_value[s, t] = q * mark if q > 0 else 0.0
-        pos_f[s, F_LAST] = mark
-        pos_i[s, I_VALID] = valid
-        pos_i[s, I_INMKT] = in_market
+                acct_cash[0, t] = cash
+                acct_value[0, t] = value
+
+    return run
 
 
-@njit(cache=True)
-def run_shared(open_, high, low, close, entries, exits, tax_table, sym_market, p, t0, t1,
-               pos_f, pos_i, acct, counters, tf, ti, cash_out, value_out, open_out,
-               write_accounts, acct_cash, acct_value):
-    """Bars ``t0:t1`` of one account ``a = 0`` shared by every symbol."""
-    n_sym, n_bars = close.shape
-    last = n_bars - 1
-    fill_close = p[P_FILL_CLOSE] > 0.0
-    risk = p[P_SL] > 0.0 or p[P_TP] > 0.0 or p[P_TS] > 0.0 or p[P_MAXHOLD] > 0.0
-    max_pos = p[P_MAXPOS]
-    for t in range(t0, t1):
-        # the open: bars held, then pending sells of every symbol before any pending buy
-        for s in range(n_sym):
-            if close[s, t] == close[s, t]:
-                if pos_i[s, I_SHARES] > 0:
-                    pos_i[s, I_HELD] += 1
-                    if pos_i[s, I_PENDING] == PENDING_SELL:
-                        pos_i[s, I_PENDING] = 0
-                        o, h, lo, c = _bar(open_, high, low, close, s, t)
-                        _sell(s, 0, t, o, R_SIGNAL, tax_table[sym_market[s], t], pos_f, pos_i, acct, counters,
-                              tf, ti, p)
-        for s in range(n_sym):
-            if close[s, t] == close[s, t] and pos_i[s, I_PENDING] == PENDING_BUY:
-                pos_i[s, I_PENDING] = 0
-                if max_pos <= 0.0 or counters[C_OPEN] < max_pos:
-                    o, h, lo, c = _bar(open_, high, low, close, s, t)
-                    _buy(s, 0, t, o, pos_f, pos_i, acct, counters, tf, ti, p)
-        # intrabar risk rules and max holding at the close
-        if risk:
-            for s in range(n_sym):
-                if pos_i[s, I_SHARES] > 0 and close[s, t] == close[s, t]:
-                    o, h, lo, c = _bar(open_, high, low, close, s, t)
-                    _risk_exit(s, 0, t, o, h, lo, c, tax_table[sym_market[s], t], pos_f, pos_i, acct, counters,
-                               tf, ti, p)
-        # the close: exits of every symbol, then entries in symbol order
-        if t < last:
-            for s in range(n_sym):
-                if exits[s, t] and not entries[s, t] and pos_i[s, I_SHARES] > 0 and close[s, t] == close[s, t]:
-                    if fill_close:
-                        _sell(s, 0, t, close[s, t], R_SIGNAL, tax_table[sym_market[s], t], pos_f, pos_i, acct,
-                              counters, tf, ti, p)
-                    else:
-                        pos_i[s, I_PENDING] = PENDING_SELL
-            for s in range(n_sym):
-                if entries[s, t] and not exits[s, t] and pos_i[s, I_SHARES] == 0 and close[s, t] == close[s, t]:
-                    if not fill_close:
-                        pos_i[s, I_PENDING] = PENDING_BUY
-                    elif max_pos <= 0.0 or counters[C_OPEN] < max_pos:
-                        _buy(s, 0, t, close[s, t], pos_f, pos_i, acct, counters, tf, ti, p)
-        # the mark
-        value = 0.0
-        n_open = 0
-        for s in range(n_sym):
-            if close[s, t] == close[s, t]:
-                pos_f[s, F_LAST] = close[s, t]
-                pos_i[s, I_VALID] += 1
-                if pos_i[s, I_SHARES] > 0:
-                    pos_i[s, I_INMKT] += 1
-            q = pos_i[s, I_SHARES]
-            if q > 0:
-                value += q * pos_f[s, F_LAST]
-                n_open += 1
-        cash = acct[0, A_CASH]
-        _mark_account(0, cash + value, acct)
-        cash_out[t] = cash
-        value_out[t] = value
-        open_out[t] = n_open
-        if write_accounts:
-            acct_cash[0, t] = cash
-            acct_value[0, t] = value
+run_shared = _shared_loop(False)
+run_shared_intraday = _shared_loop(True)

@@ -27,6 +27,25 @@ Execution rules (issue 4):
 - a pending ``next_open`` entry that meets ``max_positions`` full at the open is dropped.
 - a position still open at the end is marked to its last close (no sell costs) and listed with an
   empty exit and ``exit_reason="open"``.
+
+Intraday entries (``entry_price`` given, as ``volatility_breakout`` returns it):
+- every entry at bar t fills *during* bar t at ``entry_price[s, t]`` whatever ``fill`` is, sized and
+  costed like any other buy (slippage on top of that price, integer shares, the cash cap,
+  ``max_positions``), with the cash left after the open's fills: in a shared account the bar runs
+  open fills (sells, then buys), then the intraday entries in symbol order, then the stops of the
+  positions held from earlier bars, then the close. Cash a stop frees later in the day therefore
+  never pays for an entry of the same day, and a position stopped later in the day still holds
+  its slot when the entries are placed (the conservative reading of an unknown intraday order).
+- no stop loss, trailing stop or take profit is checked on the entry bar: the bar's low or high
+  may have come before the fill and the bar does not say. The trailing peak starts at the entry
+  price and takes the entry bar's high at its close (after a breakout fill the high is later than
+  the fill, since the price had to rise through the entry price); the stops apply from the next
+  bar. ``max_holding_days`` counts bars after the entry bar as usual.
+- an entry and an exit on the same bar do not cancel out: the exit, decided at bar t's close,
+  sells the position bought during bar t by the fill rule (next open, or bar t's close with
+  ``fill="close"``); an entry while long is ignored. Exits keep every normal rule.
+- the entry needs no later bar, so an intraday entry on the panel's last bar is filled (and left
+  open, marked to the close); an exit signal there is dropped as usual.
 """
 
 from __future__ import annotations
@@ -47,6 +66,7 @@ from backtests.engine.result import Result, SimulationArrays, TradeTable
 PROGRESS_CHUNKS = 20
 # independent runs use one thread per this many symbols, up to the CPUs available
 PARALLEL_MIN_SYMBOLS = 256
+_NO_ENTRY_PRICE = np.empty((0, 0))
 
 
 def run(
@@ -57,17 +77,25 @@ def run(
     config: EngineConfig,
     markets: list[str] | None = None,
     progress: Callable[[float], None] | None = None,
+    entry_price: np.ndarray | None = None,
 ) -> Result:
     """Backtest boolean ``entries``/``exits`` (shape ``panel.shape``) on ``panel`` under ``config``.
 
     ``markets`` names each symbol's market for the dated sell tax (default KOSPI for every symbol;
     ignored when ``config.costs.sell_tax`` is set). ``progress`` receives fractions in (0, 1],
-    about 20 times, ending with 1.0. Raises ValueError on shape or market mismatches.
+    about 20 times, ending with 1.0. ``entry_price`` (float, ``panel.shape``, NaN where there is no
+    entry) makes every entry an intraday one, filled during its bar at that price (see the module
+    docstring); it must be a positive price wherever ``entries`` is True on a bar with a close.
+    Raises ValueError on shape or market mismatches and on a missing entry price.
     """
     entries, exits = _check_signals(panel, entries, exits)
     markets = _check_markets(panel, markets)
-    arrays = simulate(panel, entries, exits, config=config, markets=markets, progress=progress)
-    return Result(panel=panel, config=config, entries=entries, exits=exits, markets=markets, arrays=arrays)
+    if entry_price is not None:
+        entry_price = _check_entry_price(panel, entries, entry_price)
+    arrays = simulate(panel, entries, exits, config=config, markets=markets, progress=progress,
+                      entry_price=entry_price)
+    return Result(panel=panel, config=config, entries=entries, exits=exits, markets=markets, arrays=arrays,
+                  entry_price=entry_price)
 
 
 def _check_signals(panel: Panel, entries: np.ndarray, exits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +108,24 @@ def _check_signals(panel: Panel, entries: np.ndarray, exits: np.ndarray) -> tupl
             raise ValueError(f"{name} must be a boolean array, got {signal.dtype}")
         checked.append(np.ascontiguousarray(signal))
     return checked[0], checked[1]
+
+
+def _check_entry_price(panel: Panel, entries: np.ndarray, entry_price: np.ndarray) -> np.ndarray:
+    price = np.asarray(entry_price)
+    if price.shape != panel.shape:
+        raise ValueError(f"entry_price has shape {price.shape}, expected {panel.shape} (symbols x dates)")
+    if price.dtype.kind not in "fiu":
+        raise ValueError(f"entry_price must be a float array, got {price.dtype}")
+    price = np.ascontiguousarray(price, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = entries & panel.has_bar & ~(np.isfinite(price) & (price > 0.0))
+    if bad.any():
+        s, t = (int(i[0]) for i in np.nonzero(bad))
+        raise ValueError(
+            f"entry_price must be a positive price wherever entries is True: {panel.symbols[s]} on "
+            f"{panel.dates[t]} has {price[s, t]!r}"
+        )
+    return price
 
 
 def _check_markets(panel: Panel, markets: list[str] | None) -> list[str]:
@@ -163,8 +209,11 @@ def simulate(
     markets: list[str],
     progress: Callable[[float], None] | None = None,
     write_accounts: bool = False,
+    entry_price: np.ndarray | None = None,
 ) -> SimulationArrays:
     """Run the compiled loops on checked inputs; ``write_accounts`` also fills per-account series.
+
+    ``entry_price`` (checked, C-contiguous float64) switches the run to intraday entries.
 
     Shared accounts run bar chunks in order; independent accounts run symbol chunks, in parallel
     threads when the universe is large (the loop releases the GIL; each chunk has its own buffers,
@@ -181,7 +230,12 @@ def simulate(
     acct[:, k.A_CASH] = acct[:, k.A_PREV_EQ] = acct[:, k.A_PEAK] = config.cash
     series_shape = (n_acct, n_bars) if write_accounts else (0, 0)
     acct_cash, acct_value = np.zeros(series_shape), np.zeros(series_shape)
-    args = (panel.open, panel.high, panel.low, panel.close, entries, exits, tax_table, sym_market,
+    intraday = entry_price is not None
+    # a plain run passes an empty price array to a loop compiled without the intraday branches
+    entry_px = entry_price if intraday else _NO_ENTRY_PRICE
+    run_shared = k.run_shared_intraday if intraday else k.run_shared
+    run_independent = k.run_independent_intraday if intraday else k.run_independent
+    args = (panel.open, panel.high, panel.low, panel.close, entries, exits, entry_px, tax_table, sym_market,
             _parameters(config, n_sym))
     size = n_bars if shared else n_sym
     if progress is not None:
@@ -193,16 +247,16 @@ def simulate(
     if shared:
         parts = [_Part.new(int(np.count_nonzero(entries)) + 1, n_bars)]
         for start, stop in bounds:
-            k.run_shared(*args, start, stop, pos_f, pos_i, acct, *parts[0].buffers(), write_accounts,
-                         acct_cash, acct_value)
+            run_shared(*args, start, stop, pos_f, pos_i, acct, *parts[0].buffers(), write_accounts,
+                       acct_cash, acct_value)
             if progress is not None:
                 progress(stop / size if size else 1.0)
     else:
         parts = [_Part.new(int(np.count_nonzero(entries[start:stop])) + 1, n_bars) for start, stop in bounds]
 
         def work(i: int) -> int:
-            k.run_independent(*args, bounds[i][0], bounds[i][1], pos_f, pos_i, acct, *parts[i].buffers(),
-                              write_accounts, acct_cash, acct_value)
+            run_independent(*args, bounds[i][0], bounds[i][1], pos_f, pos_i, acct, *parts[i].buffers(),
+                            write_accounts, acct_cash, acct_value)
             return bounds[i][1] - bounds[i][0]
 
         if len(parts) == 1:

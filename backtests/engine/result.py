@@ -123,7 +123,7 @@ class Signal:
     date: dt.date
     symbol: str
     type: str  # "entry" | "exit"
-    price: float  # the close the signal was decided on
+    price: float  # the close the signal was decided on (an intraday entry: its entry price)
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,6 +156,7 @@ class Result:
     exits: np.ndarray
     markets: list[str]
     arrays: SimulationArrays
+    entry_price: np.ndarray | None = None  # intraday entry prices, when the run had them
 
     @property
     def dates(self) -> np.ndarray:
@@ -187,7 +188,7 @@ class Result:
         from backtests.engine.core import simulate
 
         again = simulate(self.panel, self.entries, self.exits, config=self.config, markets=self.markets,
-                         write_accounts=True)
+                         write_accounts=True, entry_price=self.entry_price)
         assert again.account_cash is not None and again.account_holdings is not None
         return again.account_cash, again.account_holdings
 
@@ -233,7 +234,8 @@ class Result:
 
     @cached_property
     def signals(self) -> list[Signal]:
-        """Every entry/exit signal on a bar with a bar, by date then symbol; price = that close."""
+        """Every entry/exit signal on a bar with a bar, by date then symbol; price = that close (the
+        entry price for an intraday entry)."""
         has_bar = self.panel.has_bar
         found = []
         for kind, mask in (("entry", self.entries), ("exit", self.exits)):
@@ -242,7 +244,9 @@ class Result:
         bar, sym, kind = (np.concatenate(parts) for parts in zip(*found, strict=True))
         order = np.lexsort((kind, sym, bar))
         dates, symbols, close = self.panel.dates.tolist(), self.panel.symbols, self.panel.close
-        return [Signal(dates[bar[i]], symbols[sym[i]], str(kind[i]), float(close[sym[i], bar[i]])) for i in order]
+        entry = close if self.entry_price is None else self.entry_price
+        return [Signal(dates[bar[i]], symbols[sym[i]], str(kind[i]),
+                       float((entry if kind[i] == "entry" else close)[sym[i], bar[i]])) for i in order]
 
     @cached_property
     def trade_return_histogram(self) -> tuple[np.ndarray, np.ndarray]:

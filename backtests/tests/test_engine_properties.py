@@ -26,6 +26,10 @@ def cases(draw):
     panel = make_panel(close, open_, high, low, start=draw(st.sampled_from(["2024-12-20", "2025-12-20"])))
     entries = rng.random((n_sym, n_bars)) < 0.3
     exits = rng.random((n_sym, n_bars)) < 0.3
+    # intraday entries (volatility_breakout): a price inside the bar's range, NaN where no entry
+    entry_price = None
+    if draw(st.booleans()):
+        entry_price = np.where(entries, low + (high - low) * rng.random((n_sym, n_bars)), np.nan)
     config = EngineConfig(
         cash=draw(st.sampled_from([5_000.0, 1_000_000.0])),
         fill=draw(st.sampled_from(["next_open", "close"])),
@@ -37,14 +41,14 @@ def cases(draw):
         trailing_stop=draw(st.sampled_from([None, 0.04])),
         max_holding_days=draw(st.sampled_from([None, 3])),
     )
-    return panel, entries, exits, config
+    return panel, entries, exits, config, entry_price
 
 
 @settings(derandomize=True, max_examples=100, deadline=None)
 @given(cases())
 def test_accounting_invariants(case):
-    panel, entries, exits, config = case
-    result = run(panel, entries, exits, config=config)
+    panel, entries, exits, config, entry_price = case
+    result = run(panel, entries, exits, config=config, entry_price=entry_price)
     table = result.trade_table
     # cash + holdings = equity every day, holdings rebuilt from the trade list
     np.testing.assert_allclose(result.equity - result.cash, holdings_from_trades(result), rtol=1e-9, atol=1e-6)
@@ -66,14 +70,17 @@ def test_accounting_invariants(case):
 @settings(derandomize=True, max_examples=60, deadline=None)
 @given(cases(), st.integers(0, 29), st.floats(0.5, 2.0))
 def test_changing_later_bars_never_changes_the_past(case, cut, factor):
-    panel, entries, exits, config = case
+    panel, entries, exits, config, entry_price = case
     cut = min(cut, panel.n_bars - 1)
-    before = run(panel, entries, exits, config=config)
+    before = run(panel, entries, exits, config=config, entry_price=entry_price)
     arrays = {name: getattr(panel, name).copy() for name in ("open", "high", "low", "close", "volume")}
     for array in arrays.values():
         array[:, cut + 1:] *= factor
     later = make_panel(arrays["close"], arrays["open"], arrays["high"], arrays["low"], start=str(panel.dates[0]))
-    after = run(later, entries, exits, config=config)
+    if entry_price is not None:
+        entry_price = entry_price.copy()
+        entry_price[:, cut + 1:] *= factor
+    after = run(later, entries, exits, config=config, entry_price=entry_price)
     np.testing.assert_array_equal(before.equity[: cut + 1], after.equity[: cut + 1])
     np.testing.assert_array_equal(before.cash[: cut + 1], after.cash[: cut + 1])
     old, new = before.trade_table, after.trade_table
