@@ -4,8 +4,6 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
-from backtests import views as backtests_views
-from backtests.urls import api_urlpatterns as backtests_api
 from core import views as core_views
 from marketdata.urls import api_urlpatterns as marketdata_api
 from strategies.urls import api_urlpatterns as strategies_api
@@ -16,7 +14,6 @@ api_v1 = [
     path("auth/tokens/<int:pk>/", accounts_api.TokenDetailApi.as_view(), name="token_detail"),
     path("me", accounts_api.MeApi.as_view(), name="me"),
     *marketdata_api,
-    *backtests_api,
     *strategies_api,
 ]
 
@@ -29,7 +26,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("strategies/", include("strategies.urls")),
     path("backtests/", include("backtests.urls")),
-    path("viewer/", backtests_views.viewer, name="viewer"),
     path("trading/", include("trading.urls")),
     path("notifications/", include("notifications.urls")),
     path("markets/", include("marketdata.urls")),
