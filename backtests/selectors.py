@@ -73,7 +73,7 @@ def backtest_many(*, user: User, pks: list[int]) -> list[BacktestRun]:
 def backtest_latest(*, user: User) -> BacktestRun | None:
     """The user's latest succeeded run (the signal viewer's default)."""
     return (
-        BacktestRun.objects.filter(owner=user, status=RunStatus.SUCCEEDED, sweep__isnull=True)
+        BacktestRun.objects.filter(owner=user, status=RunStatus.SUCCEEDED)
         .order_by("-finished_at", "-id").first()
     )
 
@@ -94,3 +94,11 @@ def parse_date(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value) if value else None
     except ValueError:
         return None
+
+
+def sweep_cell_get(*, sweep: BacktestSweep, pk: int):
+    """A cell of a sweep already fetched through :func:`sweep_get` (so already the user's)."""
+    cell = sweep.cells.filter(pk=pk).first()
+    if cell is None:
+        raise Http404("No such cell")
+    return cell

@@ -80,8 +80,8 @@ def backtest_start(
         if existing is not None:
             return existing
     limit = settings.BACKTEST_MAX_CONCURRENT_RUNS
-    active = BacktestRun.objects.filter(owner=user, status__in=ACTIVE_STATUSES, sweep__isnull=True).count()
-    if sweep is None and active >= limit:
+    active = BacktestRun.objects.filter(owner=user, status__in=ACTIVE_STATUSES).count()
+    if active >= limit:
         raise ApplicationError(str(TOO_MANY_RUNNING % {"count": active, "limit": limit}), code="plan_limit")
     try:
         with transaction.atomic():
@@ -93,8 +93,7 @@ def backtest_start(
                 engine_version=ENGINE_VERSION, submission_key=submission_key,
             )
             _push(run, EVENT_PROGRESS)
-            if sweep is None:
-                transaction.on_commit(lambda: _enqueue(run.pk))
+            transaction.on_commit(lambda: _enqueue(run.pk))
     except IntegrityError:
         if submission_key:  # the other click won the race
             return BacktestRun.objects.get(owner=user, submission_key=submission_key)
@@ -276,7 +275,25 @@ def backtest_fail_stale(*, now: dt.datetime | None = None) -> int:
             else:
                 _fail(locked, str(WORKER_LOST % {"seconds": settings.BACKTEST_STALE_SECONDS}))
             failed += 1
+    failed += _fail_stale_sweeps(silent)
     return failed
+
+
+def _fail_stale_sweeps(silent: dt.datetime) -> int:
+    """Sweeps whose chunks stopped reporting (their worker died) end as failed."""
+    from backtests.models import BacktestSweep
+
+    stale = BacktestSweep.objects.filter(status=RunStatus.RUNNING, updated_at__lt=silent)
+    message = str(WORKER_LOST % {"seconds": settings.BACKTEST_STALE_SECONDS})
+    count = 0
+    for sweep in stale:
+        updated = BacktestSweep.objects.filter(pk=sweep.pk, status=RunStatus.RUNNING, updated_at__lt=silent).update(
+            status=RunStatus.FAILED, error=message, finished_at=timezone.now())
+        if updated:
+            count += 1
+            realtime.user_push(user_id=sweep.owner_id, event="sweep.finished",
+                               payload={"id": sweep.pk, "status": RunStatus.FAILED, "error": message})
+    return count
 
 
 def backtest_time_limit(*, run_id: int) -> None:

@@ -22,3 +22,10 @@ def run_backtest(*, run_id: int) -> str | None:
 def fail_stale_runs() -> int:
     """Periodic (beat): runs whose worker went silent end as failed with a reason."""
     return services.backtest_fail_stale()
+
+
+@shared_task(acks_late=True)
+def run_sweep_chunk(*, sweep_id: int, cell_ids: list[int]) -> None:
+    from backtests import sweeps
+
+    sweeps.sweep_execute_chunk(sweep_id=sweep_id, cell_ids=cell_ids)

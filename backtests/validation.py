@@ -18,13 +18,14 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.formats import number_format
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from backtests.engine import Costs, EngineConfig
 from marketdata.models import Instrument
 from marketdata.store import BarStore
 from strategies import signals
+from strategies.models import Strategy
+from strategies.schema import param_errors
 
 CODES_REQUIRED = gettext_lazy("Pick at least one symbol.")
 UNKNOWN_CODES = gettext_lazy("Unknown symbol: %(codes)s.")
@@ -92,6 +93,47 @@ def engine_config(*, cash: int, commission: Decimal, sell_tax: Decimal | None, s
     )
 
 
+RISK_FIELDS = ("sizing", "sizing_value", "max_positions", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct",
+               "max_holding_days")
+
+
+def risk_options(**risk: Any) -> dict[str, Any]:
+    """Engine options (fractions) from a strategy's risk fields (percent), checked by the same rules
+    as a saved strategy; raises ``ValidationError`` keyed by those field names."""
+    from strategies.models import SIZINGS_WITH_VALUE
+
+    values = {name: risk.get(name) for name in RISK_FIELDS}
+    values["sizing"] = values["sizing"] or "all_in"
+    if values["sizing"] not in SIZINGS_WITH_VALUE:
+        values["sizing_value"] = None
+    strategy = Strategy(**values)
+    strategy.full_clean(exclude=[field.name for field in Strategy._meta.fields if field.name not in RISK_FIELDS],
+                        validate_unique=False, validate_constraints=False)
+    options = strategy.engine_options()
+    if isinstance(options["sizing"], tuple):
+        options["sizing"] = list(options["sizing"])
+    return options
+
+
+def risk_fields(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`risk_options`: percent fields for a form ("edit and re-run")."""
+    sizing = options.get("sizing") or "all_in"
+    value = None
+    if isinstance(sizing, list | tuple):
+        sizing, amount = sizing
+        value = Decimal(str(amount * 100 if sizing == "pct_equity" else amount)).normalize()
+
+    def percent(name: str) -> Decimal | None:
+        fraction = options.get(name)
+        return None if fraction is None else Decimal(str(round(fraction * 100, 4))).normalize()
+
+    return {
+        "sizing": sizing, "sizing_value": value, "max_positions": options.get("max_positions"),
+        "stop_loss_pct": percent("stop_loss"), "take_profit_pct": percent("take_profit"),
+        "trailing_stop_pct": percent("trailing_stop"), "max_holding_days": options.get("max_holding_days"),
+    }
+
+
 def normalise_codes(raw: str | Sequence[str]) -> list[str]:
     """``"005930, 000660 krw-btc"`` or a list -> unique upper-case codes in the given order."""
     parts = raw.replace(",", " ").split() if isinstance(raw, str) else [str(code).strip() for code in raw]
@@ -127,8 +169,7 @@ def backtest_spec_check(
     except signals.UnknownStrategyType:
         errors["strategy_type"] = [str(UNKNOWN_TYPE)]
     except signals.ParamError as error:
-        for name, messages in error.errors.items():
-            errors[f"params.{name}"] = [_(message) for message in messages]
+        errors.update(param_errors(strategy_type, error))
     wanted = normalise_codes(codes)
     instruments = {i.code: i for i in Instrument.objects.filter(code__in=wanted)}
     limit = max_symbols if max_symbols is not None else settings.BACKTEST_MAX_SYMBOLS
@@ -215,3 +256,68 @@ def _check_cash(codes: list[str], coverage: dict, config: EngineConfig, errors: 
             errors["cash"] = [CASH_TOO_SMALL % {"code": code, "price": number_format(math.ceil(price * factor),
                                                                                      force_grouping=True)}]
             return
+
+
+STRATEGY_NOT_YOURS = gettext_lazy("Choose one of your strategies.")
+TYPE_REQUIRED = gettext_lazy("Choose a strategy or a strategy type.")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A checked request from a door: the spec, a title and the strategy it came from (if any)."""
+
+    spec: Spec
+    title: str
+    strategy: Strategy | None
+
+
+def backtest_request_check(*, user, fields: Mapping[str, Any]) -> Request:
+    """Merge a request with its strategy and check it: the one entry point of the form and the API.
+
+    ``fields`` holds what the user sent: ``strategy`` (id or instance, optional), ``strategy_type``
+    and ``params`` (default: the strategy's), ``codes`` (default: the strategy's universe), ``start``,
+    ``end``, ``cash``, costs (``commission``, ``sell_tax``, ``slippage_bps``), ``fill``, ``accounts``,
+    the risk fields of :data:`RISK_FIELDS` (default: the strategy's) and ``title``. Raises
+    ``ValidationError`` with every field's messages at once.
+    """
+    from strategies import selectors as strategy_selectors
+    from strategies.schema import type_label
+
+    strategy = fields.get("strategy")
+    if strategy is not None and not isinstance(strategy, Strategy):
+        strategy = strategy_selectors.strategy_list(user=user).filter(pk=strategy).first()
+        if strategy is None:
+            raise ValidationError({"strategy": [str(STRATEGY_NOT_YOURS)]})
+    strategy_type = fields.get("strategy_type") or (strategy.strategy_type if strategy else "")
+    if not strategy_type:
+        raise ValidationError({"strategy_type": [str(TYPE_REQUIRED)]})
+    params = fields.get("params")
+    if params is None:
+        params = strategy.params if strategy and strategy.strategy_type == strategy_type else {}
+    codes = fields.get("codes")
+    if not codes and strategy is not None:
+        codes = strategy.universe_codes()
+    risk = {name: fields.get(name) for name in RISK_FIELDS}
+    if strategy is not None and all(value in (None, "") for value in risk.values()):
+        risk = {name: getattr(strategy, name) for name in RISK_FIELDS}
+    errors: dict[str, list[str]] = {}
+    options: dict[str, Any] = {}
+    try:
+        options = risk_options(**risk)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    optional = {name: fields[name] for name in ("commission", "slippage_bps", "fill", "accounts")
+                if fields.get(name) not in (None, "")}
+    spec = None
+    try:
+        spec = backtest_spec_check(
+            strategy_type=strategy_type, params=params, codes=codes or [], start=fields["start"], end=fields["end"],
+            cash=fields["cash"], sell_tax=fields.get("sell_tax"), options=options, **optional,
+        )
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            errors.setdefault(field, messages)
+    if errors:
+        raise ValidationError(errors)
+    title = (fields.get("title") or "").strip() or (strategy.name if strategy else type_label(strategy_type))
+    return Request(spec=spec, title=title, strategy=strategy)

@@ -296,6 +296,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "backtests.models.RunStatus",
+        "ListingStatusEnum": "marketdata.models.ListingStatus",
+    },
 }
 
 # ---------------------------------------------------------------------------

@@ -93,3 +93,27 @@ def test_bad_costs_and_risk_options_name_their_field(sample_market):
 def test_crypto_runs_annualise_over_365_days(sample_market):
     assert check(codes="KRW-BTC", cash=100_000_000).engine_config().periods_per_year == 365
     assert check(codes="005930").engine_config().periods_per_year == 252
+
+
+def test_risk_fields_in_percent_become_engine_fractions_and_back():
+    options = validation.risk_options(sizing="pct_equity", sizing_value=Decimal("20"), max_positions=5,
+                                      stop_loss_pct=Decimal("7.5"), take_profit_pct=None, trailing_stop_pct=Decimal("10"),
+                                      max_holding_days=20)
+    assert options == {"sizing": ["pct_equity", 0.2], "max_positions": 5, "stop_loss": 0.075, "take_profit": None,
+                       "trailing_stop": 0.1, "max_holding_days": 20}
+    back = validation.risk_fields(options)
+    assert back["sizing_value"] == Decimal("20") and back["stop_loss_pct"] == Decimal("7.5")
+
+
+def test_bad_risk_fields_are_reported_on_their_field():
+    with pytest.raises(ValidationError) as caught:
+        validation.risk_options(sizing="fixed_krw", sizing_value=None, stop_loss_pct=Decimal("120"))
+    assert set(caught.value.message_dict) == {"sizing_value", "stop_loss_pct"}
+
+
+def test_parameter_errors_are_translated_to_korean(sample_market):
+    from django.utils import translation
+
+    with translation.override("ko"):
+        errors = errors_of(params={"fast": 30, "slow": 10})
+    assert errors["params.slow"][0] != "Must be greater than fast (30)."

@@ -1,0 +1,224 @@
+"""Backtest API: create, list, retrieve, cancel, re-run, delete, results, trades, signals, downloads.
+
+Thin doors over ``backtests.validation`` (the same checks and messages as the page form),
+``backtests.services`` and ``backtests.selectors`` (another user's run answers 404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils.translation import gettext_lazy
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backtests import downloads, results, selectors, services, validation
+from backtests.models import Accounts, BacktestRun, Fill, RunStatus
+from core.api import Pagination
+from core.errors import ApplicationError
+from strategies.models import Sizing
+
+NOT_FINISHED = gettext_lazy("The backtest has not succeeded: it has no results.")
+TRADE_SORTS = {"entry_date", "exit_date", "net_return", "symbol", "exit_reason", "holding_days", "pnl"}
+
+
+class BacktestCreateSerializer(serializers.Serializer):
+    strategy = serializers.IntegerField(required=False, allow_null=True,
+                                        help_text="One of your strategies: its type, parameters, universe and risk "
+                                                  "settings are the defaults of the fields below.")
+    title = serializers.CharField(required=False, allow_blank=True, max_length=160)
+    strategy_type = serializers.CharField(required=False, allow_blank=True)
+    params = serializers.DictField(required=False, allow_null=True, help_text="Parameters of the strategy type.")
+    codes = serializers.ListField(child=serializers.CharField(max_length=20), required=False, max_length=5000)
+    start = serializers.DateField()
+    end = serializers.DateField()
+    cash = serializers.IntegerField(min_value=1, help_text="Capital in KRW.")
+    commission = serializers.DecimalField(max_digits=8, decimal_places=6, required=False,
+                                          help_text="Per side, as a fraction (0.00015 = 0.015 %).")
+    sell_tax = serializers.DecimalField(max_digits=8, decimal_places=6, required=False, allow_null=True,
+                                        help_text="Fixed sell tax fraction; null for the statutory rate by date.")
+    slippage_bps = serializers.DecimalField(max_digits=7, decimal_places=2, required=False)
+    fill = serializers.ChoiceField(choices=Fill.choices, required=False)
+    accounts = serializers.ChoiceField(choices=Accounts.choices, required=False)
+    sizing = serializers.ChoiceField(choices=Sizing.choices, required=False, allow_null=True)
+    sizing_value = serializers.DecimalField(max_digits=15, decimal_places=2, required=False, allow_null=True)
+    max_positions = serializers.IntegerField(required=False, allow_null=True)
+    stop_loss_pct = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True)
+    take_profit_pct = serializers.DecimalField(max_digits=7, decimal_places=2, required=False, allow_null=True)
+    trailing_stop_pct = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True)
+    max_holding_days = serializers.IntegerField(required=False, allow_null=True)
+    submission_key = serializers.CharField(required=False, allow_blank=True, max_length=64,
+                                           help_text="Send the same key again (a retry) and get the same run.")
+
+
+class BacktestSerializer(serializers.ModelSerializer):
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+
+    class Meta:
+        model = BacktestRun
+        fields = [
+            "id", "title", "strategy", "sweep", "strategy_type", "params", "codes", "start", "end", "cash",
+            "commission", "sell_tax", "slippage_bps", "fill", "accounts", "options", "coverage", "engine_version",
+            "status", "status_label", "progress", "error", "created_at", "started_at", "finished_at", "duration_s",
+            "total_return", "cagr", "max_drawdown", "sharpe", "sortino", "win_rate", "avg_trade_return", "trades",
+            "exposure", "final_equity", "benchmark_return",
+        ]
+        read_only_fields = fields
+
+
+LIST_PARAMETERS = [
+    OpenApiParameter("symbol", OpenApiTypes.STR, description="Runs whose universe holds this code."),
+    OpenApiParameter("strategy", OpenApiTypes.INT),
+    OpenApiParameter("strategy_type", OpenApiTypes.STR),
+    OpenApiParameter("status", OpenApiTypes.STR, enum=[choice for choice, _ in RunStatus.choices]),
+    OpenApiParameter("since", OpenApiTypes.DATE, description="Created on or after."),
+    OpenApiParameter("until", OpenApiTypes.DATE, description="Created on or before."),
+    OpenApiParameter("sort", OpenApiTypes.STR, description="created, total_return, cagr, max_drawdown, sharpe, "
+                                                           "win_rate, trades, exposure; prefix - for descending."),
+]
+
+
+def list_filters(params) -> dict[str, Any]:
+    return {
+        "symbol": params.get("symbol"), "strategy": params.get("strategy") or None,
+        "strategy_type": params.get("strategy_type"), "status": params.get("status"),
+        "since": selectors.parse_date(params.get("since")), "until": selectors.parse_date(params.get("until")),
+        "sort": params.get("sort") or "",
+    }
+
+
+class BacktestListApi(APIView):
+    @extend_schema(parameters=LIST_PARAMETERS, responses=BacktestSerializer(many=True))
+    def get(self, request):
+        runs = selectors.backtest_list(user=request.user, filters=list_filters(request.query_params))
+        paginator = Pagination()
+        page = paginator.paginate_queryset(runs, request, view=self)
+        return paginator.get_paginated_response(BacktestSerializer(page, many=True).data)
+
+    @extend_schema(request=BacktestCreateSerializer, responses={201: BacktestSerializer, 200: BacktestSerializer})
+    def post(self, request):
+        """Queue a backtest. Progress and the outcome arrive on the user's websocket (/ws/user/)
+        as ``backtest.progress`` and ``backtest.finished``; or poll the run."""
+        serializer = BacktestCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        key = data.pop("submission_key", "") or request.headers.get("Idempotency-Key", "")
+        checked = validation.backtest_request_check(user=request.user, fields=data)
+        existing = bool(key) and BacktestRun.objects.filter(owner=request.user, submission_key=key).exists()
+        run = services.backtest_start(user=request.user, spec=checked.spec, title=checked.title,
+                                      strategy=checked.strategy, submission_key=key[:64])
+        code = status.HTTP_200_OK if existing else status.HTTP_201_CREATED
+        return Response(BacktestSerializer(run).data, status=code)
+
+
+class BacktestDetailApi(APIView):
+    @extend_schema(responses=BacktestSerializer)
+    def get(self, request, pk: int):
+        return Response(BacktestSerializer(selectors.backtest_get(user=request.user, pk=pk)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk: int):
+        services.backtest_delete(user=request.user, run=selectors.backtest_get(user=request.user, pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BacktestCancelApi(APIView):
+    @extend_schema(request=None, responses=BacktestSerializer)
+    def post(self, request, pk: int):
+        run = services.backtest_cancel(user=request.user, run=selectors.backtest_get(user=request.user, pk=pk))
+        return Response(BacktestSerializer(run).data)
+
+
+class BacktestRerunApi(APIView):
+    @extend_schema(request=None, responses={201: BacktestSerializer})
+    def post(self, request, pk: int):
+        run = selectors.backtest_get(user=request.user, pk=pk)
+        again = services.backtest_rerun(user=request.user, run=run,
+                                        submission_key=request.headers.get("Idempotency-Key", "")[:64])
+        return Response(BacktestSerializer(again).data, status=status.HTTP_201_CREATED)
+
+
+class NotFinished(ApplicationError):
+    status = 409
+    code = "not_finished"
+
+
+def finished_run(request, pk: int) -> BacktestRun:
+    """The user's run with results; 404 when not theirs, 409 when it has not succeeded."""
+    run = selectors.backtest_get(user=request.user, pk=pk)
+    if run.status != RunStatus.SUCCEEDED or not run.result_file:
+        raise NotFinished(str(NOT_FINISHED))
+    return run
+
+
+class BacktestResultsApi(APIView):
+    @extend_schema(responses=inline_serializer("BacktestResults", {
+        "metrics": serializers.DictField(), "per_symbol": serializers.ListField(child=serializers.DictField()),
+        "histogram": serializers.DictField(), "series": serializers.DictField(
+            help_text="dates, equity, cash, drawdown, benchmark (buy and hold): one value per date"),
+    }))
+    def get(self, request, pk: int):
+        stored = results.load(finished_run(request, pk).result_file.name)
+        return Response({"metrics": stored.metrics, "per_symbol": stored.per_symbol, "histogram": stored.histogram,
+                          "series": stored.series()})
+
+
+def _sorted_trades(trades: list[dict], sort: str) -> list[dict]:
+    key = sort.lstrip("-")
+    if key not in TRADE_SORTS:
+        return trades
+    present = [t for t in trades if t.get(key) is not None]
+    missing = [t for t in trades if t.get(key) is None]
+    return sorted(present, key=lambda t: t[key], reverse=sort.startswith("-")) + missing
+
+
+class BacktestTradesApi(APIView):
+    @extend_schema(parameters=[
+        OpenApiParameter("sort", OpenApiTypes.STR, description="entry_date, exit_date, net_return, symbol, "
+                                                               "exit_reason, holding_days, pnl; - for descending"),
+        OpenApiParameter("symbol", OpenApiTypes.STR),
+    ], responses=inline_serializer("BacktestTrade", {"symbol": serializers.CharField()}, many=True))
+    def get(self, request, pk: int):
+        trades = results.load(finished_run(request, pk).result_file.name).trades
+        if symbol := request.query_params.get("symbol", "").upper():
+            trades = [t for t in trades if t["symbol"] == symbol]
+        trades = _sorted_trades(trades, request.query_params.get("sort", ""))
+        paginator = Pagination()
+        return paginator.get_paginated_response(paginator.paginate_queryset(trades, request, view=self))
+
+
+class BacktestSignalsApi(APIView):
+    @extend_schema(parameters=[OpenApiParameter("symbol", OpenApiTypes.STR)],
+                   responses=inline_serializer("BacktestSignal", {"date": serializers.DateField()}, many=True))
+    def get(self, request, pk: int):
+        signals = results.load(finished_run(request, pk).result_file.name).signals
+        if symbol := request.query_params.get("symbol", "").upper():
+            signals = [s for s in signals if s["symbol"] == symbol]
+        paginator = Pagination()
+        return paginator.get_paginated_response(paginator.paginate_queryset(signals, request, view=self))
+
+
+DOWNLOADS = {
+    "result.json": ("result", downloads.result_json, "application/json; charset=utf-8"),
+    "trades.csv": ("trades", downloads.trades_csv, "text/csv; charset=utf-8"),
+    "signals.csv": ("signals", downloads.signals_csv, "text/csv; charset=utf-8"),
+}
+
+
+def download_response(run: BacktestRun, name: str) -> HttpResponse:
+    kind, build, content_type = DOWNLOADS[name]
+    response = HttpResponse(build(run), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{downloads.filename(run, kind)}"'
+    return response
+
+
+class BacktestDownloadApi(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY)},
+                   parameters=[OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH,
+                                                enum=list(DOWNLOADS))])
+    def get(self, request, pk: int, name: str):
+        return download_response(finished_run(request, pk), name)

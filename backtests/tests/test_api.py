@@ -1,0 +1,123 @@
+import csv
+import io
+import json
+
+import pytest
+from django.utils import translation
+
+from backtests import services, validation
+from backtests.models import BacktestRun, RunStatus
+
+URL = "/api/v1/backtests/"
+BODY = {"strategy_type": "sma_cross", "params": {"fast": 10, "slow": 30}, "codes": ["005930"],
+        "start": "2018-01-01", "end": "2024-12-31", "cash": 10_000_000}
+
+
+@pytest.fixture
+def no_worker(monkeypatch):
+    class FakeResult:
+        id = "task-api"
+
+    monkeypatch.setattr("backtests.tasks.run_backtest.delay", lambda **kwargs: FakeResult())
+
+
+def create(client, django_capture_on_commit_callbacks, **changes):
+    with django_capture_on_commit_callbacks(execute=True):
+        return client.post(URL, {**BODY, **changes}, format="json")
+
+
+@pytest.fixture
+def finished(api_client, user, sample_market, media, no_worker, django_capture_on_commit_callbacks):
+    response = create(api_client, django_capture_on_commit_callbacks)
+    assert response.status_code == 201, response.json()
+    services.backtest_execute(run_id=response.json()["id"])
+    return BacktestRun.objects.get(pk=response.json()["id"])
+
+
+def test_create_queues_a_run(api_client, sample_market, no_worker, django_capture_on_commit_callbacks):
+    response = create(api_client, django_capture_on_commit_callbacks)
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "queued" and body["codes"] == ["005930"] and body["params"] == {"fast": 10, "slow": 30}
+
+
+def test_create_reports_the_same_field_messages_as_the_form(api_client, sample_market, no_worker,
+                                                            django_capture_on_commit_callbacks):
+    response = create(api_client, django_capture_on_commit_callbacks, codes=["005930", "999999"],
+                      end="2017-01-01", params={"fast": 40, "slow": 30})
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    with translation.override("ko"):  # the site's language for a request without preferences
+        assert fields["codes"] == [str(validation.UNKNOWN_CODES % {"codes": "999999"})]
+        assert fields["end"] == [str(validation.END_BEFORE_START)]
+    assert "params.slow" in fields
+
+
+def test_the_same_idempotency_key_returns_the_same_run(api_client, sample_market, no_worker,
+                                                       django_capture_on_commit_callbacks):
+    first = create(api_client, django_capture_on_commit_callbacks, submission_key="k1")
+    second = create(api_client, django_capture_on_commit_callbacks, submission_key="k1")
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["id"] == second.json()["id"]
+
+
+def test_results_trades_signals_and_downloads(api_client, finished):
+    base = f"{URL}{finished.pk}/"
+    results = api_client.get(base + "results/").json()
+    assert results["metrics"]["trades"] == finished.trades
+    assert len(results["series"]["dates"]) == len(results["series"]["equity"]) == len(results["series"]["benchmark"])
+
+    trades = api_client.get(base + "trades/", {"sort": "-net_return", "page_size": 500}).json()
+    returns = [t["net_return"] for t in trades["results"] if t["net_return"] is not None]
+    assert returns == sorted(returns, reverse=True)
+    assert trades["count"] == finished.trades + results["metrics"]["open_trades"]
+
+    signals = api_client.get(base + "signals/").json()
+    assert signals["count"] > 0 and {s["type"] for s in signals["results"]} <= {"entry", "exit"}
+
+    download = api_client.get(base + "download/trades.csv")
+    assert download["Content-Disposition"] == f'attachment; filename="backtest-{finished.pk}-trades.csv"'
+    text = download.content.decode("utf-8")
+    assert text.startswith("\ufeff")  # Excel reads Korean names only with the BOM
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0]["name"] == "삼성전자"
+    document = json.loads(api_client.get(base + "download/result.json").content)
+    assert document["inputs"]["params"] == {"fast": 10, "slow": 30}
+    assert len(document["trades"]) == len(rows)
+
+
+def test_results_of_an_unfinished_run_answer_409(api_client, sample_market, no_worker,
+                                                 django_capture_on_commit_callbacks):
+    run_id = create(api_client, django_capture_on_commit_callbacks).json()["id"]
+    response = api_client.get(f"{URL}{run_id}/results/")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "not_finished"
+
+
+def test_cancel_and_delete(api_client, sample_market, no_worker, django_capture_on_commit_callbacks):
+    run_id = create(api_client, django_capture_on_commit_callbacks).json()["id"]
+    assert api_client.delete(f"{URL}{run_id}/").status_code == 400  # still queued
+    response = api_client.post(f"{URL}{run_id}/cancel/")
+    assert response.json()["status"] == "cancelled"
+    assert api_client.post(f"{URL}{run_id}/cancel/").status_code == 400
+    assert api_client.delete(f"{URL}{run_id}/").status_code == 204
+
+
+def test_list_filters_and_sorts(api_client, finished, sample_market, no_worker, django_capture_on_commit_callbacks):
+    create(api_client, django_capture_on_commit_callbacks, codes=["000660"], strategy_type="rsi_reversion", params={})
+    assert [r["id"] for r in api_client.get(URL, {"symbol": "005930"}).json()["results"]] == [finished.pk]
+    assert api_client.get(URL, {"strategy_type": "rsi_reversion"}).json()["count"] == 1
+    assert api_client.get(URL, {"status": "succeeded"}).json()["count"] == 1
+    ordered = api_client.get(URL, {"sort": "-total_return"}).json()["results"]
+    assert ordered[0]["id"] == finished.pk  # runs without results come last
+
+
+def test_another_users_run_is_not_found(other_api_client, finished):
+    base = f"{URL}{finished.pk}/"
+    for path in ("", "results/", "trades/", "signals/", "download/trades.csv"):
+        assert other_api_client.get(base + path).status_code == 404, path
+    assert other_api_client.post(base + "cancel/").status_code == 404
+    assert other_api_client.post(base + "rerun/").status_code == 404
+    assert other_api_client.delete(base).status_code == 404
+    assert other_api_client.get(URL).json()["count"] == 0
+    assert BacktestRun.objects.filter(pk=finished.pk, status=RunStatus.SUCCEEDED).exists()
