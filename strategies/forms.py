@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from accounts.models import User
 from strategies import schema, selectors, services, signals
@@ -21,6 +22,7 @@ from strategies.models import Sizing, Strategy, Watchlist
 DEFAULT_TYPE = "sma_cross"
 PARAM_PREFIX = "params."
 WATCHLIST_REQUIRED = _("Choose a watchlist.")
+NAME_LABEL = pgettext_lazy("name of a strategy or a watchlist", "Name")
 CODES_HELP = _("Codes separated by spaces or commas, e.g. 005930 000660. Search below to add more.")
 
 
@@ -103,7 +105,7 @@ class UniverseFields(forms.Form):
 
 
 class StrategyForm(UniverseFields):
-    name = forms.CharField(label=_("Name"), max_length=100)
+    name = forms.CharField(label=NAME_LABEL, max_length=100)
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     strategy_type = forms.ChoiceField(label=_("Strategy type"), choices=schema.type_choices)
     sizing = forms.ChoiceField(label=_("Position sizing"), choices=Sizing.choices, initial=Sizing.EQUAL_WEIGHT)
@@ -132,11 +134,11 @@ class StrategyForm(UniverseFields):
             self.fields[name].widget.attrs["min"] = 1
         for name in ("stop_loss_pct", "trailing_stop_pct", "take_profit_pct", "sizing_value"):
             self.fields[name].widget.attrs.update({"min": 0, "step": "any"})
-        self.strategy_type = self._chosen_type()
+        self.chosen_type = self._chosen_type()
         self.param_names: list[str] = []
-        if self.strategy_type:
-            for param in signals.get(self.strategy_type).PARAMS:
-                self.fields[PARAM_PREFIX + param.name] = param_field(self.strategy_type, param)
+        if self.chosen_type:
+            for param in signals.get(self.chosen_type).PARAMS:
+                self.fields[PARAM_PREFIX + param.name] = param_field(self.chosen_type, param)
                 self.param_names.append(PARAM_PREFIX + param.name)
         self.order_fields(["name", "description", "strategy_type", *self.param_names])
 
@@ -182,14 +184,14 @@ class StrategyForm(UniverseFields):
 
 
 class PresetCloneForm(UniverseFields):
-    name = forms.CharField(label=_("Name"), max_length=100)
+    name = forms.CharField(label=NAME_LABEL, max_length=100)
 
     def service_kwargs(self) -> dict[str, Any]:
         return {"name": self.cleaned_data["name"], **self.universe_kwargs()}
 
 
 class WatchlistForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100)
+    name = forms.CharField(label=NAME_LABEL, max_length=100)
     instruments = forms.CharField(label=_("Instruments"), help_text=CODES_HELP, max_length=20_000, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

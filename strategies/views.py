@@ -65,7 +65,7 @@ def _form_page(request: HttpRequest, form: StrategyForm, *, strategy=None, statu
         "nav": "strategies",
         "form": form,
         "strategy": strategy,
-        "type_description": _type_description(form.strategy_type),
+        "type_description": _type_description(form.chosen_type),
         "change_type_action": CHANGE_TYPE_ACTION,
         "sizings_with_value": [Sizing.FIXED_KRW, Sizing.PCT_EQUITY],
     }

@@ -219,3 +219,12 @@ def test_the_schema_documents_the_endpoints(api_client):
                  "/api/v1/watchlists/", "/api/v1/watchlists/{id}/"):  # fmt: skip
         assert path in paths, path
     assert set(paths["/api/v1/strategies/{id}/"]) >= {"get", "put", "patch", "delete"}
+
+
+def test_the_list_does_not_query_per_row(api_client, user, django_assert_max_num_queries):
+    watchlist = WatchlistFactory(owner=user)
+    for n in range(6):
+        StrategyFactory(owner=user, name=f"전략 {n}", watchlist=watchlist if n % 2 else None)
+    with django_assert_max_num_queries(8):
+        data = api_client.get(STRATEGIES).json()
+    assert data["count"] == 6 and all(row["universe"] for row in data["results"])

@@ -94,6 +94,8 @@ def test_the_create_form_shows_the_parameter_fields_of_the_type(alice):
     assert 'min="1"' in fast and 'max="250"' in fast and 'step="1"' in fast and 'value="10"' in fast
     assert "짧은 기간" in html and "짧은 이동평균의 기간(봉 수)" in html  # label and Korean help
     assert 'value="005930 000660 005380 035420 035720"' in html  # a starter universe
+    assert 'data-strategy-type="sma_cross"' in html and html.count("<select") == 3  # type, watchlist, sizing
+    assert '<label for="id_name">이름:</label>' in html
 
 
 def test_the_help_is_english_for_english_users(alice, english):
@@ -315,3 +317,12 @@ def test_another_users_watchlist_is_404_on_every_page(client, user, other_user, 
         assert client.get(reverse(name, args=[watchlist.pk])).status_code == 404, name
         assert client.post(reverse(name, args=[watchlist.pk]), {"name": "x", "instruments": "005930"}).status_code == 404
     assert Watchlist.objects.get(pk=watchlist.pk).name == watchlist.name
+
+
+def test_the_list_does_not_query_per_row(alice, user, django_assert_max_num_queries):
+    watchlist = WatchlistFactory(owner=user)
+    for n in range(6):
+        StrategyFactory(owner=user, name=f"전략 {n}", watchlist=watchlist if n % 2 else None)
+    with django_assert_max_num_queries(12):
+        html = page(alice.get(reverse("strategies:index")))
+    assert html.count('data-testid="strategy-row"') == 6
