@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
+from backtests import views as backtests_views
 from core import views as core_views
 from marketdata.urls import api_urlpatterns as marketdata_api
 from strategies.urls import api_urlpatterns as strategies_api
@@ -26,6 +27,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("strategies/", include("strategies.urls")),
     path("backtests/", include("backtests.urls")),
+    path("viewer/", backtests_views.viewer, name="viewer"),
     path("trading/", include("trading.urls")),
     path("notifications/", include("notifications.urls")),
     path("markets/", include("marketdata.urls")),
