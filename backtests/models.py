@@ -46,7 +46,7 @@ class BacktestSpec(models.Model):
     params = models.JSONField(_("parameters"), default=dict)
     codes = models.JSONField(_("symbols"), default=list)
     # " 005930 000660 ": lets every database filter runs by symbol with a plain `contains`
-    universe = models.CharField(max_length=4000, editable=False, default="")
+    universe = models.TextField(editable=False, default="")
     start = models.DateField(_("start"))
     end = models.DateField(_("end"))
     cash = models.BigIntegerField(_("capital (KRW)"))

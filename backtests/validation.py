@@ -140,6 +140,13 @@ def normalise_codes(raw: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(code.upper() for code in parts if code))
 
 
+def listing(codes: Sequence[str], limit: int = 10) -> str:
+    """``"A, B, C"``, or the first ``limit`` codes and how many more."""
+    if len(codes) <= limit:
+        return ", ".join(codes)
+    return ", ".join(codes[:limit]) + f" (+{len(codes) - limit})"
+
+
 def store() -> BarStore:
     return BarStore(settings.MARKET_DATA_ROOT)
 
@@ -176,7 +183,7 @@ def backtest_spec_check(
     if not wanted:
         errors["codes"] = [str(CODES_REQUIRED)]
     elif unknown := [code for code in wanted if code not in instruments]:
-        errors["codes"] = [UNKNOWN_CODES % {"codes": ", ".join(unknown)}]
+        errors["codes"] = [UNKNOWN_CODES % {"codes": listing(unknown)}]
     elif len(wanted) > limit:
         errors["codes"] = [TOO_MANY_CODES % {"limit": limit, "count": len(wanted)}]
     if end < start:
@@ -229,11 +236,11 @@ def _check_data(codes: list[str], start: dt.date, end: dt.date, errors: dict[str
             "first_open": float(bars.open[a]),
         }
     if overall_first is None:
-        errors["codes"] = [NO_DATA_IN_RANGE % {"codes": ", ".join(codes), "start": start, "end": end}]
+        errors["codes"] = [NO_DATA_IN_RANGE % {"codes": listing(codes), "start": start, "end": end}]
     elif not coverage:
         errors["start"] = [RANGE_OUTSIDE_DATA % {"first": overall_first, "last": overall_last}]
     elif empty:
-        errors["codes"] = [NO_DATA_IN_RANGE % {"codes": ", ".join(empty), "start": start, "end": end}]
+        errors["codes"] = [NO_DATA_IN_RANGE % {"codes": listing(empty), "start": start, "end": end}]
     return coverage
 
 
