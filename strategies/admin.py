@@ -122,7 +122,8 @@ class StrategyAdmin(admin.ModelAdmin):
     def params_table(self, strategy: Strategy) -> str:
         if not strategy.pk or not strategy.params:
             return "—"
-        rows = [(schema.param_label(strategy.strategy_type, name), name, value) for name, value in strategy.params.items()]
+        label = schema.param_label
+        rows = [(label(strategy.strategy_type, name), name, value) for name, value in strategy.params.items()]
         return format_html_join("", "<div>{} <code>{}</code> = <strong>{}</strong></div>", rows)
 
     def save_model(self, request: HttpRequest, obj: Strategy, form: StrategyAdminForm, change: bool) -> None:

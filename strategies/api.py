@@ -137,12 +137,15 @@ class StrategyListApi(generics.ListAPIView):
         return _output(strategy, status.HTTP_201_CREATED)
 
 
+CHANGED = {200: StrategyOutputSerializer, 400: INVALID, 404: NOT_FOUND}
+
+
 class StrategyDetailApi(APIView):
     @extend_schema(responses={200: StrategyOutputSerializer, 404: NOT_FOUND})
     def get(self, request, pk: int):
         return Response(StrategyOutputSerializer(selectors.strategy_get(user=request.user, pk=pk)).data)
 
-    @extend_schema(request=StrategyInputSerializer, responses={200: StrategyOutputSerializer, 400: INVALID, 404: NOT_FOUND})
+    @extend_schema(request=StrategyInputSerializer, responses=CHANGED)
     def put(self, request, pk: int):
         """Replace the strategy: fields left out take their defaults (parameters the type's)."""
         strategy = selectors.strategy_get(user=request.user, pk=pk)
@@ -152,7 +155,7 @@ class StrategyDetailApi(APIView):
         strategy = services.strategy_update(strategy=strategy, replace_params=True, **changes)
         return _output(strategy)
 
-    @extend_schema(request=StrategyInputSerializer, responses={200: StrategyOutputSerializer, 400: INVALID, 404: NOT_FOUND})
+    @extend_schema(request=StrategyInputSerializer, responses=CHANGED)
     def patch(self, request, pk: int):
         """Change some fields. ``params`` are merged into the current ones unless the type changes."""
         strategy = selectors.strategy_get(user=request.user, pk=pk)
@@ -327,19 +330,22 @@ class WatchlistListApi(generics.ListAPIView):
         return _watchlist_output(watchlist, status.HTTP_201_CREATED)
 
 
+WATCHLIST_CHANGED = {200: WatchlistOutputSerializer, 400: INVALID, 404: NOT_FOUND}
+
+
 class WatchlistDetailApi(APIView):
     @extend_schema(responses={200: WatchlistOutputSerializer, 404: NOT_FOUND})
     def get(self, request, pk: int):
         return Response(WatchlistOutputSerializer(selectors.watchlist_get(user=request.user, pk=pk)).data)
 
-    @extend_schema(request=WatchlistInputSerializer, responses={200: WatchlistOutputSerializer, 400: INVALID, 404: NOT_FOUND})
+    @extend_schema(request=WatchlistInputSerializer, responses=WATCHLIST_CHANGED)
     def put(self, request, pk: int):
         watchlist = selectors.watchlist_get(user=request.user, pk=pk)
         data = WatchlistInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return _watchlist_output(services.watchlist_update(watchlist=watchlist, **data.validated_data))
 
-    @extend_schema(request=WatchlistInputSerializer, responses={200: WatchlistOutputSerializer, 400: INVALID, 404: NOT_FOUND})
+    @extend_schema(request=WatchlistInputSerializer, responses=WATCHLIST_CHANGED)
     def patch(self, request, pk: int):
         watchlist = selectors.watchlist_get(user=request.user, pk=pk)
         data = WatchlistInputSerializer(data=request.data, partial=True)

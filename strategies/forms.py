@@ -69,7 +69,8 @@ class UniverseFields(forms.Form):
     """The universe part: a code list or one of the user's watchlists, chosen by a radio."""
 
     universe_source = forms.ChoiceField(
-        label=_("Universe"), choices=UniverseSource.CHOICES, widget=forms.RadioSelect, initial=UniverseSource.INSTRUMENTS
+        label=_("Universe"), choices=UniverseSource.CHOICES, widget=forms.RadioSelect,
+        initial=UniverseSource.INSTRUMENTS,
     )
     instruments = forms.CharField(label=_("Instruments"), required=False, help_text=CODES_HELP, max_length=20_000)
     watchlist = forms.ModelChoiceField(
@@ -154,14 +155,14 @@ class StrategyForm(UniverseFields):
         if strategy.watchlist_id:
             initial.update(universe_source=UniverseSource.WATCHLIST, watchlist=strategy.watchlist_id)
         else:
-            initial.update(universe_source=UniverseSource.INSTRUMENTS, instruments=codes_text(strategy.universe_codes()))
+            codes = codes_text(strategy.universe_codes())
+            initial.update(universe_source=UniverseSource.INSTRUMENTS, instruments=codes)
         return initial
 
     @classmethod
     def initial_after_type_change(cls, data: Any) -> dict[str, Any]:
         """Everything posted but the old type's parameters: the new type's fields start at its defaults."""
-        keep = {key: data.get(key) for key in data if not key.startswith(PARAM_PREFIX) and key != "csrfmiddlewaretoken"}
-        return keep
+        return {key: data.get(key) for key in data if not key.startswith(PARAM_PREFIX) and key != "csrfmiddlewaretoken"}
 
     def param_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.param_names]

@@ -119,7 +119,8 @@ def strategy_update(*, strategy: Strategy, replace_params: bool = False, **chang
     if unknown:
         raise TypeError(f"strategy_update() got unexpected fields: {', '.join(sorted(unknown))}")
     strategy = Strategy.objects.select_for_update().get(pk=strategy.pk)
-    values = {field: changes.get(field, getattr(strategy, field)) for field in allowed - {"params", "instruments", "watchlist"}}
+    plain = allowed - {"params", "instruments", "watchlist"}
+    values = {field: changes.get(field, getattr(strategy, field)) for field in plain}
     params = changes.get("params", _UNSET)
     if values["strategy_type"] != strategy.strategy_type or replace_params:
         params = {} if params is _UNSET or params is None else params
@@ -379,7 +380,9 @@ def watchlist_create(*, user: User, name: str, instruments: Sequence[str]) -> Wa
 
 
 @transaction.atomic
-def watchlist_update(*, watchlist: Watchlist, name: str | None = None, instruments: Sequence[str] | None = None) -> Watchlist:
+def watchlist_update(
+    *, watchlist: Watchlist, name: str | None = None, instruments: Sequence[str] | None = None
+) -> Watchlist:
     """Rename and/or replace the instruments (``None`` keeps them). Raises ValidationError."""
     watchlist = Watchlist.objects.select_for_update().get(pk=watchlist.pk)
     return _watchlist_save(

@@ -44,7 +44,10 @@ QUERY_MAX_LENGTH = 50
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     chosen_type = request.GET.get("type", "")
-    filters = {"strategy_type": chosen_type if chosen_type in signals.REGISTRY else "", "q": request.GET.get("q", "")[:100]}
+    filters = {
+        "strategy_type": chosen_type if chosen_type in signals.REGISTRY else "",
+        "q": request.GET.get("q", "")[:100],
+    }
     strategies = selectors.strategy_list(user=request.user, filters=filters)
     page = Paginator(strategies, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
@@ -77,7 +80,7 @@ def _type_description(strategy_type: str | None) -> str:
     return presets_of_type[0].description(get_language() or "ko") if presets_of_type else ""
 
 
-def _submitted_form(request: HttpRequest, *, strategy=None) -> tuple[StrategyForm, bool]:
+def _submitted_form(request: HttpRequest) -> tuple[StrategyForm, bool]:
     """The posted form and whether the user only asked for another type's parameter fields."""
     if request.POST.get("action") == CHANGE_TYPE_ACTION:
         # Without JavaScript the type is switched by a submit: keep every input, reset the parameters.
@@ -109,8 +112,9 @@ def create(request: HttpRequest) -> HttpResponse:
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
     strategy = selectors.strategy_get(user=request.user, pk=pk)
     if request.method != "POST":
-        return _form_page(request, StrategyForm(user=request.user, initial=StrategyForm.initial_for(strategy)), strategy=strategy)
-    form, only_type_changed = _submitted_form(request, strategy=strategy)
+        form = StrategyForm(user=request.user, initial=StrategyForm.initial_for(strategy))
+        return _form_page(request, form, strategy=strategy)
+    form, only_type_changed = _submitted_form(request)
     if not only_type_changed and form.is_valid():
         try:
             strategy = services.strategy_update(strategy=strategy, **form.service_kwargs())
@@ -278,7 +282,7 @@ def watchlist_delete(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("strategies:watchlist_edit", pk=watchlist.pk)
         messages.success(request, WATCHLIST_DELETED.format(name=watchlist.name))
         return redirect("strategies:watchlists")
+    used_by = selectors.strategy_list(user=request.user, filters={"watchlist": watchlist.pk}).order_by("name")
     context = {"page_title": _("Delete watchlist"), "nav": "strategies", "object": watchlist,
-               "cancel_url": "strategies:watchlist_edit", "kind": "watchlist",
-               "used_by": selectors.strategy_list(user=request.user, filters={"watchlist": watchlist.pk}).order_by("name")}  # fmt: skip
+               "cancel_url": "strategies:watchlist_edit", "kind": "watchlist", "used_by": used_by}  # fmt: skip
     return render(request, "strategies/confirm_delete.html", context)
