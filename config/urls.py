@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import api as accounts_api
 from backtests import views as backtests_views
+from backtests.urls import api_urlpatterns as backtests_api
 from core import views as core_views
 from marketdata.urls import api_urlpatterns as marketdata_api
 from strategies.urls import api_urlpatterns as strategies_api
@@ -15,6 +16,7 @@ api_v1 = [
     path("auth/tokens/<int:pk>/", accounts_api.TokenDetailApi.as_view(), name="token_detail"),
     path("me", accounts_api.MeApi.as_view(), name="me"),
     *marketdata_api,
+    *backtests_api,
     *strategies_api,
 ]
 
