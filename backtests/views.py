@@ -7,6 +7,7 @@ the pages never poll.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -182,7 +183,7 @@ def _markers(stored: results.RunResult) -> dict[str, list[dict[str, Any]]]:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = selectors.backtest_get(user=request.user, pk=pk)
     context: dict[str, Any] = {"page_title": run.title, "nav": "backtests", "run": run, "frozen": _frozen(run),
-                               "names": _names(run.codes)}
+                               "names": _names(run.codes), "rerun_key": uuid.uuid4().hex}
     if run.status != RunStatus.SUCCEEDED or not run.result_file:
         return render(request, "backtests/run.html", context)
     stored = results.load(run.result_file.name)

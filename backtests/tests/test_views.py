@@ -245,6 +245,12 @@ def test_rerun_starts_a_new_run_of_the_same_inputs(alice, user, finished, django
     again = BacktestRun.objects.exclude(pk=finished.pk).get(owner=user)
     assert response["Location"] == f"/backtests/{again.pk}/"
     assert (again.params, again.codes) == (finished.params, finished.codes)
+    key = alice.get(f"/backtests/{finished.pk}/").context["rerun_key"]
+    with django_capture_on_commit_callbacks(execute=True):
+        first = alice.post(f"/backtests/{finished.pk}/rerun/", {"submission_key": key})
+        second = alice.post(f"/backtests/{finished.pk}/rerun/", {"submission_key": key})
+    assert first["Location"] == second["Location"]  # a double click re-runs once
+    assert BacktestRun.objects.filter(owner=user).count() == 3
 
 
 def test_delete_asks_first_then_deletes(alice, user, finished):
