@@ -167,7 +167,7 @@ class BacktestResultsApi(APIView):
                           "series": stored.series()})
 
 
-def _sorted_trades(trades: list[dict], sort: str) -> list[dict]:
+def sorted_trades(trades: list[dict], sort: str) -> list[dict]:
     key = sort.lstrip("-")
     if key not in TRADE_SORTS:
         return trades
@@ -186,7 +186,7 @@ class BacktestTradesApi(APIView):
         trades = results.load(finished_run(request, pk).result_file.name).trades
         if symbol := request.query_params.get("symbol", "").upper():
             trades = [t for t in trades if t["symbol"] == symbol]
-        trades = _sorted_trades(trades, request.query_params.get("sort", ""))
+        trades = sorted_trades(trades, request.query_params.get("sort", ""))
         paginator = Pagination()
         return paginator.get_paginated_response(paginator.paginate_queryset(trades, request, view=self))
 

@@ -14,6 +14,7 @@ import io
 import json
 import math
 import threading
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
@@ -105,10 +106,8 @@ def encode(result: Result) -> bytes:
 
 
 def save(*, run_id: int, owner_id: int, result: Result) -> str:
-    """Store the archive; returns the storage name."""
-    name = f"backtests/{owner_id}/run-{run_id}.npz"
-    if default_storage.exists(name):
-        default_storage.delete(name)
+    """Store the archive under a name never used before (the read cache keys on it); returns it."""
+    name = f"backtests/{owner_id}/run-{run_id}-{uuid.uuid4().hex[:12]}.npz"
     return default_storage.save(name, ContentFile(encode(result)))
 
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from backtests import results, selectors, services, sweeps, validation
-from backtests.api import DOWNLOADS, _sorted_trades, download_response, list_filters
+from backtests.api import DOWNLOADS, sorted_trades, download_response, list_filters
 from backtests.forms import METRIC_LABELS, BacktestForm, SweepForm
 from backtests.models import BacktestRun, RunStatus
 from core.errors import ApplicationError
@@ -211,7 +211,7 @@ def trades(request: HttpRequest, pk: int) -> HttpResponse:
 def _trades_context(run: BacktestRun, query) -> dict[str, Any]:
     sort = query.get("sort", "entry_date")
     sort = sort if sort in TRADE_SORTS else "entry_date"
-    rows = _sorted_trades(list(_stored(run).trades), sort)
+    rows = sorted_trades(list(_stored(run).trades), sort)
     page = Paginator(rows, TRADES_PAGE_SIZE).get_page(query.get("page"))
     return {"run": run, "page_obj": page, "trades": page.object_list, "sort": sort, "names": _names(run.codes)}
 
