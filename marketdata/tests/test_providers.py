@@ -52,12 +52,12 @@ def fake_kiwoom():
 
 
 def kis_for(server: FakeKis, **options) -> KisProvider:
-    options = {"timeout": 0.5, "requests_per_second": 0, "rate_limit_retries": 0, **options}
+    options = {"timeout": 2.0, "requests_per_second": 0, "rate_limit_retries": 0, **options}
     return KisProvider(server.base_url, server.app_key, server.app_secret, **options)
 
 
 def kiwoom_for(server: FakeKiwoom, **options) -> KiwoomProvider:
-    options = {"timeout": 0.5, "requests_per_second": 0, "rate_limit_retries": 0, **options}
+    options = {"timeout": 2.0, "requests_per_second": 0, "rate_limit_retries": 0, **options}
     return KiwoomProvider(server.base_url, server.app_key, server.app_secret, **options)
 
 
@@ -115,7 +115,7 @@ def test_kis_reissues_an_expired_token_once(fake_kis):
     ("mode", "reason", "permanent"),
     [
         ("http500", "server error HTTP 500", False),
-        ("slow", "timed out after 0.5s", False),
+        ("slow", "timed out after 2s", False),
         ("rate_limit", "rate limited (EGW00201)", False),
         ("http429", "rate limited (HTTP 429)", False),
         ("empty", "empty answer", False),
@@ -149,7 +149,7 @@ def test_kis_retries_once_after_a_rate_limit(fake_kis):
 
 def test_kis_refused_credentials_are_permanent_and_keep_the_secret_out(fake_kis, caplog):
     caplog.set_level(logging.DEBUG)
-    provider = KisProvider(fake_kis.base_url, fake_kis.app_key, "wrong-" + SECRET, timeout=0.5)
+    provider = KisProvider(fake_kis.base_url, fake_kis.app_key, "wrong-" + SECRET, timeout=2.0)
 
     with pytest.raises(ProviderError) as caught:
         provider.daily_bars(CODE, START, END)
@@ -172,7 +172,7 @@ def test_kis_connection_refused_is_transient():
     with FakeKis() as server:
         url = server.base_url
     with pytest.raises(ProviderError) as caught:
-        KisProvider(url, "key", "secret", timeout=0.5).daily_bars(CODE, START, END)
+        KisProvider(url, "key", "secret", timeout=2.0).daily_bars(CODE, START, END)
 
     assert "connection failed" in caught.value.reason
     assert not caught.value.permanent
@@ -203,7 +203,7 @@ def test_kiwoom_reissues_an_expired_token_once(fake_kiwoom):
     ("mode", "reason"),
     [
         ("http500", "server error HTTP 500"),
-        ("slow", "timed out after 0.5s"),
+        ("slow", "timed out after 2s"),
         ("rate_limit", "rate limited (1700)"),
         ("http429", "rate limited (HTTP 429)"),
         ("empty", "empty answer"),
@@ -221,7 +221,7 @@ def test_kiwoom_failures_become_transient_provider_errors(fake_kiwoom, mode, rea
 
 def test_kiwoom_refused_credentials_keep_the_secret_out(fake_kiwoom, caplog):
     caplog.set_level(logging.DEBUG)
-    provider = KiwoomProvider(fake_kiwoom.base_url, fake_kiwoom.app_key, "wrong-" + SECRET, timeout=0.5)
+    provider = KiwoomProvider(fake_kiwoom.base_url, fake_kiwoom.app_key, "wrong-" + SECRET, timeout=2.0)
 
     with pytest.raises(ProviderError) as caught:
         provider.daily_bars(CODE, START, END)
@@ -415,7 +415,7 @@ def test_provider_bars_survive_the_cache_payload():
 
 def test_httpx_client_can_be_injected(fake_kis):
     with httpx.Client() as client:
-        provider = KisProvider(fake_kis.base_url, fake_kis.app_key, SECRET, client, timeout=1,
+        provider = KisProvider(fake_kis.base_url, fake_kis.app_key, SECRET, client, timeout=2,
                                requests_per_second=0)
         assert len(provider.daily_bars(CODE, date(2024, 1, 1), date(2024, 1, 31))) > 0
 
