@@ -18,8 +18,22 @@ class Command(BaseCommand):
         if settings.PRODUCTION:
             self.stderr.write("seed_demo is for local use: it refuses to run with DJANGO_ENV=production.")
             raise SystemExit(2)
-        services.demo_user_ensure(email=DEMO_EMAIL, password=DEMO_PASSWORD)
+        investor, _created = services.demo_user_ensure(email=DEMO_EMAIL, password=DEMO_PASSWORD)
+        self._demo_strategy(investor)
         services.demo_user_ensure(email=ADMIN_EMAIL, password=ADMIN_PASSWORD, staff=True)
         self.stdout.write("Demo accounts (email verified):")
         self.stdout.write(f"  investor  {DEMO_EMAIL} / {DEMO_PASSWORD}")
         self.stdout.write(f"  admin     {ADMIN_EMAIL} / {ADMIN_PASSWORD}  (http://127.0.0.1:8000/admin/)")
+
+    def _demo_strategy(self, investor) -> None:
+        """A first strategy (the default SMA preset on the sample stocks) to backtest right away."""
+        from django.core.exceptions import ValidationError
+
+        from strategies import services as strategies
+
+        if investor.strategies.exists():
+            return
+        try:
+            strategies.strategy_clone_preset(user=investor, preset_key="sma_cross.default")
+        except ValidationError as error:  # no sample instruments loaded: the investor starts empty
+            self.stderr.write(f"No demo strategy: {error.messages[0]}")
