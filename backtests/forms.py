@@ -59,14 +59,14 @@ class BacktestForm(forms.Form):
     commission = forms.DecimalField(
         label=_("Commission (% per trade side)"), min_value=0, max_digits=8, decimal_places=4,
         initial=DEFAULT_COMMISSION_PCT,
-        help_text=_("In percent: 0.015 means 0.015 % of each buy and each sell."),
+        help_text=_("In percent: 0.015 means 0.015 percent of each buy and each sell."),
     )
     sell_tax = forms.DecimalField(
         label=_("Sell tax (%)"), required=False, min_value=0, max_digits=8, decimal_places=4,
         help_text=_("Empty: the statutory rate by market and date. In percent, e.g. 0.18."),
     )
     slippage_bps = forms.DecimalField(label=_("Slippage (bp)"), min_value=0, max_digits=7, decimal_places=2,
-                                      initial=Decimal(0), help_text=_("1 bp = 0.01 % of the price, each side."))
+                                      initial=Decimal(0), help_text=_("1 bp = 0.01 percent of the price, each side."))
     fill = forms.ChoiceField(label=_("Fill"), choices=Fill.choices, initial=Fill.NEXT_OPEN)
     accounts = forms.ChoiceField(label=_("Accounts"), choices=Accounts.choices, initial=Accounts.SHARED)
     submission_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
