@@ -20,6 +20,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from backtests.management.commands import backtest as cli
+from backtests.tests.conftest import read_sample
 from marketdata.store import BarStore
 from strategies.signals import REGISTRY
 
@@ -30,13 +31,6 @@ JSON_KEYS = {"strategy", "params", "config", "source", "period", "symbols", "met
              "benchmark", "trades", "notes"}
 
 
-def read_sample(code: str) -> dict[str, np.ndarray]:
-    with open(SAMPLE_BARS / f"{code}.csv", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    columns = {"date": np.array([row["date"] for row in rows], dtype="datetime64[D]")}
-    for name in ("open", "high", "low", "close", "volume"):
-        columns[name] = np.array([float(row[name]) for row in rows])
-    return columns
 
 
 @pytest.fixture(scope="session")
