@@ -347,6 +347,7 @@ class Stack:
     session: str = ""
     cookie: str = "sessionid"
     token: str = ""
+    conn_max_age: int | None = None
 
     @property
     def url(self) -> str:
@@ -372,6 +373,8 @@ class Stack:
             BENCH_PASSWORD=PASSWORD,
             BENCH_SYMBOLS=str(SYMBOLS),
         )
+        if self.conn_max_age is not None:
+            env["CONN_MAX_AGE"] = str(self.conn_max_age)
         if self.mode == "full":
             drop_database()
             psql(f"CREATE DATABASE {PG_DB}")
@@ -480,6 +483,8 @@ class Submitter:
             "Origin": stack.url, "Cookie": f"{stack.cookie}={stack.session}",
         })  # fmt: skip
         self.early: dict[int, dict] = {}  # finished events read while waiting for another run
+        self.queue_wait_ms: list[float] = []
+        self.run_ms: list[float] = []
 
     def submit(self, codes: list[str], end: dt.date, timeout: float = 600) -> tuple[float, int]:
         """Seconds from the POST to ``backtest.finished``; and the run id."""
@@ -506,7 +511,19 @@ class Submitter:
         elapsed = time.perf_counter() - started
         if event["payload"]["status"] != "succeeded":
             raise RuntimeError(f"run {run_id} ended {event['payload']['status']}: {event['payload'].get('error')}")
+        detail = self.http.get(f"/api/v1/backtests/{run_id}/").json()  # not timed: where the time went
+        if detail.get("started_at") and detail.get("created_at"):
+            wait = dt.datetime.fromisoformat(detail["started_at"]) - dt.datetime.fromisoformat(detail["created_at"])
+            self.queue_wait_ms.append(wait.total_seconds() * 1000)
+        if detail.get("duration_s") is not None:
+            self.run_ms.append(float(detail["duration_s"]) * 1000)
         return elapsed, run_id
+
+    def take_breakdown(self) -> dict[str, Any]:
+        """created -> started (broker + worker pickup) and the run's own duration_s, since the last call."""
+        out = {"queue_wait_ms": summarize(self.queue_wait_ms), "run_duration_ms": summarize(self.run_ms)}
+        self.queue_wait_ms, self.run_ms = [], []
+        return out
 
     def close(self) -> None:
         self.ws.close()
@@ -575,7 +592,7 @@ def log(message: str) -> None:
 
 
 def bench_mode(mode: str, workdir: Path, market_root: Path, args: argparse.Namespace) -> dict[str, Any]:
-    stack = Stack(mode=mode, workdir=workdir, market_root=market_root)
+    stack = Stack(mode=mode, workdir=workdir, market_root=market_root, conn_max_age=args.conn_max_age)
     result: dict[str, Any] = {"mode": mode}
     try:
         log(f"{mode}: migrating, bootstrapping, starting the server")
@@ -584,10 +601,17 @@ def bench_mode(mode: str, workdir: Path, market_root: Path, args: argparse.Names
         try:
             for i in range(2):  # warm-up: imports, first DB connections, the worker's first task
                 submitter.submit(codes_for(10, i), END_1Y)
+            submitter.take_breakdown()
             for label, count in (("1x1y", 1), ("10x1y", 10)):
                 log(f"{mode}: {args.submissions} submissions of {label}")
                 times = [submitter.submit(codes_for(count, i), END_1Y)[0] * 1000 for i in range(args.submissions)]
                 result[f"submit_{label}_ms"] = summarize(times)
+                result[f"breakdown_{label}"] = submitter.take_breakdown()
+            if args.latency_symbols != SYMBOLS:
+                log(f"{mode}: {args.latency_symbols}x{YEARS}y run (latency)")
+                seconds, latency_run = submitter.submit(codes_for(args.latency_symbols, 0), END_10Y)
+                result["latency_run"] = {"id": latency_run, "symbols": args.latency_symbols, "years": YEARS,
+                                         "submit_to_result_s": seconds}  # fmt: skip
 
             pids = stack.memory_pids()
             before = {pid: proc_status_kb(pid, "VmRSS") for pid in pids}
@@ -596,6 +620,8 @@ def bench_mode(mode: str, workdir: Path, market_root: Path, args: argparse.Names
             pids = stack.memory_pids()
             peaks = {pid: proc_status_kb(pid, "VmHWM") for pid in pids}
             result["big_run"] = {"id": big_run, "symbols": SYMBOLS, "years": YEARS, "submit_to_result_s": seconds}
+            if args.latency_symbols == SYMBOLS:
+                result["latency_run"], latency_run = result["big_run"], big_run
             result["memory"] = {
                 "measured": "VmHWM of the prefork worker's processes (parent and child)" if mode == "full"
                 else "VmHWM of the serve process (daphne + embedded worker threads)",
@@ -609,8 +635,8 @@ def bench_mode(mode: str, workdir: Path, market_root: Path, args: argparse.Names
         cookie = {"Cookie": f"{stack.cookie}={stack.session}"}
         token = {"Authorization": f"Token {stack.token}"}
         for label, path, headers in (
-            ("page", f"/backtests/{big_run}/", cookie),
-            ("api", f"/api/v1/backtests/{big_run}/results/", token),
+            ("page", f"/backtests/{latency_run}/", cookie),
+            ("api", f"/api/v1/backtests/{latency_run}/results/", token),
         ):
             log(f"{mode}: {args.requests} GET {path} over {args.connections} connections")
             result[f"{label}_latency"] = hammer(stack.url + path, headers, args.connections, args.requests)
@@ -656,6 +682,11 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             name = f"submit_{label}_ms"
             rows.append(f"{'submit-to-result ' + label:<34}{mode:<10}{value:>34}  "
                         f"{'< ' + fmt(TARGETS[name][0]) + ' ms':<12}{verdict(name, figures(result)[name])}")  # fmt: skip
+            b = result.get(f"breakdown_{label}", {})
+            if b.get("queue_wait_ms", {}).get("n"):
+                extra = (f"queued {fmt(b['queue_wait_ms']['median'])} + ran "
+                         f"{fmt(b['run_duration_ms'].get('median'))} ms (median)")  # fmt: skip
+                rows.append(f"{'  created->started, duration_s':<34}{mode:<10}{extra:>34}")
         for label, name in (("page", "page_p95_ms"), ("api", "api_p95_ms")):
             s = result.get(f"{label}_latency", {})
             value = (f"p50 {fmt(s.get('p50_ms'))} p95 {fmt(s.get('p95_ms'))} p99 {fmt(s.get('p99_ms'))} ms"
@@ -665,7 +696,7 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             if s:
                 errors = sum(s["errors"].values())
                 extra = f"{fmt(s['throughput_rps'], 1)} req/s, {s['ok']}/{s['requests']} ok, {fmt(s['body_bytes'])} B"
-                rows.append(f"{'  throughput':<34}{mode:<10}{extra:>34}  {'':<12}{'errors ' + str(errors) if errors else ''}")
+                rows.append(f"{'  throughput':<34}{mode:<10}{extra:>34}  {'':<12}{'errors ' + json.dumps(s['errors']) if errors else ''}")
         big = result.get("big_run", {})
         mem = result.get("memory", {})
         value = f"{fmt(mem.get('peak_mb'))} MB (run {fmt(big.get('submit_to_result_s'), 1)} s)" if mem else "-"
@@ -681,6 +712,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--submissions", type=int, default=20, help="timed submissions per size (default 20)")
+    parser.add_argument("--latency-symbols", type=int, default=10, choices=[10, SYMBOLS],
+                        help="symbols of the 10-year run whose results are hammered (default 10)")
+    parser.add_argument("--conn-max-age", type=int, default=None,
+                        help="CONN_MAX_AGE for the server (default: the settings' own, 60 s)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs) after the run")
     args = parser.parse_args(argv)
 
@@ -708,7 +743,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "machine": {"cpus": os.cpu_count(), "loadavg_after": os.getloadavg()},
         "settings": {"connections": args.connections, "requests": args.requests, "submissions": args.submissions,
-                     "latency_run": f"{SYMBOLS} symbols x {YEARS} years"},
+                     "latency_run": f"{args.latency_symbols} symbols x {YEARS} years",
+                     "conn_max_age": args.conn_max_age if args.conn_max_age is not None else "settings default"},
         "targets": {name: {"limit": limit, "unit": unit, "compared": what} for name, (limit, unit, what) in TARGETS.items()},
         "results": [
             {**result, "figures": figures(result),
@@ -721,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(table(results, args))
         print(f"\n{os.cpu_count()} CPUs; load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}. "
-              f"Latency run: {SYMBOLS} symbols x {YEARS} years; the load generator runs on the same machine.")
+              f"Latency run: {args.latency_symbols} symbols x {YEARS} years; the load generator runs on the same machine.")
     return 1 if any("error" in result for result in results) else 0
 
 

@@ -1,0 +1,72 @@
+"""The pure helpers of the service benchmark (no server, no timing)."""
+
+from __future__ import annotations
+
+import base64
+import struct
+
+import pytest
+
+from backtests import bench_service as bench
+
+
+def test_percentile_interpolates_between_ranks():
+    values = [5.0, 1.0, 4.0, 2.0, 3.0]
+    assert bench.percentile(values, 0) == 1.0
+    assert bench.percentile(values, 50) == 3.0
+    assert bench.percentile(values, 100) == 5.0
+    assert bench.percentile(values, 95) == pytest.approx(4.8)
+    assert bench.percentile([7.0], 99) == 7.0
+
+
+@pytest.mark.parametrize("q", [-1, 101])
+def test_percentile_rejects_bad_input(q):
+    with pytest.raises(ValueError):
+        bench.percentile([1.0], q)
+    with pytest.raises(ValueError):
+        bench.percentile([], 50)
+
+
+def test_summarize():
+    summary = bench.summarize([10.0, 20.0, 30.0, 40.0])
+    assert summary["n"] == 4 and summary["median"] == 25.0 and summary["min"] == 10.0 and summary["max"] == 40.0
+    assert bench.summarize([]) == {"n": 0}
+
+
+@pytest.mark.parametrize("size", [0, 5, 125, 126, 65535, 65536, 70000])
+def test_frame_round_trip_at_every_length_encoding(size):
+    payload = bytes(i % 251 for i in range(size))
+    frame = bench.ws_encode_frame(payload, bench.OP_TEXT, mask_key=b"\x01\x02\x03\x04")
+    assert frame[1] & 0x80  # clients mask
+    fin, opcode, decoded, used = bench.ws_parse_frame(frame + b"next")
+    assert (fin, opcode, decoded, used) == (True, bench.OP_TEXT, payload, len(frame))
+
+
+def test_parse_unmasked_server_frames_and_partial_buffers():
+    text = b'{"event": "backtest.finished"}'
+    frame = bytes([0x81, len(text)]) + text
+    assert bench.ws_parse_frame(frame) == (True, bench.OP_TEXT, text, len(frame))
+    for cut in range(len(frame)):
+        assert bench.ws_parse_frame(frame[:cut]) is None
+    big = b"x" * 300
+    frame = bytes([0x81, 126]) + struct.pack("!H", 300) + big
+    assert bench.ws_parse_frame(frame[:3]) is None
+    assert bench.ws_parse_frame(frame)[2] == big
+    ping = bytes([0x89, 0])
+    assert bench.ws_parse_frame(ping) == (True, bench.OP_PING, b"", 2)
+    continuation = bytes([0x01, 2]) + b"ab"  # fin bit clear
+    assert bench.ws_parse_frame(continuation)[:2] == (False, bench.OP_TEXT)
+
+
+def test_accept_key_matches_rfc6455_example():
+    # RFC 6455 section 1.3
+    assert bench.ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    assert base64.b64decode(bench.ws_accept_key("x"))
+
+
+def test_verdicts_compare_against_the_targets():
+    assert bench.verdict("submit_1x1y_ms", 299.0) == "PASS"
+    assert bench.verdict("submit_1x1y_ms", 300.0) == "FAIL"
+    assert bench.verdict("peak_memory_mb", None) == "n/a"
+    figures = bench.figures({"submit_1x1y_ms": {"median": 1.0}, "memory": {"peak_mb": 3.0}})
+    assert figures["submit_1x1y_ms"] == 1.0 and figures["peak_memory_mb"] == 3.0 and figures["api_p95_ms"] is None
