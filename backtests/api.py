@@ -162,9 +162,14 @@ class BacktestResultsApi(APIView):
             help_text="dates, equity, cash, drawdown, benchmark (buy and hold): one value per date"),
     }))
     def get(self, request, pk: int):
-        stored = results.load(finished_run(request, pk).result_file.name)
-        return Response({"metrics": stored.metrics, "per_symbol": stored.per_symbol, "histogram": stored.histogram,
-                          "series": stored.series()})
+        """The stored result never changes: answered from bytes encoded once, with an ETag so a
+        client that has it gets 304."""
+        name = finished_run(request, pk).result_file.name
+        etag = f'"{name.rsplit("/", 1)[-1]}"'
+        headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
+        if request.headers.get("If-None-Match") == etag:
+            return HttpResponse(status=304, headers=headers)
+        return HttpResponse(results.load(name).results_json, content_type="application/json", headers=headers)
 
 
 def sorted_trades(trades: list[dict], sort: str) -> list[dict]:

@@ -347,7 +347,7 @@ class Stack:
     session: str = ""
     cookie: str = "sessionid"
     token: str = ""
-    conn_max_age: int | None = None
+    pool_max: int | None = None
 
     @property
     def url(self) -> str:
@@ -373,8 +373,8 @@ class Stack:
             BENCH_PASSWORD=PASSWORD,
             BENCH_SYMBOLS=str(SYMBOLS),
         )
-        if self.conn_max_age is not None:
-            env["CONN_MAX_AGE"] = str(self.conn_max_age)
+        if self.pool_max is not None:
+            env["DATABASE_POOL_MAX"] = str(self.pool_max)
         if self.mode == "full":
             drop_database()
             psql(f"CREATE DATABASE {PG_DB}")
@@ -597,7 +597,7 @@ def log(message: str) -> None:
 
 
 def bench_mode(mode: str, workdir: Path, market_root: Path, args: argparse.Namespace) -> dict[str, Any]:
-    stack = Stack(mode=mode, workdir=workdir, market_root=market_root, conn_max_age=args.conn_max_age)
+    stack = Stack(mode=mode, workdir=workdir, market_root=market_root, pool_max=args.pool_max)
     result: dict[str, Any] = {"mode": mode}
     try:
         log(f"{mode}: migrating, bootstrapping, starting the server")
@@ -719,8 +719,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--submissions", type=int, default=20, help="timed submissions per size (default 20)")
     parser.add_argument("--latency-symbols", type=int, default=10, choices=[10, SYMBOLS],
                         help="symbols of the 10-year run whose results are hammered (default 10)")
-    parser.add_argument("--conn-max-age", type=int, default=None,
-                        help="CONN_MAX_AGE for the server (default: the settings' own, 60 s)")
+    parser.add_argument("--pool-max", type=int, default=None,
+                        help="full mode: DATABASE_POOL_MAX of the server (default: the settings' own, 20)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs) after the run")
     args = parser.parse_args(argv)
 
@@ -749,7 +749,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "loadavg_after": os.getloadavg()},
         "settings": {"connections": args.connections, "requests": args.requests, "submissions": args.submissions,
                      "latency_run": f"{args.latency_symbols} symbols x {YEARS} years",
-                     "conn_max_age": args.conn_max_age if args.conn_max_age is not None else "settings default"},
+                     "pool_max": args.pool_max if args.pool_max is not None else "settings default"},
         "targets": {name: {"limit": limit, "unit": unit, "compared": what} for name, (limit, unit, what) in TARGETS.items()},
         "results": [
             {**result, "figures": figures(result),

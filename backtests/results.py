@@ -149,6 +149,13 @@ class RunResult:
         }
 
     @cached_property
+    def results_json(self) -> bytes:
+        """The results API's body, encoded once per process (a stored result never changes)."""
+        body = {"metrics": self.metrics, "per_symbol": self.per_symbol, "histogram": self.histogram,
+                "series": self.series()}
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+    @cached_property
     def trades(self) -> list[dict[str, Any]]:
         """One dict per trade in the order they were opened; an open position has no exit."""
         a, dates, symbols = self.arrays, self.dates, self.symbols

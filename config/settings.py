@@ -121,8 +121,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 20}
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Under daphne every request runs in a thread of its own: persistent per-thread connections
+    # would pile up past max_connections under load, so each process borrows from one pool.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX", default=20),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
 
 # ---------------------------------------------------------------------------
 # Cache, channel layer, Celery: Redis when REDIS_URL is set, in-memory otherwise
@@ -140,6 +146,10 @@ else:
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
 # Embedded mode: the worker and beat run as threads inside the web process.
 CELERY_EMBEDDED = CELERY_BROKER_URL.startswith("memory://")
+if CELERY_EMBEDDED:
+    # kombu's in-memory transport polls its queues (every second by default): a backtest would
+    # wait up to a second before the embedded worker saw it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.02}
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TIMEZONE = "Asia/Seoul"
 CELERY_TASK_ACKS_LATE = True

@@ -121,3 +121,11 @@ def test_another_users_run_is_not_found(other_api_client, finished):
     assert other_api_client.delete(base).status_code == 404
     assert other_api_client.get(URL).json()["count"] == 0
     assert BacktestRun.objects.filter(pk=finished.pk, status=RunStatus.SUCCEEDED).exists()
+
+
+def test_results_carry_an_etag_and_answer_304_when_the_client_has_them(api_client, finished):
+    url = f"{URL}{finished.pk}/results/"
+    first = api_client.get(url)
+    assert first.status_code == 200 and first["ETag"]
+    again = api_client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again.content == b""
