@@ -225,8 +225,12 @@ def _independent_loop(intraday: bool):
                         if pos_i[s, I_SHARES] > 0:
                             pos_i[s, I_HELD] += 1
                         pending = pos_i[s, I_PENDING]
-                        if pending != 0 or risk:  # the open/high/low are read only when needed
+                        if risk:  # the open/high/low are read only when needed
                             o, h, lo, c = _bar(open_, high, low, close, s, t)
+                        elif pending != 0:  # a fill needs the open alone: high and low would be two cache misses
+                            o = open_[s, t]
+                            if o != o:
+                                o = c
                         if pending != 0:
                             pos_i[s, I_PENDING] = 0
                             if pending == PENDING_SELL:
