@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -33,3 +34,39 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "core/dashboard.html", {"nav": "dashboard"})
+
+
+def _pool_exhausted(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what caused it) is a wait for a database connection that timed out."""
+    try:
+        from psycopg_pool import PoolTimeout
+    except ImportError:  # SQLite setups do not install the pool
+        return False
+    while error is not None:
+        if isinstance(error, PoolTimeout):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+BUSY = gettext_lazy("The service is busy. Please try again in a few seconds.")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500 handler: an overload (every database connection busy) answers 503 with Retry-After,
+    so clients back off and retry instead of reporting a failure; anything else is a plain 500."""
+    import sys
+
+    from django.views.defaults import server_error as default_server_error
+
+    from core.api import error_body
+
+    if not _pool_exhausted(sys.exc_info()[1]):
+        return default_server_error(request)
+    message = str(BUSY)
+    if request.path.startswith("/api/"):
+        response: HttpResponse = JsonResponse(error_body(status_code=503, code="busy", message=message), status=503)
+    else:
+        response = HttpResponse(f"<!doctype html><title>503</title><p>{message}</p>", status=503)
+    response["Retry-After"] = "5"
+    return response
