@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init, worker_ready
 
 from backtests import services
+
+logger = logging.getLogger(__name__)
+
+
+@worker_process_init.connect  # each prefork child
+@worker_ready.connect  # solo and thread pools (the embedded worker) run tasks in the main process
+def warm_up_engine(**_kwargs) -> None:
+    """Load the engine's compiled code before the first user's backtest; never stops a worker."""
+    from backtests.pipeline import warm_up
+
+    try:
+        warm_up()
+    except Exception:
+        logger.exception("backtest engine warm-up failed")
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)

@@ -232,3 +232,9 @@ def test_sma_cross_on_real_samsung_bars_matches_a_plain_loop_trade_for_trade():
     assert len(expected) > 100  # 26 years of Samsung: sales at every tax rate
     assert got == expected
     assert abs(result.equity[-1] - final_equity) < 1.0
+
+
+def test_the_worker_warm_up_runs_a_real_backtest_in_both_account_modes():
+    from backtests.pipeline import warm_up
+
+    assert warm_up() >= 2  # the sine wave crosses its averages: trades in each mode
