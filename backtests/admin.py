@@ -14,18 +14,7 @@ from django.utils.translation import gettext_lazy
 from backtests import services
 from backtests.models import BacktestRun, BacktestSweep, RunStatus
 from core.errors import ApplicationError
-from strategies import signals
-
-
-class StrategyTypeFilter(admin.SimpleListFilter):
-    title = gettext_lazy("strategy type")
-    parameter_name = "strategy_type"
-
-    def lookups(self, request, model_admin):
-        return signals.choices("ko" if (request.LANGUAGE_CODE or "ko").startswith("ko") else "en")
-
-    def queryset(self, request, queryset):
-        return queryset.filter(strategy_type=self.value()) if self.value() else queryset
+from strategies.admin import StrategyTypeFilter
 
 
 @admin.register(BacktestRun)

@@ -23,7 +23,6 @@ from core.errors import ApplicationError
 from strategies.models import Sizing
 
 NOT_FINISHED = gettext_lazy("The backtest has not succeeded: it has no results.")
-TRADE_SORTS = {"entry_date", "exit_date", "net_return", "symbol", "exit_reason", "holding_days", "pnl"}
 
 
 class BacktestCreateSerializer(serializers.Serializer):
@@ -82,19 +81,19 @@ LIST_PARAMETERS = [
 ]
 
 
-def list_filters(params) -> dict[str, Any]:
-    return {
-        "symbol": params.get("symbol"), "strategy": params.get("strategy") or None,
-        "strategy_type": params.get("strategy_type"), "status": params.get("status"),
-        "since": selectors.parse_date(params.get("since")), "until": selectors.parse_date(params.get("until")),
-        "sort": params.get("sort") or "",
-    }
+def request_fields(request, serializer_class: type[serializers.Serializer]) -> tuple[dict[str, Any], str]:
+    """The typed fields of a create request and its idempotency key (body or ``Idempotency-Key``)."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    fields = dict(serializer.validated_data)
+    key = fields.pop("submission_key", "") or request.headers.get("Idempotency-Key", "")
+    return fields, key[:64]
 
 
 class BacktestListApi(APIView):
     @extend_schema(parameters=LIST_PARAMETERS, responses=BacktestSerializer(many=True))
     def get(self, request):
-        runs = selectors.backtest_list(user=request.user, filters=list_filters(request.query_params))
+        runs = selectors.backtest_list(user=request.user, filters=selectors.backtest_filters(request.query_params))
         paginator = Pagination()
         page = paginator.paginate_queryset(runs, request, view=self)
         return paginator.get_paginated_response(BacktestSerializer(page, many=True).data)
@@ -103,16 +102,14 @@ class BacktestListApi(APIView):
     def post(self, request):
         """Queue a backtest. Progress and the outcome arrive on the user's websocket (/ws/user/)
         as ``backtest.progress`` and ``backtest.finished``; or poll the run."""
-        serializer = BacktestCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        key = data.pop("submission_key", "") or request.headers.get("Idempotency-Key", "")
-        checked = validation.backtest_request_check(user=request.user, fields=data)
-        existing = bool(key) and BacktestRun.objects.filter(owner=request.user, submission_key=key).exists()
+        fields, key = request_fields(request, BacktestCreateSerializer)
+        existing = BacktestRun.objects.filter(owner=request.user, submission_key=key).first() if key else None
+        if existing is not None:  # a retry: the run it started, not a second one
+            return Response(BacktestSerializer(existing).data, status=status.HTTP_200_OK)
+        checked = validation.backtest_request_check(user=request.user, fields=fields)
         run = services.backtest_start(user=request.user, spec=checked.spec, title=checked.title,
-                                      strategy=checked.strategy, submission_key=key[:64])
-        code = status.HTTP_200_OK if existing else status.HTTP_201_CREATED
-        return Response(BacktestSerializer(run).data, status=code)
+                                      strategy=checked.strategy, submission_key=key)
+        return Response(BacktestSerializer(run).data, status=status.HTTP_201_CREATED)
 
 
 class BacktestDetailApi(APIView):
@@ -172,15 +169,6 @@ class BacktestResultsApi(APIView):
         return HttpResponse(results.load(name).results_json, content_type="application/json", headers=headers)
 
 
-def sorted_trades(trades: list[dict], sort: str) -> list[dict]:
-    key = sort.lstrip("-")
-    if key not in TRADE_SORTS:
-        return trades
-    present = [t for t in trades if t.get(key) is not None]
-    missing = [t for t in trades if t.get(key) is None]
-    return sorted(present, key=lambda t: t[key], reverse=sort.startswith("-")) + missing
-
-
 class BacktestTradesApi(APIView):
     @extend_schema(parameters=[
         OpenApiParameter("sort", OpenApiTypes.STR, description="entry_date, exit_date, net_return, symbol, "
@@ -191,7 +179,7 @@ class BacktestTradesApi(APIView):
         trades = results.load(finished_run(request, pk).result_file.name).trades
         if symbol := request.query_params.get("symbol", "").upper():
             trades = [t for t in trades if t["symbol"] == symbol]
-        trades = sorted_trades(trades, request.query_params.get("sort", ""))
+        trades = results.sorted_trades(trades, request.query_params.get("sort", ""))
         paginator = Pagination()
         return paginator.get_paginated_response(paginator.paginate_queryset(trades, request, view=self))
 

@@ -196,6 +196,20 @@ class RunResult:
         ]
 
 
+TRADE_SORTS = {"entry_date", "exit_date", "net_return", "symbol", "exit_reason", "holding_days", "pnl"}
+
+
+def sorted_trades(trades: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+    """Trades ordered by ``sort`` (a key of :data:`TRADE_SORTS`, ``-`` for descending); trades
+    without that value (an open position's exit) come last; an unknown key keeps the order."""
+    key = sort.lstrip("-")
+    if key not in TRADE_SORTS:
+        return trades
+    present = [t for t in trades if t.get(key) is not None]
+    missing = [t for t in trades if t.get(key) is None]
+    return sorted(present, key=lambda t: t[key], reverse=sort.startswith("-")) + missing
+
+
 def decode(data: bytes) -> RunResult:
     with np.load(io.BytesIO(data), allow_pickle=False) as archive:
         return RunResult({name: archive[name] for name in archive.files})

@@ -55,6 +55,16 @@ def backtest_list(*, user: User, filters: Mapping[str, Any] | None = None) -> Qu
     return runs
 
 
+def backtest_filters(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The filters of :func:`backtest_list` from query parameters (pages and API alike)."""
+    return {
+        "symbol": params.get("symbol"), "strategy": params.get("strategy") or None,
+        "strategy_type": params.get("strategy_type"), "status": params.get("status"),
+        "since": parse_date(params.get("since")), "until": parse_date(params.get("until")),
+        "sort": params.get("sort") or "",
+    }
+
+
 def backtest_get(*, user: User, pk: int) -> BacktestRun:
     run = BacktestRun.objects.select_related("strategy", "sweep").filter(owner=user, pk=pk).first()
     if run is None:

@@ -12,18 +12,17 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from backtests import results
 from backtests.models import ACTIVE_STATUSES, BacktestRun, RunStatus
-from backtests.validation import ENGINE_VERSION, Spec, engine_config, store
+from backtests.validation import ENGINE_VERSION, Spec, engine_config
 from core import realtime
 from core.errors import ApplicationError
+from marketdata.selectors import bar_store
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +209,7 @@ def backtest_execute(*, run_id: int) -> BacktestRun | None:
     progress = _Progress(run)
     started = time.perf_counter()
     try:
-        panel, markets = panel_from_store(store(), run.codes, run.start, run.end)
+        panel, markets = panel_from_store(bar_store(), run.codes, run.start, run.end)
         config = engine_config(
             cash=run.cash, commission=run.commission, sell_tax=run.sell_tax, slippage_bps=run.slippage_bps,
             fill=run.fill, accounts=run.accounts, options=run.options,
@@ -302,8 +301,4 @@ def backtest_time_limit(*, run_id: int) -> None:
         run = BacktestRun.objects.select_for_update().filter(pk=run_id).first()
         if run is not None and run.status == RunStatus.RUNNING:
             _fail(run, str(TIME_LIMIT % {"seconds": settings.CELERY_TASK_SOFT_TIME_LIMIT}))
-
-
-def validation_messages(error: ValidationError) -> dict[str, list[str]]:
-    return {field: [str(m) for m in messages] for field, messages in error.message_dict.items()}
 

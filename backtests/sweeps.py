@@ -24,7 +24,8 @@ from django.utils.translation import gettext_lazy
 from accounts.models import User
 from backtests import results, services
 from backtests.models import ACTIVE_STATUSES, BacktestRun, BacktestSweep, RunStatus, SweepCell
-from backtests.validation import ENGINE_VERSION, Spec, backtest_spec_check, engine_config, store
+from backtests.validation import ENGINE_VERSION, Spec, backtest_spec_check, engine_config
+from marketdata.selectors import bar_store
 from core import realtime
 from core.errors import ApplicationError
 from strategies import signals
@@ -170,7 +171,7 @@ def sweep_execute_chunk(*, sweep_id: int, cell_ids: list[int]) -> None:
             sweep.status, sweep.started_at = RunStatus.RUNNING, timezone.now()
             sweep.save(update_fields=["status", "started_at", "updated_at"])
     try:
-        panel, markets = panel_from_store(store(), sweep.codes, sweep.start, sweep.end)
+        panel, markets = panel_from_store(bar_store(), sweep.codes, sweep.start, sweep.end)
         config = engine_config(cash=sweep.cash, commission=sweep.commission, sell_tax=sweep.sell_tax,
                                slippage_bps=sweep.slippage_bps, fill=sweep.fill, accounts=sweep.accounts,
                                options=sweep.options, crypto=all(m == "CRYPTO" for m in markets))

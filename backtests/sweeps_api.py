@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backtests import selectors, sweeps, validation
-from backtests.api import BacktestCreateSerializer, BacktestSerializer
+from backtests.api import BacktestCreateSerializer, BacktestSerializer, request_fields
 from backtests.models import BacktestSweep
 from core.api import Pagination
 
@@ -80,14 +80,11 @@ class SweepListApi(APIView):
     def post(self, request):
         """Queue a sweep: one backtest per combination of the axes' values, run in chunks by the workers;
         ``sweep.progress`` and ``sweep.finished`` arrive on the user's websocket."""
-        serializer = SweepCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        grid = {name: data.pop(name) for name in ("x_param", "x_values", "y_param", "y_values", "metric")}
-        key = data.pop("submission_key", "") or request.headers.get("Idempotency-Key", "")
-        checked = validation.backtest_request_check(user=request.user, fields=data)
+        fields, key = request_fields(request, SweepCreateSerializer)
+        grid = {name: fields.pop(name) for name in ("x_param", "x_values", "y_param", "y_values", "metric")}
+        checked = validation.backtest_request_check(user=request.user, fields=fields)
         sweep = sweeps.sweep_start(user=request.user, spec=checked.spec, title=checked.title,
-                                   strategy=checked.strategy, submission_key=key[:64], **grid)
+                                   strategy=checked.strategy, submission_key=key, **grid)
         return Response(SweepSerializer(sweep).data, status=status.HTTP_201_CREATED)
 
 

@@ -22,10 +22,11 @@ from django.utils.translation import gettext_lazy
 
 from backtests.engine import Costs, EngineConfig
 from marketdata.models import Instrument
-from marketdata.store import BarStore
+from marketdata.selectors import bar_store
 from strategies import signals
 from strategies.models import Strategy
 from strategies.schema import param_errors
+from strategies.services import normalize_codes
 
 CODES_REQUIRED = gettext_lazy("Pick at least one symbol.")
 UNKNOWN_CODES = gettext_lazy("Unknown symbol: %(codes)s.")
@@ -134,21 +135,11 @@ def risk_fields(options: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def normalise_codes(raw: str | Sequence[str]) -> list[str]:
-    """``"005930, 000660 krw-btc"`` or a list -> unique upper-case codes in the given order."""
-    parts = raw.replace(",", " ").split() if isinstance(raw, str) else [str(code).strip() for code in raw]
-    return list(dict.fromkeys(code.upper() for code in parts if code))
-
-
 def listing(codes: Sequence[str], limit: int = 10) -> str:
     """``"A, B, C"``, or the first ``limit`` codes and how many more."""
     if len(codes) <= limit:
         return ", ".join(codes)
     return ", ".join(codes[:limit]) + f" (+{len(codes) - limit})"
-
-
-def store() -> BarStore:
-    return BarStore(settings.MARKET_DATA_ROOT)
 
 
 def backtest_spec_check(
@@ -177,7 +168,7 @@ def backtest_spec_check(
         errors["strategy_type"] = [str(UNKNOWN_TYPE)]
     except signals.ParamError as error:
         errors.update(param_errors(strategy_type, error))
-    wanted = normalise_codes(codes)
+    wanted = normalize_codes(codes)
     instruments = {i.code: i for i in Instrument.objects.filter(code__in=wanted)}
     limit = max_symbols if max_symbols is not None else settings.BACKTEST_MAX_SYMBOLS
     if not wanted:
@@ -216,7 +207,7 @@ def _risk_field(message: str) -> str:
 
 def _check_data(codes: list[str], start: dt.date, end: dt.date, errors: dict[str, list[str]]) -> dict:
     """Coverage per code in the period (first/last bar, rows, first open); errors for empty codes."""
-    bars = store().read(codes)
+    bars = bar_store().read(codes)
     first_day, last_day = np.datetime64(start, "D"), np.datetime64(end, "D")
     coverage, empty = {}, []
     overall_first, overall_last = None, None

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from backtests import results, selectors, services, sweeps, validation
-from backtests.api import DOWNLOADS, sorted_trades, download_response, list_filters
+from backtests.api import DOWNLOADS, download_response
 from backtests.forms import METRIC_LABELS, BacktestForm, SweepForm
 from backtests.models import BacktestRun, RunStatus
 from core.errors import ApplicationError
@@ -211,7 +211,7 @@ def trades(request: HttpRequest, pk: int) -> HttpResponse:
 def _trades_context(run: BacktestRun, query) -> dict[str, Any]:
     sort = query.get("sort", "entry_date")
     sort = sort if sort in TRADE_SORTS else "entry_date"
-    rows = sorted_trades(list(_stored(run).trades), sort)
+    rows = results.sorted_trades(list(_stored(run).trades), sort)
     page = Paginator(rows, TRADES_PAGE_SIZE).get_page(query.get("page"))
     return {"run": run, "page_obj": page, "trades": page.object_list, "sort": sort, "names": _names(run.codes)}
 
@@ -279,7 +279,7 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    filters = list_filters(request.GET)
+    filters = selectors.backtest_filters(request.GET)
     if filters["strategy"] and not str(filters["strategy"]).isdigit():
         filters["strategy"] = None
     runs = selectors.backtest_list(user=request.user, filters=filters)

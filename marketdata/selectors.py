@@ -92,7 +92,8 @@ def instrument_get(*, code: str) -> Instrument:
         raise UnknownInstrument(code) from None
 
 
-def _store() -> BarStore:
+def bar_store() -> BarStore:
+    """The bar store of this installation (``settings.MARKET_DATA_ROOT``)."""
     return BarStore(settings.MARKET_DATA_ROOT)
 
 
@@ -102,7 +103,7 @@ def instrument_bars(*, code: str, start: date | None = None, end: date | None = 
     An instrument with no bars in the store gives an empty BarSet; whether the code is a
     known instrument is the caller's check (``instrument_get``).
     """
-    return _store().read_one(code, start=start, end=end)
+    return bar_store().read_one(code, start=start, end=end)
 
 
 # The name the other helpers were told about; same function.
@@ -111,7 +112,7 @@ bars_for = instrument_bars
 
 def instrument_coverage(*, code: str) -> Coverage | None:
     """First/last date, rows and gaps of ``code`` in the store, or None when it has no bars."""
-    found = [coverage for coverage in _store().coverage([code]) if coverage.code == code]
+    found = [coverage for coverage in bar_store().coverage([code]) if coverage.code == code]
     return found[0] if found else None
 
 
