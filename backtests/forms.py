@@ -25,7 +25,7 @@ from backtests.models import Accounts, BacktestRun, Fill
 from backtests.validation import RISK_FIELDS, risk_fields
 from strategies import schema, signals
 from strategies import selectors as strategy_selectors
-from strategies.forms import DEFAULT_TYPE, PARAM_PREFIX, StrategyForm, codes_text, param_field
+from strategies.forms import DEFAULT_TYPE, PARAM_PREFIX, StrategyForm, TypeParamFields, codes_text
 from strategies.models import Strategy
 
 DEFAULT_CASH = 10_000_000
@@ -46,7 +46,7 @@ def _date_input() -> forms.DateInput:
     return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class BacktestForm(forms.Form):
+class BacktestForm(TypeParamFields, forms.Form):
     strategy = forms.ModelChoiceField(label=_("Strategy"), queryset=Strategy.objects.none(), required=False,
                                       empty_label=_("— none: choose a type below —"))
     title = forms.CharField(label=_("Title"), required=False, max_length=160,
@@ -87,17 +87,8 @@ class BacktestForm(forms.Form):
             self.fields[name].widget.attrs["step"] = "any"
         if not self.is_bound and not self.initial.get("submission_key"):
             self.initial["submission_key"] = uuid.uuid4().hex
-        self.strategy_type = self._chosen_type()
-        self.param_names: list[str] = []
-        if self.strategy_type:
-            for param in signals.get(self.strategy_type).PARAMS:
-                self.fields[PARAM_PREFIX + param.name] = param_field(self.strategy_type, param)
-                self.param_names.append(PARAM_PREFIX + param.name)
+        self.add_param_fields()
         self.order_fields(["strategy", "title", "strategy_type", *self.param_names])
-
-    def _chosen_type(self) -> str | None:
-        chosen = self.data.get("strategy_type") if self.is_bound else self.initial.get("strategy_type")
-        return chosen if chosen in signals.REGISTRY else None
 
     # -- initial values ------------------------------------------------------------------------
     @staticmethod
@@ -139,15 +130,12 @@ class BacktestForm(forms.Form):
 
     @classmethod
     def initial_after_change(cls, data: Any) -> dict[str, Any]:
-        """Everything posted but the old type's parameters (the new type starts at its defaults)."""
-        keep = {key: data.get(key) for key in data if not key.startswith(PARAM_PREFIX) and key != "csrfmiddlewaretoken"}
+        """Everything posted but the old type's parameters and the submission key (a new one is made)."""
+        keep = cls.initial_after_type_change(data)
         keep.pop("submission_key", None)
         return keep
 
     # -- parts for the template ----------------------------------------------------------------
-    def param_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.param_names]
-
     def risk_bound_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.RISK_FIELDS]
 
@@ -161,7 +149,7 @@ class BacktestForm(forms.Form):
         strategy = data.get("strategy")
         fields: dict[str, Any] = {
             "strategy": strategy, "title": data.get("title") or "", "strategy_type": data["strategy_type"],
-            "params": {name.removeprefix(PARAM_PREFIX): data.get(name) for name in self.param_names},
+            "params": self.params(),
             "codes": data["codes"], "start": data["start"], "end": data["end"], "cash": data["cash"],
             "commission": data["commission"] / PERCENT,
             "sell_tax": None if data.get("sell_tax") is None else data["sell_tax"] / PERCENT,
@@ -194,9 +182,9 @@ class SweepForm(BacktestForm):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, user=user, **kwargs)
         numeric = []
-        if self.strategy_type:
-            numeric = [(p.name, schema.param_label(self.strategy_type, p.name))
-                       for p in signals.get(self.strategy_type).PARAMS if p.type in (int, float)]
+        if self.chosen_type:
+            numeric = [(p.name, schema.param_label(self.chosen_type, p.name))
+                       for p in signals.get(self.chosen_type).PARAMS if p.type in (int, float)]
         self.fields["x_param"].choices = numeric
         self.fields["y_param"].choices = [("", _("— none —")), *numeric]
 

@@ -61,6 +61,32 @@ def param_field(strategy_type: str, param: signals.Param) -> forms.Field:
     return field
 
 
+class TypeParamFields:
+    """For a form with a ``strategy_type`` field: adds the chosen type's parameter fields
+    (``params.<name>``), remembered as ``chosen_type`` and ``param_names``."""
+
+    def add_param_fields(self) -> None:
+        chosen = self.data.get("strategy_type") if self.is_bound else self.initial.get("strategy_type")
+        self.chosen_type = chosen if chosen in signals.REGISTRY else None
+        self.param_names: list[str] = []
+        if self.chosen_type:
+            for param in signals.get(self.chosen_type).PARAMS:
+                self.fields[PARAM_PREFIX + param.name] = param_field(self.chosen_type, param)
+                self.param_names.append(PARAM_PREFIX + param.name)
+
+    @classmethod
+    def initial_after_type_change(cls, data: Any) -> dict[str, Any]:
+        """Everything posted but the old type's parameters: the new type's fields start at its defaults."""
+        return {key: data.get(key) for key in data if not key.startswith(PARAM_PREFIX) and key != "csrfmiddlewaretoken"}
+
+    def param_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.param_names]
+
+    def params(self) -> dict[str, Any]:
+        """The typed-in parameter values by name, for the registry to check."""
+        return {name.removeprefix(PARAM_PREFIX): self.cleaned_data.get(name) for name in self.param_names}
+
+
 def codes_text(codes: list[str]) -> str:
     return " ".join(codes)
 
@@ -105,7 +131,7 @@ class UniverseFields(forms.Form):
             self.add_error(target, messages)
 
 
-class StrategyForm(UniverseFields):
+class StrategyForm(TypeParamFields, UniverseFields):
     name = forms.CharField(label=NAME_LABEL, max_length=100)
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
     strategy_type = forms.ChoiceField(label=_("Strategy type"), choices=schema.type_choices)
@@ -135,17 +161,8 @@ class StrategyForm(UniverseFields):
             self.fields[name].widget.attrs["min"] = 1
         for name in ("stop_loss_pct", "trailing_stop_pct", "take_profit_pct", "sizing_value"):
             self.fields[name].widget.attrs.update({"min": 0, "step": "any"})
-        self.chosen_type = self._chosen_type()
-        self.param_names: list[str] = []
-        if self.chosen_type:
-            for param in signals.get(self.chosen_type).PARAMS:
-                self.fields[PARAM_PREFIX + param.name] = param_field(self.chosen_type, param)
-                self.param_names.append(PARAM_PREFIX + param.name)
+        self.add_param_fields()
         self.order_fields(["name", "description", "strategy_type", *self.param_names])
-
-    def _chosen_type(self) -> str | None:
-        chosen = self.data.get("strategy_type") if self.is_bound else self.initial.get("strategy_type")
-        return chosen if chosen in signals.REGISTRY else None
 
     @classmethod
     def initial_for(cls, strategy: Strategy) -> dict[str, Any]:
@@ -159,26 +176,17 @@ class StrategyForm(UniverseFields):
             initial.update(universe_source=UniverseSource.INSTRUMENTS, instruments=codes)
         return initial
 
-    @classmethod
-    def initial_after_type_change(cls, data: Any) -> dict[str, Any]:
-        """Everything posted but the old type's parameters: the new type's fields start at its defaults."""
-        return {key: data.get(key) for key in data if not key.startswith(PARAM_PREFIX) and key != "csrfmiddlewaretoken"}
-
-    def param_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.param_names]
-
     def risk_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.RISK_FIELDS]
 
     def service_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``strategy_create`` / ``strategy_update``."""
         data = self.cleaned_data
-        params = {name.removeprefix(PARAM_PREFIX): data.get(name) for name in self.param_names}
         return {
             "name": data["name"],
             "description": data.get("description") or "",
             "strategy_type": data["strategy_type"],
-            "params": params,
+            "params": self.params(),
             **self.universe_kwargs(),
             **{name: data.get(name) for name in self.RISK_FIELDS},
         }

@@ -138,9 +138,13 @@ def test_the_form_prefills_from_a_strategy_and_from_a_run(alice, user, finished)
     strategy = Strategy.objects.create(owner=user, name="My RSI", strategy_type="rsi_reversion",
                                        params={"period": 10, "buy_below": 25, "sell_above": 75})
     strategy.instruments.set(Instrument.objects.filter(code="005930"))
-    form = alice.get(NEW, {"strategy": strategy.pk}).context["form"]
+    response = alice.get(NEW, {"strategy": strategy.pk})
+    form = response.context["form"]
     assert form.initial["strategy_type"] == "rsi_reversion" and form.initial["params.period"] == 10
     assert "params.buy_below" in form.fields
+    html = response.content.decode()  # the type select appears once, not inside an attribute
+    assert html.count('name="strategy_type"') == 1
+    assert 'data-strategy-type="rsi_reversion"' in html
 
     form = alice.get(NEW, {"from": finished.pk}).context["form"]
     assert form.initial["codes"] == "005930 000660" and form.initial["params.slow"] == 30
