@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from backtests import results, services
+from backtests.engine.report import summary_metrics
 from backtests.models import ACTIVE_STATUSES, BacktestRun, BacktestSweep, RunStatus, SweepCell
 from backtests.validation import ENGINE_VERSION, Spec, backtest_spec_check, engine_config
 from marketdata.selectors import bar_store
@@ -187,7 +188,7 @@ def sweep_execute_chunk(*, sweep_id: int, cell_ids: list[int]) -> None:
         try:
             result = run_strategy(panel, strategy_type=sweep.strategy_type, params=cell.params, config=config,
                                   markets=markets)
-            metrics = results.jsonable(result.metrics)
+            metrics = results.jsonable(summary_metrics(result, with_benchmark=False))
             outcome[cell.pk] = ({name: metrics.get(name) for name in CELL_METRICS}, "")
         except signals.ParamError as error:  # a contradictory combination (fast >= slow): that cell only
             outcome[cell.pk] = ({}, " ".join(m for msgs in param_errors(sweep.strategy_type, error).values()

@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from backtests.engine.result import Result
 
 
-def summary_metrics(result: Result) -> dict:
-    """Metrics of the whole run (total equity and closed trades), costs by kind and the benchmark."""
+def summary_metrics(result: Result, *, with_benchmark: bool = True) -> dict:
+    """Metrics of the whole run (total equity and closed trades), costs by kind and, unless
+    ``with_benchmark`` is False (a second simulation: sweeps compare cells, not the benchmark), the
+    benchmark and the excess return over it."""
     arrays, config, dates = result.arrays, result.config, result.dates
     summary = m.equity_metrics(result.equity, dates, arrays.initial_equity, config.periods_per_year)
     t = arrays.trades
@@ -43,6 +45,8 @@ def summary_metrics(result: Result) -> dict:
     costs = {"commission": float(t.commission.sum()), "tax": float(t.tax.sum()), "slippage": float(t.slippage.sum())}
     costs["total"] = costs["commission"] + costs["tax"] + costs["slippage"]
     summary["costs"] = costs
+    if not with_benchmark:
+        return summary
     bench = result.benchmark["metrics"]
     summary["benchmark"] = bench
     summary["excess_return"] = summary["total_return"] - bench["total_return"]  # NaN propagates

@@ -114,3 +114,16 @@ def test_sma_cross_trades_match_a_plain_loop_trade_for_trade(seed):
     assert len(expected) > 5
     assert got == expected
     assert abs(result.equity[-1] - final_equity) < 1.0
+
+
+def test_the_summary_without_benchmark_skips_its_simulation_and_keeps_every_other_metric():
+    from backtests.engine.report import summary_metrics
+
+    panel = random_walk_panel(3, 300, seed=11)
+    entries, exits = sma_cross(panel.close, 5, 20)
+    lean = run(panel, entries, exits, config=EngineConfig())
+    summary = summary_metrics(lean, with_benchmark=False)
+    assert "benchmark" not in lean.__dict__  # the buy-and-hold simulation never ran
+    full = run(panel, entries, exits, config=EngineConfig()).metrics
+    assert set(full) - set(summary) == {"benchmark", "excess_return"}
+    assert summary["total_return"] == full["total_return"] and summary["trades"] == full["trades"]
