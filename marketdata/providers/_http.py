@@ -128,6 +128,9 @@ class BrokerHttpProvider(DataProvider):
     tokens: TokenCache
     token_refused_codes: Container[Any] = frozenset()
     rate_limit_code: Any = None
+    # the broker's own pace and back-off when the caller does not say
+    default_requests_per_second = 1.0
+    default_rate_limit_pause = 1.0
 
     def __init__(
         self,
@@ -136,12 +139,16 @@ class BrokerHttpProvider(DataProvider):
         app_secret: str,
         client: httpx.Client | None = None,
         *,
-        timeout: float,
-        requests_per_second: float,
-        rate_limit_retries: int,
-        rate_limit_pause: float,
-        max_calls: int,
+        timeout: float = 10.0,
+        requests_per_second: float | None = None,
+        rate_limit_retries: int = 1,
+        rate_limit_pause: float | None = None,
+        max_calls: int = 100,
     ) -> None:
+        if requests_per_second is None:
+            requests_per_second = self.default_requests_per_second
+        if rate_limit_pause is None:
+            rate_limit_pause = self.default_rate_limit_pause
         self.base_url = base_url.rstrip("/")
         self.app_key = app_key
         self._app_secret = app_secret

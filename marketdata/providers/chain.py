@@ -13,12 +13,15 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import AllProvidersFailed, DataProvider, ProviderBars, ProviderError
+
+if TYPE_CHECKING:
+    from ._http import BrokerHttpProvider
 
 logger = logging.getLogger(__name__)
 
@@ -114,28 +117,28 @@ def _pykrx() -> DataProvider:
     return PykrxProvider()
 
 
+def _broker(provider_class: type[BrokerHttpProvider]) -> DataProvider:
+    """A broker provider from its ``MARKET_DATA_<label>_*`` settings."""
+    prefix = f"MARKET_DATA_{provider_class.label}"
+    return provider_class(
+        getattr(settings, f"{prefix}_BASE_URL"),
+        getattr(settings, f"{prefix}_APP_KEY"),
+        getattr(settings, f"{prefix}_APP_SECRET"),
+        timeout=_timeout(),
+        requests_per_second=getattr(settings, f"{prefix}_REQUESTS_PER_SECOND"),
+    )
+
+
 def _kis() -> DataProvider:
     from .kis import KisProvider
 
-    return KisProvider(
-        settings.MARKET_DATA_KIS_BASE_URL,
-        settings.MARKET_DATA_KIS_APP_KEY,
-        settings.MARKET_DATA_KIS_APP_SECRET,
-        timeout=_timeout(),
-        requests_per_second=settings.MARKET_DATA_KIS_REQUESTS_PER_SECOND,
-    )
+    return _broker(KisProvider)
 
 
 def _kiwoom() -> DataProvider:
     from .kiwoom import KiwoomProvider
 
-    return KiwoomProvider(
-        settings.MARKET_DATA_KIWOOM_BASE_URL,
-        settings.MARKET_DATA_KIWOOM_APP_KEY,
-        settings.MARKET_DATA_KIWOOM_APP_SECRET,
-        timeout=_timeout(),
-        requests_per_second=settings.MARKET_DATA_KIWOOM_REQUESTS_PER_SECOND,
-    )
+    return _broker(KiwoomProvider)
 
 
 FACTORIES: dict[str, Callable[[], DataProvider]] = {

@@ -44,25 +44,12 @@ class KisProvider(BrokerHttpProvider):
     tokens = TOKENS
     token_refused_codes = TOKEN_REFUSED_CODES
     rate_limit_code = RATE_LIMIT_CODE
+    default_requests_per_second = 15.0
+    default_rate_limit_pause = 0.5
 
-    def __init__(
-        self,
-        base_url: str,
-        app_key: str,
-        app_secret: str,
-        client: httpx.Client | None = None,
-        *,
-        timeout: float = 10.0,
-        org_adj_prc: str = "0",
-        requests_per_second: float = 15.0,
-        rate_limit_retries: int = 1,
-        rate_limit_pause: float = 0.5,
-        max_calls: int = 100,
-    ) -> None:
-        super().__init__(
-            base_url, app_key, app_secret, client, timeout=timeout, requests_per_second=requests_per_second,
-            rate_limit_retries=rate_limit_retries, rate_limit_pause=rate_limit_pause, max_calls=max_calls,
-        )
+    def __init__(self, *args: Any, org_adj_prc: str = "0", **kwargs: Any) -> None:
+        """``BrokerHttpProvider``'s arguments, and ``org_adj_prc``."""
+        super().__init__(*args, **kwargs)
         self.org_adj_prc = org_adj_prc
 
     # -- bars -------------------------------------------------------------------------------

@@ -50,24 +50,12 @@ class KiwoomProvider(BrokerHttpProvider):
     token_refused_codes = TOKEN_REFUSED_CODES
     rate_limit_code = RATE_LIMIT_CODE
 
-    def __init__(
-        self,
-        base_url: str,
-        app_key: str,
-        app_secret: str,
-        client: httpx.Client | None = None,
-        *,
-        timeout: float = 10.0,
-        adjusted: bool = True,
-        requests_per_second: float = 4.0,
-        rate_limit_retries: int = 1,
-        rate_limit_pause: float = 1.0,
-        max_calls: int = 100,
-    ) -> None:
-        super().__init__(
-            base_url, app_key, app_secret, client, timeout=timeout, requests_per_second=requests_per_second,
-            rate_limit_retries=rate_limit_retries, rate_limit_pause=rate_limit_pause, max_calls=max_calls,
-        )
+    default_requests_per_second = 4.0
+    default_rate_limit_pause = 1.0
+
+    def __init__(self, *args: Any, adjusted: bool = True, **kwargs: Any) -> None:
+        """``BrokerHttpProvider``'s arguments, and ``adjusted``."""
+        super().__init__(*args, **kwargs)
         self.adjusted = adjusted
 
     # -- bars -------------------------------------------------------------------------------
