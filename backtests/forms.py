@@ -22,11 +22,11 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from backtests import sweeps
 from backtests.models import Accounts, BacktestRun, Fill
-from backtests.validation import RISK_FIELDS, risk_fields
+from backtests.validation import risk_fields
 from strategies import schema, signals
 from strategies import selectors as strategy_selectors
 from strategies.forms import DEFAULT_TYPE, PARAM_PREFIX, StrategyForm, TypeParamFields, codes_text
-from strategies.models import Strategy
+from strategies.models import RISK_FIELDS, Strategy
 
 DEFAULT_CASH = 10_000_000
 DEFAULT_COMMISSION_PCT = Decimal("0.015")

@@ -23,9 +23,10 @@ from django.utils.translation import gettext_lazy
 from backtests.engine import Costs, EngineConfig
 from marketdata.models import Instrument
 from marketdata.selectors import bar_store
+from strategies import selectors as strategy_selectors
 from strategies import signals
-from strategies.models import Strategy
-from strategies.schema import param_errors
+from strategies.models import RISK_FIELDS, SIZINGS_WITH_VALUE, Strategy
+from strategies.schema import param_errors, type_label
 from strategies.services import normalize_codes
 
 CODES_REQUIRED = gettext_lazy("Pick at least one symbol.")
@@ -94,15 +95,9 @@ def engine_config(*, cash: int, commission: Decimal, sell_tax: Decimal | None, s
     )
 
 
-RISK_FIELDS = ("sizing", "sizing_value", "max_positions", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct",
-               "max_holding_days")
-
-
 def risk_options(**risk: Any) -> dict[str, Any]:
     """Engine options (fractions) from a strategy's risk fields (percent), checked by the same rules
     as a saved strategy; raises ``ValidationError`` keyed by those field names."""
-    from strategies.models import SIZINGS_WITH_VALUE
-
     values = {name: risk.get(name) for name in RISK_FIELDS}
     values["sizing"] = values["sizing"] or "all_in"
     if values["sizing"] not in SIZINGS_WITH_VALUE:
@@ -278,9 +273,6 @@ def backtest_request_check(*, user, fields: Mapping[str, Any]) -> Request:
     the risk fields of :data:`RISK_FIELDS` (default: the strategy's) and ``title``. Raises
     ``ValidationError`` with every field's messages at once.
     """
-    from strategies import selectors as strategy_selectors
-    from strategies.schema import type_label
-
     strategy = fields.get("strategy")
     if strategy is not None and not isinstance(strategy, Strategy):
         strategy = strategy_selectors.strategy_list(user=user).filter(pk=strategy).first()

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from core.api import Pagination
 from strategies import presets, schema, selectors, services, signals
-from strategies.models import Sizing, Strategy, Watchlist
+from strategies.models import RISK_FIELDS, Sizing, Strategy, Watchlist
 
 NOT_FOUND = OpenApiResponse(description="Not found (or not yours)")
 INVALID = OpenApiResponse(description="Invalid input: the error body names each field")
@@ -28,8 +28,6 @@ PARAMS_HELP = (
     "Parameters of the strategy type by name (see /api/v1/strategy-types/); missing ones take their defaults. "
     "Errors are keyed params.<name>."
 )
-RISK_FIELDS = ("sizing", "sizing_value", "max_positions", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct",
-               "max_holding_days")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------------

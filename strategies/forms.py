@@ -17,7 +17,7 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.models import User
 from strategies import schema, selectors, services, signals
-from strategies.models import Sizing, Strategy, Watchlist
+from strategies.models import RISK_FIELDS, Sizing, Strategy, Watchlist
 
 DEFAULT_TYPE = "sma_cross"
 PARAM_PREFIX = "params."
@@ -152,8 +152,7 @@ class StrategyForm(TypeParamFields, UniverseFields):
     max_holding_days = forms.IntegerField(label=_("Max holding days"), required=False,
                                           help_text=_("Sell after this many trading days. Empty: no limit."))
 
-    RISK_FIELDS = ("sizing", "sizing_value", "max_positions", "stop_loss_pct", "take_profit_pct",
-                   "trailing_stop_pct", "max_holding_days")  # fmt: skip
+    RISK_FIELDS = RISK_FIELDS
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, user=user, **kwargs)

@@ -48,6 +48,9 @@ class Sizing(models.TextChoices):
 
 
 SIZINGS_WITH_VALUE = (Sizing.FIXED_KRW, Sizing.PCT_EQUITY)
+# A strategy's sizing and risk settings: the fields ``Strategy.engine_options()`` reads.
+RISK_FIELDS = ("sizing", "sizing_value", "max_positions", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct",
+               "max_holding_days")
 
 
 class Watchlist(BaseModel):
