@@ -13,6 +13,7 @@ from typing import Any
 
 from backtests import results
 from backtests.models import BacktestRun
+from marketdata.selectors import instrument_names
 
 BOM = "\ufeff"
 TRADE_COLUMNS = [
@@ -20,12 +21,6 @@ TRADE_COLUMNS = [
     "net_return_pct", "pnl", "commission", "tax", "slippage", "holding_days", "exit_reason",
 ]
 SIGNAL_COLUMNS = ["date", "symbol", "name", "type", "price"]
-
-
-def _names(run: BacktestRun) -> dict[str, str]:
-    from marketdata.models import Instrument
-
-    return dict(Instrument.objects.filter(code__in=run.codes).values_list("code", "name"))
 
 
 def _percent(value: float | None) -> float | str:
@@ -42,7 +37,7 @@ def _csv(columns: list[str], rows: list[list[Any]]) -> bytes:
 
 
 def trades_csv(run: BacktestRun) -> bytes:
-    names = _names(run)
+    names = instrument_names(codes=run.codes)
     stored = results.load(run.result_file.name)
     rows = [
         [t["symbol"], names.get(t["symbol"], ""), t["entry_date"], t["entry_price"], t["exit_date"] or "",
@@ -55,7 +50,7 @@ def trades_csv(run: BacktestRun) -> bytes:
 
 
 def signals_csv(run: BacktestRun) -> bytes:
-    names = _names(run)
+    names = instrument_names(codes=run.codes)
     stored = results.load(run.result_file.name)
     rows = [[s["date"], s["symbol"], names.get(s["symbol"], ""), s["type"], s["price"]] for s in stored.signals]
     return _csv(SIGNAL_COLUMNS, rows)

@@ -198,8 +198,8 @@ def sweep_execute_chunk(*, sweep_id: int, cell_ids: list[int]) -> None:
 
 def _finish_chunk(sweep_id: int, outcome: dict[int, tuple[dict, str]]) -> None:
     with transaction.atomic():
-        for cell_id, (metrics, error) in outcome.items():
-            SweepCell.objects.filter(pk=cell_id).update(metrics=metrics, error=error)
+        cells = [SweepCell(pk=cell_id, metrics=metrics, error=error) for cell_id, (metrics, error) in outcome.items()]
+        SweepCell.objects.bulk_update(cells, ["metrics", "error"])
         BacktestSweep.objects.filter(pk=sweep_id).update(
             cells_done=F("cells_done") + len(outcome), chunks_done=F("chunks_done") + 1, updated_at=timezone.now())
         sweep = BacktestSweep.objects.select_for_update().get(pk=sweep_id)

@@ -24,7 +24,7 @@ from backtests.api import DOWNLOADS, download_response
 from backtests.forms import METRIC_LABELS, BacktestForm, SweepForm
 from backtests.models import BacktestRun, RunStatus
 from core.errors import ApplicationError
-from marketdata.models import Instrument
+from marketdata.selectors import instrument_names
 from strategies import schema, signals
 from strategies import selectors as strategy_selectors
 
@@ -49,10 +49,6 @@ CARDS = [
 ]
 HISTORY_SORTS = [("total_return", _("Return")), ("cagr", _("CAGR")), ("max_drawdown", _("MDD")),
                  ("sharpe", _("Sharpe")), ("win_rate", _("Win rate")), ("trades", _("Trades"))]
-
-
-def _names(codes) -> dict[str, str]:
-    return dict(Instrument.objects.filter(code__in=list(codes)).values_list("code", "name"))
 
 
 def _stored(run: BacktestRun) -> results.RunResult:
@@ -154,8 +150,7 @@ def _cards(run: BacktestRun, stored: results.RunResult) -> list[dict[str, Any]]:
             for key, label, kind in CARDS]
 
 
-def _frozen(run: BacktestRun) -> dict[str, Any]:
-    names = _names(run.codes)
+def _frozen(run: BacktestRun, names: dict[str, str]) -> dict[str, Any]:
     return {
         "type_label": schema.type_label(run.strategy_type),
         "params": [(schema.param_label(run.strategy_type, name), value) for name, value in run.params.items()],
@@ -182,12 +177,12 @@ def _markers(stored: results.RunResult) -> dict[str, list[dict[str, Any]]]:
 @login_required
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = selectors.backtest_get(user=request.user, pk=pk)
-    context: dict[str, Any] = {"page_title": run.title, "nav": "backtests", "run": run, "frozen": _frozen(run),
-                               "names": _names(run.codes), "rerun_key": uuid.uuid4().hex}
+    names = instrument_names(codes=run.codes)
+    context: dict[str, Any] = {"page_title": run.title, "nav": "backtests", "run": run, "frozen": _frozen(run, names),
+                               "names": names, "rerun_key": uuid.uuid4().hex}
     if run.status != RunStatus.SUCCEEDED or not run.result_file:
         return render(request, "backtests/run.html", context)
     stored = results.load(run.result_file.name)
-    names = context["names"]
     context.update(
         cards=_cards(run, stored),
         per_symbol=[{**row, "name": names.get(row["symbol"], "")} for row in stored.per_symbol],
@@ -195,7 +190,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         markers=_markers(stored),
         downloads=list(DOWNLOADS),
         metrics=stored.metrics,
-        trades_table=_trades_context(run, request.GET),
+        trades_table=_trades_context(run, request.GET, names),
     )
     return render(request, "backtests/results.html", context)
 
@@ -208,12 +203,13 @@ def trades(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "backtests/_trades.html", _trades_context(run, request.GET))
 
 
-def _trades_context(run: BacktestRun, query) -> dict[str, Any]:
+def _trades_context(run: BacktestRun, query, names: dict[str, str] | None = None) -> dict[str, Any]:
     sort = query.get("sort", "entry_date")
     sort = sort if sort in TRADE_SORTS else "entry_date"
     rows = results.sorted_trades(list(_stored(run).trades), sort)
     page = Paginator(rows, TRADES_PAGE_SIZE).get_page(query.get("page"))
-    return {"run": run, "page_obj": page, "trades": page.object_list, "sort": sort, "names": _names(run.codes)}
+    return {"run": run, "page_obj": page, "trades": page.object_list, "sort": sort,
+            "names": instrument_names(codes=run.codes) if names is None else names}
 
 
 @login_required
@@ -337,7 +333,7 @@ def _viewer_context(request: HttpRequest) -> dict[str, Any]:
     rows, symbols = [], []
     symbol = request.GET.get("symbol", "").strip().upper()
     if run is not None and run.status == RunStatus.SUCCEEDED and run.result_file:
-        names = _names(run.codes)
+        names = instrument_names(codes=run.codes)
         symbols = [(code, names.get(code, "")) for code in run.codes]
         rows = [{**signal, "name": names.get(signal["symbol"], "")}
                 for signal in reversed(results.load(run.result_file.name).signals)

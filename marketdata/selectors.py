@@ -6,6 +6,7 @@ so nothing here takes a ``user`` or filters by one. Doors (pages, API, admin) ch
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -82,6 +83,11 @@ def instrument_search(*, query: str, limit: int | None = 20) -> QuerySet[Instrum
         .order_by("search_rank", "name_length", "code")
     )
     return instruments if limit is None else instruments[:limit]
+
+
+def instrument_names(*, codes: Iterable[str]) -> dict[str, str]:
+    """Korean names by code, in one query (codes the master does not know are left out)."""
+    return dict(Instrument.objects.filter(code__in=list(codes)).values_list("code", "name"))
 
 
 def instrument_get(*, code: str) -> Instrument:
