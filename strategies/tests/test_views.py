@@ -65,10 +65,11 @@ def test_the_list_starts_empty_with_a_way_to_begin(alice):
 
 
 def test_the_list_shows_my_strategies_with_type_universe_and_sizing(alice, user, other_user):
-    StrategyFactory(owner=user, name="내 전략", codes=["005930", "000660", "035720"])
+    mine = StrategyFactory(owner=user, name="내 전략", codes=["005930", "000660", "035720"])
     StrategyFactory(owner=other_user, name="밥의 전략")
     html = page(alice.get(reverse("strategies:index")))
     assert "내 전략" in html and "밥의 전략" not in html
+    assert f'{reverse("backtests:new")}?strategy={mine.pk}' in html  # backtest it in one click
     assert "단순이동평균 교차" in html  # the type's label, in Korean by default
     assert "SK하이닉스, 삼성전자" in html and "외 1개" in html
     assert "균등 비중" in html
