@@ -8,8 +8,11 @@ from accounts.tests.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)
-def _fast_and_isolated(settings):
+def _fast_and_isolated(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # never the developer's var/: after `./dev run` it holds the sample bars and results
+    settings.MARKET_DATA_ROOT = tmp_path / "marketdata"
+    settings.MEDIA_ROOT = tmp_path / "media"
     cache.clear()  # rate limits and throttles start fresh in every test
 
 
