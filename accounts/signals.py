@@ -1,10 +1,31 @@
 from allauth.account.signals import user_signed_up
+from django.contrib.auth.signals import user_logged_out
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from accounts import preferences, services
+from accounts.models import ApiToken, User
+from core import edge
 
 
 @receiver(user_signed_up)
 def adopt_visitor_preferences(sender, request, user, **kwargs) -> None:
     if request is not None:
         services.user_preferences_adopt(user=user, preferences=preferences.from_cookies(request.COOKIES))
+
+
+@receiver(user_logged_out)
+def forget_edge_on_logout(sender, request, user, **kwargs) -> None:
+    if user is not None:
+        edge.forget_user(user.pk)
+
+
+@receiver(post_save, sender=User)
+def forget_edge_on_user_change(sender, instance: User, **kwargs) -> None:
+    """Password, preferences, deactivation: the edge cache asks Django again."""
+    edge.forget_user(instance.pk)
+
+
+@receiver(post_delete, sender=ApiToken)
+def forget_edge_on_token_revoke(sender, instance: ApiToken, **kwargs) -> None:
+    edge.forget_user(instance.user_id)

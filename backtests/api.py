@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from backtests import downloads, results, selectors, services, validation
 from backtests.models import Accounts, BacktestRun, Fill, RunStatus
+from core import edge
 from core.api import Pagination
 from core.errors import ApplicationError
 from strategies.models import Sizing
@@ -161,12 +162,14 @@ class BacktestResultsApi(APIView):
     def get(self, request, pk: int):
         """The stored result never changes: answered from bytes encoded once, with an ETag so a
         client that has it gets 304."""
-        name = finished_run(request, pk).result_file.name
+        run = finished_run(request, pk)
+        name = run.result_file.name
         etag = f'"{name.rsplit("/", 1)[-1]}"'
         headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
         if request.headers.get("If-None-Match") == etag:
             return HttpResponse(status=304, headers=headers)
-        return HttpResponse(results.load(name).results_json, content_type="application/json", headers=headers)
+        response = HttpResponse(results.load(name).results_json, content_type="application/json", headers=headers)
+        return edge.keep(request, response, owner_id=run.owner_id, tag=f"backtest:{run.pk}")
 
 
 class BacktestTradesApi(APIView):

@@ -23,6 +23,7 @@ from backtests import results, selectors, services, sweeps, validation
 from backtests.api import DOWNLOADS, download_response
 from backtests.forms import METRIC_LABELS, BacktestForm, SweepForm
 from backtests.models import BacktestRun, RunStatus
+from core import edge
 from core.errors import ApplicationError
 from marketdata.selectors import instrument_names
 from strategies import schema, signals
@@ -192,7 +193,10 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         metrics=stored.metrics,
         trades_table=_trades_context(run, request.GET, names),
     )
-    return render(request, "backtests/results.html", context)
+    if edge.page_can_keep(request):  # the finished page never changes: kept, with per-request holes
+        context.update(edge.HOLES, rerun_key=edge.HOLE_ONCE)
+    response = render(request, "backtests/results.html", context)
+    return edge.keep(request, response, owner_id=run.owner_id, tag=f"backtest:{run.pk}")
 
 
 @login_required

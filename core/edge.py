@@ -1,0 +1,399 @@
+"""Edge cache: a few immutable, owner-only responses answered in front of Django.
+
+A finished backtest's results page and results API never change, yet a trip through Django
+(sessions, authentication, middleware, the thread hop of a sync view under ASGI, templates) costs
+7-25 ms of CPU per request: one server process answers a few dozen of them a second. This ASGI
+middleware keeps what a view hands it and answers the same owner's next requests for it in
+microseconds, without touching Django or the database.
+
+What keeps it correct:
+
+* Only responses a view explicitly offers (``keep``) are stored: status 200, GET without a query
+  string, after the view itself authenticated the user and checked ownership through its
+  selector. Anything else, and every miss, goes to Django as usual (login redirect, 404 for
+  another user, 409 for an unfinished run...).
+* A request is answered here only when its credential (the session cookie, or the
+  ``Authorization`` header on API routes) was authenticated by Django less than
+  ``EDGE_CACHE_SECONDS`` ago, and the stored response belongs to that same user. Entries expire
+  after the same time and are then rebuilt by Django.
+* In this process, signing out, revoking a token, saving a user (password, preferences,
+  deactivation) and saving or deleting the cached object forget the entries at once (``forget_user``,
+  ``forget_tag``). Other server processes forget them within ``EDGE_CACHE_SECONDS``.
+* Per-request parts of a page are holes, filled for each answer: the CSRF token (masked afresh
+  from the request's own ``csrftoken`` cookie) and one-time submission keys. A page request whose
+  cookies are not in step with the user's preferences (language, theme, time zone), or that
+  carries a ``messages`` cookie, goes to Django, which sets or consumes them.
+* Answers from here carry ``X-Edge-Cache: hit``; the API's throttle does not count them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import hashlib
+import os
+import re
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.http.cookie import parse_cookie
+from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_token
+
+PAGE = "page"  # a session-authenticated HTML page
+API = "api"  # an API route: the Authorization header, else the session (as DRF authenticates)
+
+HOLE_CSRF = "edgehole0csrf0a1f"
+HOLE_ONCE = "edgehole0once0b2e"
+HOLES = {"csrf_token": HOLE_CSRF}  # template context that renders the CSRF token as a hole
+# HOLE_ONCE: put it where a fresh one-time value (a submission key) belongs; each answer gets a uuid4
+_HOLE_RE = re.compile(f"({HOLE_CSRF}|{HOLE_ONCE})".encode())
+_CSRF_CHARS = frozenset(CSRF_ALLOWED_CHARS)
+_CSRF_INDEX = {char: index for index, char in enumerate(CSRF_ALLOWED_CHARS)}
+_SKIP_HEADERS = {b"set-cookie", b"content-length", b"x-edge-cache"}
+_HIT = (b"x-edge-cache", b"hit")
+GZIP_MIN_BYTES = 1024
+FLIGHT_WAIT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Route:
+    pattern: re.Pattern[str]
+    kind: str
+
+
+_ROUTES: list[Route] = []
+
+
+def route(pattern: str, *, kind: str) -> None:
+    """Declare a path (a full-match regex) whose offered responses may be kept."""
+    if kind not in (PAGE, API):
+        raise ValueError(f"unknown edge route kind {kind!r}")
+    if not any(r.pattern.pattern == pattern for r in _ROUTES):
+        _ROUTES.append(Route(re.compile(pattern), kind))
+
+
+def _match(path: str) -> Route | None:
+    for candidate in _ROUTES:
+        if candidate.pattern.fullmatch(path):
+            return candidate
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# The two tables: who was authenticated (principals) and what was kept (entries)
+# ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    look: tuple[str, str, str]  # the user's language, theme, time zone when Django authenticated them
+    expires: float
+
+
+@dataclass(frozen=True)
+class Entry:
+    owner_id: int
+    tag: str
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    parts: tuple[bytes, ...]  # the body split at its holes: text, hole, text, hole, ..., text
+    gzipped: bytes | None  # for a body without holes, compressed once
+    etag: bytes | None
+    expires: float
+    size: int
+
+
+@dataclass
+class Slot:
+    """Put in the ASGI scope of a request that may be kept; the view fills ``offer``."""
+
+    offer: dict[str, Any] | None = None
+
+
+@dataclass
+class _Tables:
+    principals: dict[bytes, Principal] = field(default_factory=dict)
+    by_user: dict[int, set[bytes]] = field(default_factory=dict)
+    entries: OrderedDict[tuple, Entry] = field(default_factory=OrderedDict)
+    by_tag: dict[str, set[tuple]] = field(default_factory=dict)
+    size: int = 0
+
+
+_tables = _Tables()
+_lock = threading.Lock()
+
+
+def _ttl() -> float:
+    return float(getattr(settings, "EDGE_CACHE_SECONDS", 15))
+
+
+def _max_bytes() -> int:
+    return int(getattr(settings, "EDGE_CACHE_MAX_BYTES", 64 * 1024 * 1024))
+
+
+def _digest(credential: str) -> bytes:
+    return hashlib.blake2b(credential.encode(), digest_size=16).digest()
+
+
+def clear() -> None:
+    global _tables
+    with _lock:
+        _tables = _Tables()
+
+
+def forget_user(user_id: int) -> None:
+    """Every credential of this user must be authenticated by Django again."""
+    with _lock:
+        for digest in _tables.by_user.pop(user_id, set()):
+            _tables.principals.pop(digest, None)
+
+
+def forget_tag(tag: str) -> None:
+    """Drop every kept response of this object (a run that changed or was deleted)."""
+    with _lock:
+        for key in _tables.by_tag.pop(tag, set()):
+            entry = _tables.entries.pop(key, None)
+            if entry is not None:
+                _tables.size -= entry.size
+
+
+def _remember(digest: bytes, principal: Principal, key: tuple, entry: Entry) -> None:
+    with _lock:
+        _tables.principals[digest] = principal
+        _tables.by_user.setdefault(principal.user_id, set()).add(digest)
+        old = _tables.entries.pop(key, None)
+        if old is not None:
+            _tables.size -= old.size
+        _tables.entries[key] = entry
+        _tables.by_tag.setdefault(entry.tag, set()).add(key)
+        _tables.size += entry.size
+        limit = _max_bytes()
+        while _tables.size > limit and _tables.entries:
+            _, evicted = _tables.entries.popitem(last=False)
+            _tables.size -= evicted.size
+        if len(_tables.principals) > 50_000:  # drop the expired ones now and then
+            now = time.monotonic()
+            for stale in [d for d, p in _tables.principals.items() if p.expires < now]:
+                _tables.principals.pop(stale, None)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading a request (ASGI side) and the same facts from a Django request (view side)
+# ---------------------------------------------------------------------------------------------------
+def _credential(kind: str, authorization: str | None, cookies: dict[str, str]) -> str | None:
+    if kind == API and authorization:
+        return "authorization:" + authorization
+    session = cookies.get(settings.SESSION_COOKIE_NAME)
+    return "session:" + session if session else None
+
+
+def _valid_csrf_secret(value: str | None) -> bool:
+    return value is not None and len(value) == CSRF_SECRET_LENGTH and set(value) <= _CSRF_CHARS
+
+
+def _look_cookies(cookies: dict[str, str]) -> tuple[str | None, str | None, str | None]:
+    from accounts.preferences import THEME_COOKIE, TIMEZONE_COOKIE
+
+    return cookies.get(settings.LANGUAGE_COOKIE_NAME), cookies.get(THEME_COOKIE), cookies.get(TIMEZONE_COOKIE)
+
+
+def mask_csrf_secret(secret: str) -> str:
+    """A fresh CSRF token for the cookie's ``secret``: Django's masking (a random mask, then the
+    secret shifted by it), in a tenth of the time of ``django.middleware.csrf._mask_cipher_secret``."""
+    chars, n = CSRF_ALLOWED_CHARS, len(CSRF_ALLOWED_CHARS)
+    mask = [byte % n for byte in os.urandom(CSRF_SECRET_LENGTH)]  # a slight bias is harmless: it only varies the token
+    return "".join(chars[m] for m in mask) + "".join(
+        chars[(_CSRF_INDEX[c] + m) % n] for c, m in zip(secret, mask, strict=True)
+    )
+
+
+def _key(kind: str, path: str, look: tuple[str, str, str], cookies: dict[str, str]) -> tuple:
+    if kind == API:
+        return (API, path)
+    return (PAGE, path, *look, cookies.get("updown", ""))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The view side: offer a response
+# ---------------------------------------------------------------------------------------------------
+def _slot(request) -> Slot | None:
+    scope = getattr(request, "scope", None)
+    slot = scope.get("edge") if isinstance(scope, dict) else None
+    return slot if isinstance(slot, Slot) else None
+
+
+def page_can_keep(request) -> bool:
+    """Whether this page request may be kept: served through the edge, a plain GET, cookies in step
+    with the user's preferences, a CSRF cookie to mask and no pending messages. Render with
+    :data:`HOLES` in the context when it is."""
+    if _slot(request) is None or request.method != "GET" or request.META.get("QUERY_STRING"):
+        return False
+    cookies = request.COOKIES
+    prefs = getattr(request, "preferences", None)
+    if prefs is None or "messages" in cookies or not _valid_csrf_secret(cookies.get(settings.CSRF_COOKIE_NAME)):
+        return False
+    return _look_cookies(cookies) == (prefs.language, prefs.theme, prefs.timezone)
+
+
+def keep(request, response, *, owner_id: int, tag: str) -> Any:
+    """Offer ``response`` (the owner's, just checked by the view) to the edge, and return it with its
+    holes filled for this request. A no-op outside the edge (tests' client, WSGI)."""
+    slot = _slot(request)
+    body = response.content
+    parts = tuple(_HOLE_RE.split(body))
+    if len(parts) > 1:
+        response.content = _fill(parts, csrf=lambda: get_token(request))
+    route_ = _match(request.path)
+    if slot is None or route_ is None or response.status_code != 200 or request.method != "GET":
+        return response
+    prefs = getattr(request, "preferences", None)
+    look = (prefs.language, prefs.theme, prefs.timezone) if prefs is not None else ("", "", "")
+    credential = _credential(route_.kind, _authorization(request), request.COOKIES)
+    if credential is None or (route_.kind == PAGE and (len(parts) == 1 or not page_can_keep(request))):
+        return response  # a page rendered without holes carries this request's own CSRF token
+    slot.offer = {"credential": credential, "user_id": request.user.pk, "look": look, "owner_id": owner_id,
+                  "tag": tag, "parts": parts, "key": _key(route_.kind, request.path, look, request.COOKIES)}
+    return response
+
+
+def _authorization(request) -> str | None:
+    """The Authorization header when an API token authenticated this request (DRF), else None."""
+    authenticator = getattr(request, "successful_authenticator", None)
+    if authenticator is None or authenticator.__class__.__name__ == "SessionAuthentication":
+        return None
+    return request.META.get("HTTP_AUTHORIZATION")
+
+
+def _fill(parts: tuple[bytes, ...], *, csrf) -> bytes:
+    """The body with its holes filled: one CSRF token and one fresh key per answer, as Django
+    renders the same value wherever a template uses it."""
+    values = {HOLE_CSRF.encode(): csrf().encode(), HOLE_ONCE.encode(): uuid.uuid4().hex.encode()}
+    return b"".join(part if index % 2 == 0 else values[part] for index, part in enumerate(parts))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The ASGI side
+# ---------------------------------------------------------------------------------------------------
+def _lookup(route_: Route, path: str, headers: dict[bytes, bytes]) -> tuple[bytes | None, tuple | None, bool]:
+    """(the credential's digest, (entry, CSRF secret) when it may be answered here, whether it is
+    due for renewal)."""
+    cookies = parse_cookie(headers.get(b"cookie", b"").decode("latin-1"))
+    authorization = headers.get(b"authorization")
+    credential = _credential(route_.kind, authorization.decode("latin-1") if authorization else None, cookies)
+    if credential is None:
+        return None, None, False
+    digest = _digest(credential)
+    now = time.monotonic()
+    principal = _tables.principals.get(digest)
+    if principal is None or principal.expires < now:
+        return digest, None, False
+    csrf_secret = None
+    if route_.kind == PAGE:
+        csrf_secret = cookies.get(settings.CSRF_COOKIE_NAME)
+        if "messages" in cookies or not _valid_csrf_secret(csrf_secret) or _look_cookies(cookies) != principal.look:
+            return digest, None, False
+    entry = _tables.entries.get(_key(route_.kind, path, principal.look, cookies))
+    if entry is None or entry.expires < now or entry.owner_id != principal.user_id:
+        return digest, None, False
+    renew = min(entry.expires, principal.expires) - now < _ttl() / 3
+    return digest, (entry, csrf_secret), renew
+
+
+async def _answer(found: tuple, headers: dict[bytes, bytes], send) -> None:
+    entry, csrf_secret = found
+    out = list(entry.headers)
+    out.append(_HIT)
+    if entry.etag is not None and headers.get(b"if-none-match") == entry.etag:
+        await send({"type": "http.response.start", "status": 304, "headers": out})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    if entry.gzipped is not None and b"gzip" in headers.get(b"accept-encoding", b""):
+        body = entry.gzipped
+        out += [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
+    elif len(entry.parts) == 1:
+        body = entry.parts[0]
+    else:
+        body = _fill(entry.parts, csrf=lambda: mask_csrf_secret(csrf_secret))
+    out.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": entry.status, "headers": out})
+    await send({"type": "http.response.body", "body": body})
+
+
+class EdgeCache:
+    """ASGI middleware for HTTP: answers kept responses, passes everything else to ``app``.
+
+    Misses are coalesced: while one request of a credential for a path is in Django, the others
+    for the same wait for its answer instead of queueing behind it (a cold page opened by many
+    connections at once costs one render). In the last third of an entry's life one request goes
+    to Django to renew it while the rest are still answered here, so entries do not all expire
+    under load at the same moment.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self._flights: dict[tuple[bytes, str], asyncio.Event] = {}
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope.get("query_string"):
+            return await self.app(scope, receive, send)
+        route_ = _match(scope["path"])
+        if route_ is None:
+            return await self.app(scope, receive, send)
+        path, headers = scope["path"], dict(scope["headers"])
+        digest, found, renew = _lookup(route_, path, headers)
+        flight = (digest, path) if digest is not None else None
+        in_flight = self._flights.get(flight) if flight is not None else None
+        if found is not None and (not renew or in_flight is not None):
+            return await _answer(found, headers, send)
+        if found is None and in_flight is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(in_flight.wait(), timeout=FLIGHT_WAIT_SECONDS)
+            digest, found, _ = _lookup(route_, path, headers)
+            if found is not None:
+                return await _answer(found, headers, send)
+        leader = flight is not None and flight not in self._flights
+        if leader:
+            self._flights[flight] = asyncio.Event()
+        try:
+            await self._through_django(scope, receive, send)
+        finally:
+            if leader:
+                self._flights.pop(flight).set()
+
+    async def _through_django(self, scope, receive, send) -> None:
+        slot = Slot()
+        captured: dict[str, Any] = {}
+
+        async def capture(message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+                captured["headers"] = message.get("headers", [])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # kept before the last part leaves: the client's next request finds it
+                if slot.offer is not None and captured.get("status") == 200:
+                    self._store(slot.offer, captured["headers"])
+            await send(message)
+
+        await self.app({**scope, "edge": slot}, receive, capture)
+
+    @staticmethod
+    def _store(offer: dict[str, Any], headers) -> None:
+        cookies_set = [value for name, value in headers if name.lower() == b"set-cookie"]
+        csrf_name = settings.CSRF_COOKIE_NAME.encode() + b"="
+        if offer["key"][0] == PAGE and any(not value.startswith(csrf_name) for value in cookies_set):
+            return  # Django set a cookie the page's look depends on (or a new session): let it keep doing so
+        kept = tuple((name, value) for name, value in headers if name.lower() not in _SKIP_HEADERS)
+        etag = next((value for name, value in kept if name.lower() == b"etag"), None)
+        parts = offer["parts"]
+        gzipped = gzip.compress(parts[0], 6) if len(parts) == 1 and len(parts[0]) >= GZIP_MIN_BYTES else None
+        expires = time.monotonic() + _ttl()
+        entry = Entry(owner_id=offer["owner_id"], tag=offer["tag"], status=200, headers=kept, parts=parts,
+                      gzipped=gzipped, etag=etag, expires=expires,
+                      size=sum(map(len, parts)) + len(gzipped or b""))  # fmt: skip
+        principal = Principal(user_id=offer["user_id"], look=offer["look"], expires=expires)
+        _remember(_digest(offer["credential"]), principal, offer["key"], entry)
