@@ -15,7 +15,12 @@ prefork --concurrency 1``) as subprocesses. It measures:
   prefork worker's processes in full mode, the serve process in embedded mode);
 * latency of the results page (/backtests/<id>/, session cookie) and of the results API
   (/api/v1/backtests/<id>/results/, token) for that 10-year run under ``--connections``
-  concurrent connections.
+  concurrent connections, each sending its next request as soon as the last one is answered.
+  The client behaves like a browser after its first visit: it sends back the cookies the server
+  set (CSRF, language, theme, time zone) and accepts gzip. The load comes from ``wrk`` when it
+  is installed (Debian: ``apt-get install wrk``; a C program, so the figures are the server's),
+  else from a Python generator (httpx) that itself takes much of the CPU. The first two single
+  requests are reported too: the first visit goes through Django, a repeat is the edge cache's.
 
 Everything runs on this machine: the load generator shares the CPUs with the server.
 The pure helpers (percentile, the websocket frame codec) are unit-tested; nothing here
@@ -592,6 +597,89 @@ def hammer(url: str, headers: dict[str, str], connections: int, total: int) -> d
     return asyncio.run(_hammer(url, headers, connections, total))
 
 
+WRK_SCRIPT = r"""
+done = function(summary, latency, requests)
+  io.write(string.format("WRK_JSON {\"requests\": %d, \"duration_us\": %d, \"bytes\": %d, " ..
+    "\"status_errors\": %d, \"connect_errors\": %d, \"read_errors\": %d, \"write_errors\": %d, " ..
+    "\"timeouts\": %d, \"p50_us\": %d, \"p95_us\": %d, \"p99_us\": %d, \"max_us\": %d}\n",
+    summary.requests, summary.duration, summary.bytes, summary.errors.status, summary.errors.connect,
+    summary.errors.read, summary.errors.write, summary.errors.timeout, latency:percentile(50),
+    latency:percentile(95), latency:percentile(99), latency.max))
+end
+"""
+
+
+def parse_wrk(output: str, connections: int) -> dict[str, Any]:
+    """wrk's figures (the ``done`` hook of :data:`WRK_SCRIPT`) in the shape of :func:`_hammer`'s."""
+    line = next((line for line in output.splitlines() if line.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no figures:\n{output[-2000:]}")
+    w = json.loads(line.split(" ", 1)[1])
+    wall = w["duration_us"] / 1e6
+    errors = {name: w[key] for name, key in (("HTTP non-2xx/3xx", "status_errors"), ("connect", "connect_errors"),
+                                              ("read", "read_errors"), ("write", "write_errors"),
+                                              ("timeout", "timeouts")) if w[key]}  # fmt: skip
+    ok = w["requests"] - w["status_errors"]
+    return {
+        "generator": "wrk",
+        "requests": w["requests"],
+        "connections": connections,
+        "ok": ok,
+        "errors": errors,
+        "latency_of": "every answer (wrk)",
+        "p50_ms": w["p50_us"] / 1000,
+        "p95_ms": w["p95_us"] / 1000,
+        "p99_ms": w["p99_us"] / 1000,
+        "max_ms": w["max_us"] / 1000,
+        "throughput_rps": w["requests"] / wall if wall else None,
+        "ok_rps": ok / wall if wall else None,
+        "body_bytes": int(w["bytes"] / w["requests"]) if w["requests"] else None,
+        "wall_s": wall,
+    }
+
+
+def browser_headers(url: str, headers: dict[str, str]) -> tuple[dict[str, str], float]:
+    """A browser's first visit (through Django; its milliseconds are returned too), and the headers
+    it sends from then on: the cookies the server set (CSRF, language, theme, time zone) next to
+    the ones it was given, and gzip in Accept-Encoding."""
+    import httpx
+
+    with httpx.Client(headers=headers, timeout=60) as client:
+        began = time.perf_counter()
+        response = client.get(url)
+        elapsed = (time.perf_counter() - began) * 1000
+        cookies = dict(response.cookies)
+    given = headers.get("Cookie", "")
+    extra = "; ".join(f"{name}={value}" for name, value in cookies.items() if f"{name}=" not in given)
+    out = {**headers, "Accept-Encoding": "gzip"}
+    if given or extra:
+        out["Cookie"] = "; ".join(part for part in (given, extra) if part)
+    return out, elapsed
+
+
+def hammer_wrk(wrk: str, url: str, headers: dict[str, str], connections: int, seconds: float,
+               workdir: Path) -> dict[str, Any]:  # fmt: skip
+    script = workdir / "latency.lua"
+    script.write_text(WRK_SCRIPT)
+    command = [wrk, "-t", "1", "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "10s", "-s", str(script)]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    done = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 60, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr[-2000:]}")
+    return parse_wrk(done.stdout, connections)
+
+
+def first_answer_ms(url: str, headers: dict[str, str]) -> tuple[float, str]:
+    """One request's time and its X-Edge-Cache header."""
+    import httpx
+
+    with httpx.Client(headers=headers, timeout=60) as client:
+        began = time.perf_counter()
+        response = client.get(url)
+        return (time.perf_counter() - began) * 1000, response.headers.get("X-Edge-Cache", "miss")
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -639,13 +727,27 @@ def bench_mode(mode: str, workdir: Path, market_root: Path, args: argparse.Names
 
         cookie = {"Cookie": f"{stack.cookie}={stack.session}"}
         token = {"Authorization": f"Token {stack.token}"}
+        wrk = None if args.generator == "python" else shutil.which("wrk")
+        if args.generator == "wrk" and wrk is None:
+            raise RuntimeError("--generator wrk: wrk is not installed (Debian: apt-get install wrk)")
         for label, path, headers in (
             ("page", f"/backtests/{latency_run}/", cookie),
             ("api", f"/api/v1/backtests/{latency_run}/results/", token),
         ):
-            log(f"{mode}: {args.requests} GET {path} over {args.connections} connections")
-            result[f"{label}_latency"] = hammer(stack.url + path, headers, args.connections, args.requests)
-        result["server_vmhwm_kb"] = proc_status_kb(stack.processes["server"][0].pid, "VmHWM")
+            url = stack.url + path
+            headers, first_ms = browser_headers(url, headers)
+            for _ in range(2):  # the page is kept from the first request that sends the cookies back
+                again_ms, cache = first_answer_ms(url, headers)
+            if wrk is not None:
+                log(f"{mode}: wrk, {args.duration:g} s of GET {path} over {args.connections} connections")
+                figures_ = hammer_wrk(wrk, url, headers, args.connections, args.duration, stack.workdir)
+            else:
+                log(f"{mode}: {args.requests} GET {path} over {args.connections} connections (Python generator)")
+                figures_ = {"generator": "python (httpx)", **hammer(url, headers, args.connections, args.requests)}
+            result[f"{label}_latency"] = {**figures_, "first_ms": first_ms,
+                                          "second": {"ms": again_ms, "x_edge_cache": cache}}
+        server = stack.processes["server"][0].pid
+        result["server_vmhwm_kb"] = {pid: proc_status_kb(pid, "VmHWM") for pid in process_tree(server)}
     finally:
         stack.stop()
     return result
@@ -700,8 +802,13 @@ def table(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
                         f"{'p95 < 100ms':<12}{verdict(name, figures(result)[name])}")  # fmt: skip
             if s:
                 errors = sum(s["errors"].values())
-                extra = f"{fmt(s['ok_rps'], 1)} ok/s, {s['ok']}/{s['requests']} ok, {fmt(s['body_bytes'])} B"
+                extra = (f"{fmt(s['ok_rps'], 0)} ok/s, {s['ok']}/{s['requests']} ok, {fmt(s['body_bytes'])} B, "
+                         f"{s.get('generator', 'python')}")  # fmt: skip
                 rows.append(f"{'  throughput':<34}{mode:<10}{extra:>34}  {'':<12}{'errors ' + json.dumps(s['errors']) if errors else ''}")
+                if "first_ms" in s:
+                    again = s["second"]
+                    extra = f"first {fmt(s['first_ms'])} ms, repeat {fmt(again['ms'], 1)} ms ({again['x_edge_cache']})"
+                    rows.append(f"{'  one request: first visit, repeat':<34}{mode:<10}{extra:>34}")
         big = result.get("big_run", {})
         mem = result.get("memory", {})
         value = f"{fmt(mem.get('peak_mb'))} MB (run {fmt(big.get('submit_to_result_s'), 1)} s)" if mem else "-"
@@ -715,7 +822,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=["embedded", "full", "both"], default="both")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--connections", type=int, default=200)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=2000, help="Python generator: requests per target")
+    parser.add_argument("--duration", type=float, default=10.0, help="wrk: seconds per target (default 10)")
+    parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto",
+                        help="load generator: wrk when installed (auto), or the Python one (httpx, same CPUs)")
     parser.add_argument("--submissions", type=int, default=20, help="timed submissions per size (default 20)")
     parser.add_argument("--latency-symbols", type=int, default=10, choices=[10, SYMBOLS],
                         help="symbols of the 10-year run whose results are hammered (default 10)")
@@ -747,7 +857,8 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = {
         "machine": {"cpus": os.cpu_count(), "loadavg_after": os.getloadavg()},
-        "settings": {"connections": args.connections, "requests": args.requests, "submissions": args.submissions,
+        "settings": {"connections": args.connections, "generator": args.generator, "duration_s": args.duration,
+                     "requests": args.requests, "submissions": args.submissions,
                      "latency_run": f"{args.latency_symbols} symbols x {YEARS} years",
                      "pool_max": args.pool_max if args.pool_max is not None else "settings default"},
         "targets": {name: {"limit": limit, "unit": unit, "compared": what} for name, (limit, unit, what) in TARGETS.items()},

@@ -70,3 +70,22 @@ def test_verdicts_compare_against_the_targets():
     assert bench.verdict("peak_memory_mb", None) == "n/a"
     figures = bench.figures({"submit_1x1y_ms": {"median": 1.0}, "memory": {"peak_mb": 3.0}})
     assert figures["submit_1x1y_ms"] == 1.0 and figures["peak_memory_mb"] == 3.0 and figures["api_p95_ms"] is None
+
+
+def test_wrk_figures_become_milliseconds_and_name_their_errors():
+    line = ('WRK_JSON {"requests": 1000, "duration_us": 2000000, "bytes": 5000000, "status_errors": 10, '
+            '"connect_errors": 0, "read_errors": 2, "write_errors": 0, "timeouts": 1, "p50_us": 12500, '
+            '"p95_us": 80250, "p99_us": 150000, "max_us": 300000}')  # fmt: skip
+    figures = bench.parse_wrk(f"Running 2s test\n{line}\n", connections=200)
+    assert (figures["p50_ms"], figures["p95_ms"], figures["p99_ms"]) == (12.5, 80.25, 150.0)
+    assert figures["ok"] == 990 and figures["ok_rps"] == 495.0 and figures["throughput_rps"] == 500.0
+    assert figures["errors"] == {"HTTP non-2xx/3xx": 10, "read": 2, "timeout": 1}
+    assert figures["body_bytes"] == 5000 and figures["connections"] == 200
+    with pytest.raises(RuntimeError, match="wrk printed no figures"):
+        bench.parse_wrk("connection refused", connections=1)
+
+
+def test_the_wrk_script_prints_the_line_parse_wrk_reads():
+    assert 'WRK_JSON {\\"requests\\": %d' in bench.WRK_SCRIPT
+    for key in ("p50_us", "p95_us", "p99_us", "timeouts", "status_errors"):
+        assert f'\\"{key}\\"' in bench.WRK_SCRIPT
