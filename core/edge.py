@@ -126,6 +126,7 @@ class _Tables:
 
 _tables = _Tables()
 _lock = threading.Lock()
+_now = time.monotonic  # the clock of expiry (tests move it without moving everyone's)
 
 
 def _ttl() -> float:
@@ -177,7 +178,7 @@ def _remember(digest: bytes, principal: Principal, key: tuple, entry: Entry) -> 
             _, evicted = _tables.entries.popitem(last=False)
             _tables.size -= evicted.size
         if len(_tables.principals) > 50_000:  # drop the expired ones now and then
-            now = time.monotonic()
+            now = _now()
             for stale in [d for d, p in _tables.principals.items() if p.expires < now]:
                 _tables.principals.pop(stale, None)
 
@@ -288,7 +289,7 @@ def _lookup(route_: Route, path: str, headers: dict[bytes, bytes]) -> tuple[byte
     if credential is None:
         return None, None, False
     digest = _digest(credential)
-    now = time.monotonic()
+    now = _now()
     principal = _tables.principals.get(digest)
     if principal is None or principal.expires < now:
         return digest, None, False
@@ -391,7 +392,7 @@ class EdgeCache:
         etag = next((value for name, value in kept if name.lower() == b"etag"), None)
         parts = offer["parts"]
         gzipped = gzip.compress(parts[0], 6) if len(parts) == 1 and len(parts[0]) >= GZIP_MIN_BYTES else None
-        expires = time.monotonic() + _ttl()
+        expires = _now() + _ttl()
         entry = Entry(owner_id=offer["owner_id"], tag=offer["tag"], status=200, headers=kept, parts=parts,
                       gzipped=gzipped, etag=etag, expires=expires,
                       size=sum(map(len, parts)) + len(gzipped or b""))  # fmt: skip

@@ -87,10 +87,18 @@ def asgi_headers(headers: dict[str, str] | None) -> list[tuple[bytes, bytes]]:
     return [(b"host", b"testserver")] + [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
 
 
+async def finish(communicator: HttpCommunicator) -> dict:
+    """The response, once the application has run to its end (as under daphne): Django closes the
+    request's database connection after the body has left."""
+    response = await communicator.get_response(timeout=60)
+    await communicator.wait(timeout=60)
+    return response
+
+
 def get(app, path: str, headers: dict[str, str] | None = None) -> dict:
     async def call():
         communicator = HttpCommunicator(app, "GET", path, headers=asgi_headers(headers))
-        return await communicator.get_response(timeout=60)
+        return await finish(communicator)
 
     response = async_to_sync(call)()
     raw = response["headers"]
@@ -196,7 +204,7 @@ def test_concurrent_misses_reach_django_once(app, django_app, user, finished):
 
     async def many():
         communicators = [HttpCommunicator(app, "GET", path, headers=headers) for _ in range(6)]
-        return await asyncio.gather(*(c.get_response(timeout=60) for c in communicators))
+        return await asyncio.gather(*(finish(c) for c in communicators))
 
     answers = async_to_sync(many)()
     assert [answer["status"] for answer in answers] == [200] * 6
@@ -209,7 +217,7 @@ def test_an_entry_near_its_end_is_renewed_by_one_request_while_the_rest_are_answ
     path = f"/api/v1/backtests/{finished.pk}/results/"
     auth = {"Authorization": f"Token {token_of(user)}"}
     clock = [1000.0]
-    monkeypatch.setattr(edge.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(edge, "_now", lambda: clock[0])
     get(app, path, auth)
     clock[0] += edge._ttl() * 0.8  # in the last third of its life
     renewing = get(app, path, auth)
@@ -305,7 +313,7 @@ def test_a_pending_message_or_a_query_string_goes_to_django(app, user, finished)
 
     async def with_query():
         communicator = HttpCommunicator(app, "GET", f"{path}?sort=-net_return", headers=asgi_headers({"Cookie": cookies}))
-        return await communicator.get_response(timeout=60)
+        return await finish(communicator)
 
     sorted_page = async_to_sync(with_query)()
     assert sorted_page["status"] == 200 and (b"x-edge-cache", b"hit") not in sorted_page["headers"]
