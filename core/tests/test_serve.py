@@ -44,3 +44,71 @@ def test_sockets_of_one_port_can_be_bound_once_per_process_and_a_taken_port_is_n
     finally:
         first.close()
         second.close()
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out += [int(child) for child in text]
+    return out
+
+
+def _wait(predicate, seconds: float = 60.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def _health(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not serve.sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_supervisor_restarts_a_dead_daphne_and_takes_its_processes_along_when_it_dies(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    port = serve._listener("127.0.0.1", 0)
+    number = port.getsockname()[1]
+    port.close()
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "REDIS_URL": "redis://127.0.0.1:1/0", "DEBUG": "False",
+           "SITE_URL": f"http://127.0.0.1:{number}"}  # a full-stack configuration; /health needs no Redis
+    env.pop("DATABASE_URL", None)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=root, env=env, check=True)
+    parent = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(number), "--workers", "2"],
+                              cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        first = _wait(lambda: len(_children(parent.pid)) == 2 and _children(parent.pid))
+        _wait(lambda: _health(number))
+        os.kill(first[0], signal.SIGKILL)
+        _wait(lambda: len(set(_children(parent.pid)) - set(first)) == 1)  # a new one in its place
+        for _ in range(10):  # both processes answer: whichever socket the kernel picks
+            _wait(lambda: _health(number))
+        now = _children(parent.pid)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        _wait(lambda: not any(Path(f"/proc/{pid}").exists() and "zombie" not in
+                              Path(f"/proc/{pid}/status").read_text().lower() for pid in now), seconds=20)  # fmt: skip
+        assert not _health(number)
+    finally:
+        if parent.poll() is None:
+            parent.kill()

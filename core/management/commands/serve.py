@@ -72,6 +72,15 @@ class Command(BaseCommand):
         supervise(host, port, workers, application)
 
 
+def _die_with_parent() -> None:
+    """In the child, before daphne starts: on Linux, a SIGTERM when this supervisor dies, even by
+    SIGKILL, so no daphne process is left serving on its own."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _listener(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
@@ -95,7 +104,7 @@ def supervise(host: str, port: int, workers: int, application: str) -> None:
     def spawn(listener: socket.socket) -> subprocess.Popen:
         fd = listener.fileno()
         return subprocess.Popen([sys.executable, "-m", "daphne", "--fd", str(fd), "--proxy-headers", application],
-                                pass_fds=[fd])  # fmt: skip
+                                pass_fds=[fd], preexec_fn=_die_with_parent)  # fmt: skip
 
     children = [spawn(listener) for listener in listeners]
     stopping = False
