@@ -267,6 +267,10 @@ BACKTEST_MAX_CONCURRENT_RUNS = env.int("BACKTEST_MAX_CONCURRENT_RUNS", default=3
 BACKTEST_MAX_SYMBOLS = env.int("BACKTEST_MAX_SYMBOLS", default=200)
 BACKTEST_MAX_SWEEP_CELLS = env.int("BACKTEST_MAX_SWEEP_CELLS", default=400)
 BACKTEST_STALE_SECONDS = env.int("BACKTEST_STALE_SECONDS", default=120)  # no heartbeat for this long: failed
+# A finished run's results page and API are answered by the edge cache (core.edge) for this long
+# after Django authenticated the credential and rendered them; per process, bounded in bytes.
+EDGE_CACHE_SECONDS = env.float("EDGE_CACHE_SECONDS", default=15.0)
+EDGE_CACHE_MAX_BYTES = env.int("EDGE_CACHE_MAX_BYTES", default=64 * 1024 * 1024)
 CELERY_BEAT_SCHEDULE = {
     "backtests-fail-stale-runs": {"task": "backtests.tasks.fail_stale_runs", "schedule": 60.0},
 }
