@@ -738,7 +738,7 @@ def bench_mode(mode: str, workdir: Path, market_root: Path, args: argparse.Names
         ):
             url = stack.url + path
             headers, first_ms = browser_headers(url, headers)
-            for _ in range(2):  # the page is kept from the first request that sends the cookies back
+            for _ in range(4):  # kept from the first request that sends the cookies back, in each server process
                 again_ms, cache = first_answer_ms(url, headers)
             if wrk is not None:
                 log(f"{mode}: wrk, {args.duration:g} s of GET {path} over {args.connections} connections")

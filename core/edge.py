@@ -175,8 +175,13 @@ def _remember(digest: bytes, principal: Principal, key: tuple, entry: Entry) -> 
         _tables.size += entry.size
         limit = _max_bytes()
         while _tables.size > limit and _tables.entries:
-            _, evicted = _tables.entries.popitem(last=False)
+            evicted_key, evicted = _tables.entries.popitem(last=False)
             _tables.size -= evicted.size
+            keys = _tables.by_tag.get(evicted.tag)
+            if keys is not None:
+                keys.discard(evicted_key)
+                if not keys:
+                    del _tables.by_tag[evicted.tag]
         if len(_tables.principals) > 50_000:  # drop the expired ones now and then
             now = _now()
             for stale in [d for d, p in _tables.principals.items() if p.expires < now]:

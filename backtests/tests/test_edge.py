@@ -347,3 +347,16 @@ def test_mask_csrf_secret_gives_tokens_django_unmasks():
     assert len(tokens) == 50
     assert all(len(token) == 64 and _unmask_cipher_token(token) == SECRET for token in tokens)
 
+
+
+def test_kept_answers_are_bounded_in_bytes_oldest_first(app, user, finished, settings,
+                                                        django_capture_on_commit_callbacks):
+    second = finish_run(user, django_capture_on_commit_callbacks)
+    auth = {"Authorization": f"Token {token_of(user)}"}
+    first_path, second_path = (f"/api/v1/backtests/{run.pk}/results/" for run in (finished, second))
+    get(app, first_path, auth)
+    settings.EDGE_CACHE_MAX_BYTES = edge._tables.size + 1  # room for one answer only
+    get(app, second_path, auth)
+    assert hit(get(app, second_path, auth))
+    assert not hit(get(app, first_path, auth))  # the oldest made room
+    assert set(edge._tables.by_tag) == {f"backtest:{finished.pk}"}  # and the evicted one's tag went with it
