@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from accounts import services
+from accounts import preferences, services
 from accounts.models import ApiToken, hash_token_key
 
 INVALID_TOKEN = _("Invalid or revoked token.")
@@ -24,6 +24,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed(INVALID_TOKEN)
         services.api_token_touch(token=token)
+        # an app keeps no cookies: the account's language and time zone, not the visitor defaults
+        # the middleware chose before DRF knew the user
+        prefs = preferences.of_user(token.user)
+        preferences.activate(prefs)
+        request._request.LANGUAGE_CODE = prefs.language
         return token.user, token
 
     def authenticate_header(self, request) -> str:

@@ -1,6 +1,4 @@
-import zoneinfo
-
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 
 from accounts import preferences
@@ -19,9 +17,8 @@ class PreferencesMiddleware:
     def __call__(self, request):
         prefs = preferences.for_request(request)
         request.preferences = prefs
-        translation.activate(prefs.language)
+        preferences.activate(prefs)
         request.LANGUAGE_CODE = prefs.language
-        timezone.activate(zoneinfo.ZoneInfo(prefs.timezone))
 
         response = self.get_response(request)
 

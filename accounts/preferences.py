@@ -53,8 +53,20 @@ def from_cookies(cookies: dict[str, str]) -> Preferences:
 def for_request(request) -> Preferences:
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        return Preferences(theme=user.theme, language=user.language, timezone=user.timezone)
+        return of_user(user)
     return from_cookies(request.COOKIES)
+
+
+def activate(preferences: Preferences) -> None:
+    """Make ``preferences`` the language and time zone of the rest of this request."""
+    from django.utils import timezone, translation
+
+    translation.activate(preferences.language)
+    timezone.activate(zoneinfo.ZoneInfo(preferences.timezone))
+
+
+def of_user(user) -> Preferences:
+    return Preferences(theme=user.theme, language=user.language, timezone=user.timezone)
 
 
 def set_cookies(response, preferences: Preferences, *, current: dict[str, str]) -> None:

@@ -129,3 +129,23 @@ def test_results_carry_an_etag_and_answer_304_when_the_client_has_them(api_clien
     assert first.status_code == 200 and first["ETag"]
     again = api_client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
     assert again.status_code == 304 and again.content == b""
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_a_token_request_speaks_the_accounts_language_without_cookies(user, sample_market, language):
+    """The mobile app keeps no cookies: its messages follow the account, not the site default."""
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_token_create
+
+    user.language, user.timezone = language, "America/New_York"
+    user.save()
+    app = APIClient()
+    app.credentials(HTTP_AUTHORIZATION=f"Token {api_token_create(user=user, name='phone')[1]}")
+    response = app.post(URL, {**BODY, "end": "2017-01-01"}, format="json")
+    assert response.status_code == 400 and response["Content-Language"] == language
+    with translation.override(language):
+        assert response.json()["error"]["fields"]["end"] == [str(validation.END_BEFORE_START)]
+    created = app.post(URL, BODY, format="json", HTTP_IDEMPOTENCY_KEY="tz-check")
+    assert created.status_code == 201
+    assert created.json()["created_at"].endswith(("-05:00", "-04:00"))  # the account's time zone
