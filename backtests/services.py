@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
@@ -160,7 +160,7 @@ def _claim(run_id: int) -> BacktestRun | None:
         if run is None:
             return None
         if run.status == RunStatus.RUNNING:
-            _fail(run, str(WORKER_LOST % {"seconds": settings.BACKTEST_STALE_SECONDS}))
+            _fail(run, _owner_text(run.owner_id, WORKER_LOST, seconds=settings.BACKTEST_STALE_SECONDS))
             return None
         if run.status != RunStatus.QUEUED:
             return None
@@ -168,6 +168,16 @@ def _claim(run_id: int) -> BacktestRun | None:
         run.save(update_fields=["status", "started_at", "heartbeat_at", "progress", "updated_at"])
         _push(run, EVENT_PROGRESS)
     return run
+
+
+def _owner_text(owner_id: int, message, **params) -> str:
+    """A message stored for the owner to read later, in the owner's language: the worker or the beat
+    sweep that writes it has no request to take a language from."""
+    from accounts.models import User
+
+    language = User.objects.filter(pk=owner_id).values_list("language", flat=True).first()
+    with translation.override(language or settings.LANGUAGE_CODE):
+        return str(message % params) if params else str(message)
 
 
 def _fail(run: BacktestRun, message: str) -> None:
@@ -223,11 +233,11 @@ def backtest_execute(*, run_id: int) -> BacktestRun | None:
         run.refresh_from_db()
         return run
     except NoBarsError as error:
-        _finish_failed(run, str(DATA_GONE % {"error": error}))
+        _finish_failed(run, _owner_text(run.owner_id, DATA_GONE, error=error))
         return run
     except Exception as error:  # the run must end in a final state whatever broke
         logger.exception("backtest %s failed", run.pk)
-        _finish_failed(run, str(ENGINE_FAILED % {"error": error}))
+        _finish_failed(run, _owner_text(run.owner_id, ENGINE_FAILED, error=error))
         return run
     return _finish_succeeded(run, metrics=metrics, name=name, seconds=time.perf_counter() - started)
 
@@ -270,9 +280,9 @@ def backtest_fail_stale(*, now: dt.datetime | None = None) -> int:
             if locked.status != RunStatus.RUNNING or locked.heartbeat_at >= silent:
                 continue
             if locked.started_at and locked.started_at < too_old:
-                _fail(locked, str(TIME_LIMIT % {"seconds": settings.CELERY_TASK_TIME_LIMIT}))
+                _fail(locked, _owner_text(locked.owner_id, TIME_LIMIT, seconds=settings.CELERY_TASK_TIME_LIMIT))
             else:
-                _fail(locked, str(WORKER_LOST % {"seconds": settings.BACKTEST_STALE_SECONDS}))
+                _fail(locked, _owner_text(locked.owner_id, WORKER_LOST, seconds=settings.BACKTEST_STALE_SECONDS))
             failed += 1
     failed += _fail_stale_sweeps(silent)
     return failed
@@ -283,9 +293,9 @@ def _fail_stale_sweeps(silent: dt.datetime) -> int:
     from backtests.models import BacktestSweep
 
     stale = BacktestSweep.objects.filter(status=RunStatus.RUNNING, updated_at__lt=silent)
-    message = str(WORKER_LOST % {"seconds": settings.BACKTEST_STALE_SECONDS})
     count = 0
     for sweep in stale:
+        message = _owner_text(sweep.owner_id, WORKER_LOST, seconds=settings.BACKTEST_STALE_SECONDS)
         updated = BacktestSweep.objects.filter(pk=sweep.pk, status=RunStatus.RUNNING, updated_at__lt=silent).update(
             status=RunStatus.FAILED, error=message, finished_at=timezone.now())
         if updated:
@@ -300,5 +310,5 @@ def backtest_time_limit(*, run_id: int) -> None:
     with transaction.atomic():
         run = BacktestRun.objects.select_for_update().filter(pk=run_id).first()
         if run is not None and run.status == RunStatus.RUNNING:
-            _fail(run, str(TIME_LIMIT % {"seconds": settings.CELERY_TASK_SOFT_TIME_LIMIT}))
+            _fail(run, _owner_text(run.owner_id, TIME_LIMIT, seconds=settings.CELERY_TASK_SOFT_TIME_LIMIT))
 

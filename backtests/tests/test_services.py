@@ -152,6 +152,8 @@ def test_cancel_while_running_stops_at_the_next_progress_step(user, sample_marke
 
 def test_a_redelivered_task_of_a_dead_worker_fails_the_run_instead_of_running_twice(
         user, sample_market, enqueued, django_capture_on_commit_callbacks):
+    user.language = "en"
+    user.save()
     run = start(user, django_capture_on_commit_callbacks)
     BacktestRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)  # the first worker claimed it, then died
     services.backtest_execute(run_id=run.pk)
@@ -160,20 +162,27 @@ def test_a_redelivered_task_of_a_dead_worker_fails_the_run_instead_of_running_tw
     assert "The worker stopped" in run.error
 
 
-def test_the_stale_sweep_fails_silent_runs_with_a_reason(user, sample_market, enqueued, settings,
-                                                         django_capture_on_commit_callbacks):
+def test_the_stale_sweep_fails_silent_runs_with_a_reason_in_their_owners_language(
+        user, other_user, sample_market, enqueued, settings, django_capture_on_commit_callbacks):
     settings.BACKTEST_STALE_SECONDS = 60
+    user.language, other_user.language = "en", "ko"
+    user.save()
+    other_user.save()
     silent, alive = start(user, django_capture_on_commit_callbacks), start(user, django_capture_on_commit_callbacks)
+    korean = start(other_user, django_capture_on_commit_callbacks)
     now = dt.datetime.now(dt.UTC)
-    BacktestRun.objects.filter(pk=silent.pk).update(
+    BacktestRun.objects.filter(pk__in=[silent.pk, korean.pk]).update(
         status=RunStatus.RUNNING, started_at=now - dt.timedelta(minutes=5), heartbeat_at=now - dt.timedelta(minutes=3))
     BacktestRun.objects.filter(pk=alive.pk).update(
         status=RunStatus.RUNNING, started_at=now - dt.timedelta(minutes=5), heartbeat_at=now - dt.timedelta(seconds=10))
-    assert services.backtest_fail_stale(now=now) == 1
+    assert services.backtest_fail_stale(now=now) == 2
     silent.refresh_from_db()
     alive.refresh_from_db()
-    assert silent.status == RunStatus.FAILED
+    korean.refresh_from_db()
+    assert silent.status == korean.status == RunStatus.FAILED
+    # the beat has no request: each message is written in the language of the user who will read it
     assert silent.error == "The worker stopped while running this backtest (no sign of life for 60 s)."
+    assert korean.error.startswith("이 백테스트를 실행하던 작업 프로세스가 멈췄습니다") and "60초" in korean.error
     assert alive.status == RunStatus.RUNNING
 
 
