@@ -184,4 +184,7 @@ def test_a_worker_killed_mid_run_leaves_the_run_failed_with_a_reason(own_worker,
     assert services.backtest_fail_stale() == 1  # ...until the periodic sweep (beat, every minute)
     run.refresh_from_db()
     assert run.status == RunStatus.FAILED
-    assert run.error == str(services.WORKER_LOST % {"seconds": 1})
+    from django.utils import translation
+
+    with translation.override(user.language):  # written in the owner's language
+        assert run.error == str(services.WORKER_LOST % {"seconds": 1})
