@@ -51,6 +51,16 @@ def media(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture
+def no_worker(monkeypatch):
+    """The task is not sent; tests run its body with services.backtest_execute."""
+
+    class FakeResult:
+        id = "task-not-sent"
+
+    monkeypatch.setattr("backtests.tasks.run_backtest.delay", lambda **kwargs: FakeResult())
+
+
 @pytest.fixture(autouse=True)
 def _english():
     """Messages are asserted in English (the msgids); Korean is the site default."""

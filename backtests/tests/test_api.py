@@ -13,14 +13,6 @@ BODY = {"strategy_type": "sma_cross", "params": {"fast": 10, "slow": 30}, "codes
         "start": "2018-01-01", "end": "2024-12-31", "cash": 10_000_000}
 
 
-@pytest.fixture
-def no_worker(monkeypatch):
-    class FakeResult:
-        id = "task-api"
-
-    monkeypatch.setattr("backtests.tasks.run_backtest.delay", lambda **kwargs: FakeResult())
-
-
 def create(client, django_capture_on_commit_callbacks, **changes):
     with django_capture_on_commit_callbacks(execute=True):
         return client.post(URL, {**BODY, **changes}, format="json")

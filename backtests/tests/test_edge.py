@@ -38,14 +38,6 @@ def _fresh_caches():
     results._CACHE.clear()
 
 
-@pytest.fixture
-def no_worker(monkeypatch):
-    class FakeResult:
-        id = "task-edge"
-
-    monkeypatch.setattr("backtests.tasks.run_backtest.delay", lambda **kwargs: FakeResult())
-
-
 class CountingApp:
     """The Django ASGI app, counting the requests that reach it."""
 

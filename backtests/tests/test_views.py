@@ -31,15 +31,6 @@ def _fresh_result_cache():
 
 
 @pytest.fixture
-def no_worker(monkeypatch):
-    """The task is not sent; tests run its body with services.backtest_execute."""
-    class FakeResult:
-        id = "task-views"
-
-    monkeypatch.setattr("backtests.tasks.run_backtest.delay", lambda **kwargs: FakeResult())
-
-
-@pytest.fixture
 def alice(client: Client, user) -> Client:
     user.language = "en"  # messages are asserted in English (the msgids)
     user.save(update_fields=["language"])
