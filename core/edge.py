@@ -44,15 +44,18 @@ from typing import Any
 from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_token
+from django.utils.safestring import mark_safe
 
 PAGE = "page"  # a session-authenticated HTML page
 API = "api"  # an API route: the Authorization header, else the session (as DRF authenticates)
 
-HOLE_CSRF = "edgehole0csrf0a1f"
-HOLE_ONCE = "edgehole0once0b2e"
+# Marked safe and starting with "<": no user text can render as a hole, since the templates
+# escape it to "&lt;...".
+HOLE_CSRF = mark_safe("<edge-hole:csrf>")  # noqa: S308 (a constant)
+HOLE_ONCE = mark_safe("<edge-hole:once>")  # noqa: S308 (a constant)
 HOLES = {"csrf_token": HOLE_CSRF}  # template context that renders the CSRF token as a hole
 # HOLE_ONCE: put it where a fresh one-time value (a submission key) belongs; each answer gets a uuid4
-_HOLE_RE = re.compile(f"({HOLE_CSRF}|{HOLE_ONCE})".encode())
+_HOLE_RE = re.compile(f"({re.escape(HOLE_CSRF)}|{re.escape(HOLE_ONCE)})".encode())
 _CSRF_CHARS = frozenset(CSRF_ALLOWED_CHARS)
 _CSRF_INDEX = {char: index for index, char in enumerate(CSRF_ALLOWED_CHARS)}
 _SKIP_HEADERS = {b"set-cookie", b"content-length", b"x-edge-cache"}

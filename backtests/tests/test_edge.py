@@ -233,7 +233,7 @@ def test_the_page_is_kept_with_fresh_csrf_tokens_and_submission_keys(app, django
         tokens = set(TOKEN_INPUT.findall(answer["body"]))
         assert len(tokens) == 1  # one token per answer, in every form of the page
         assert _unmask_cipher_token(tokens.pop().decode()) == SECRET
-        assert b"edgehole" not in answer["body"]
+        assert b"edge-hole" not in answer["body"]
     assert TOKEN_INPUT.search(second["body"])[1] != TOKEN_INPUT.search(third["body"])[1]
     assert RERUN_KEY.search(second["body"])[1] != RERUN_KEY.search(third["body"])[1]
     # apart from its holes, the kept page is the page Django rendered
@@ -352,3 +352,13 @@ def test_kept_answers_are_bounded_in_bytes_oldest_first(app, user, finished, set
     assert hit(get(app, second_path, auth))
     assert not hit(get(app, first_path, auth))  # the oldest made room
     assert set(edge._tables.by_tag) == {f"backtest:{finished.pk}"}  # and the evicted one's tag went with it
+
+
+def test_user_text_that_looks_like_a_hole_stays_text(app, user, finished):
+    BacktestRun.objects.filter(pk=finished.pk).update(title="<edge-hole:csrf> <edge-hole:once>")
+    path = f"/backtests/{finished.pk}/"
+    cookies = {"Cookie": browser_cookies(user)}
+    get(app, path, cookies)
+    kept = get(app, path, cookies)
+    assert hit(kept)
+    assert b"&lt;edge-hole:csrf&gt; &lt;edge-hole:once&gt;" in kept["body"]  # escaped, not filled
