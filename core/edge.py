@@ -94,7 +94,7 @@ def _match(path: str) -> Route | None:
 @dataclass(frozen=True)
 class Principal:
     user_id: int
-    look: tuple[str, str, str]  # the user's language, theme, time zone when Django authenticated them
+    look: tuple[tuple[str, str], ...]  # the cookies of the user's look (language, theme, time zone) then
     expires: float
 
 
@@ -205,10 +205,15 @@ def _valid_csrf_secret(value: str | None) -> bool:
     return value is not None and len(value) == CSRF_SECRET_LENGTH and set(value) <= _CSRF_CHARS
 
 
-def _look_cookies(cookies: dict[str, str]) -> tuple[str | None, str | None, str | None]:
-    from accounts.preferences import THEME_COOKIE, TIMEZONE_COOKIE
+def _in_step(cookies: dict[str, str], look: tuple[tuple[str, str], ...]) -> bool:
+    """Whether the request's cookies already say what the page's look is (else Django sets them)."""
+    return all(cookies.get(name) == value for name, value in look)
 
-    return cookies.get(settings.LANGUAGE_COOKIE_NAME), cookies.get(THEME_COOKIE), cookies.get(TIMEZONE_COOKIE)
+
+def _look(request) -> tuple[tuple[str, str], ...]:
+    """The cookies the request's preferences (``request.preferences``, accounts' middleware) call for."""
+    prefs = getattr(request, "preferences", None)
+    return tuple(sorted(prefs.cookies().items())) if prefs is not None else ()
 
 
 def mask_csrf_secret(secret: str) -> str:
@@ -221,7 +226,7 @@ def mask_csrf_secret(secret: str) -> str:
     )
 
 
-def _key(kind: str, path: str, look: tuple[str, str, str], cookies: dict[str, str]) -> tuple:
+def _key(kind: str, path: str, look: tuple[tuple[str, str], ...], cookies: dict[str, str]) -> tuple:
     if kind == API:
         return (API, path)
     return (PAGE, path, *look, cookies.get("updown", ""))
@@ -242,11 +247,10 @@ def page_can_keep(request) -> bool:
     :data:`HOLES` in the context when it is."""
     if _slot(request) is None or request.method != "GET" or request.META.get("QUERY_STRING"):
         return False
-    cookies = request.COOKIES
-    prefs = getattr(request, "preferences", None)
-    if prefs is None or "messages" in cookies or not _valid_csrf_secret(cookies.get(settings.CSRF_COOKIE_NAME)):
+    cookies, look = request.COOKIES, _look(request)
+    if not look or "messages" in cookies or not _valid_csrf_secret(cookies.get(settings.CSRF_COOKIE_NAME)):
         return False
-    return _look_cookies(cookies) == (prefs.language, prefs.theme, prefs.timezone)
+    return _in_step(cookies, look)
 
 
 def keep(request, response, *, owner_id: int, tag: str) -> Any:
@@ -260,20 +264,19 @@ def keep(request, response, *, owner_id: int, tag: str) -> Any:
     route_ = _match(request.path)
     if slot is None or route_ is None or response.status_code != 200 or request.method != "GET":
         return response
-    prefs = getattr(request, "preferences", None)
-    look = (prefs.language, prefs.theme, prefs.timezone) if prefs is not None else ("", "", "")
+    look = _look(request)
     credential = _credential(route_.kind, _authorization(request), request.COOKIES)
-    if credential is None or (route_.kind == PAGE and (len(parts) == 1 or not page_can_keep(request))):
-        return response  # a page rendered without holes carries this request's own CSRF token
+    if credential is None or (route_.kind == PAGE and len(parts) == 1):
+        return response  # a page rendered without holes (page_can_keep said no) carries this request's own token
     slot.offer = {"credential": credential, "user_id": request.user.pk, "look": look, "owner_id": owner_id,
                   "tag": tag, "parts": parts, "key": _key(route_.kind, request.path, look, request.COOKIES)}
     return response
 
 
 def _authorization(request) -> str | None:
-    """The Authorization header when an API token authenticated this request (DRF), else None."""
-    authenticator = getattr(request, "successful_authenticator", None)
-    if authenticator is None or authenticator.__class__.__name__ == "SessionAuthentication":
+    """The Authorization header when it authenticated this request (DRF sets ``request.auth`` to the
+    token; a session, or a plain Django view, leaves none), else None."""
+    if getattr(request, "auth", None) is None:
         return None
     return request.META.get("HTTP_AUTHORIZATION")
 
@@ -304,7 +307,7 @@ def _lookup(route_: Route, path: str, headers: dict[bytes, bytes]) -> tuple[byte
     csrf_secret = None
     if route_.kind == PAGE:
         csrf_secret = cookies.get(settings.CSRF_COOKIE_NAME)
-        if "messages" in cookies or not _valid_csrf_secret(csrf_secret) or _look_cookies(cookies) != principal.look:
+        if "messages" in cookies or not _valid_csrf_secret(csrf_secret) or not _in_step(cookies, principal.look):
             return digest, None, False
     entry = _tables.entries.get(_key(route_.kind, path, principal.look, cookies))
     if entry is None or entry.expires < now or entry.owner_id != principal.user_id:
