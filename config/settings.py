@@ -91,6 +91,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
+# daphne processes of `manage.py serve` with external services (0: one per CPU); embedded mode runs one
+SERVE_WORKERS = env.int("SERVE_WORKERS", default=0)
 WSGI_APPLICATION = "config.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

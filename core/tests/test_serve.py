@@ -17,9 +17,9 @@ def test_embedded_mode_refuses_several_processes_and_says_why(settings):
 
 def test_full_stack_defaults_to_serve_workers_or_one_per_cpu(settings, monkeypatch):
     settings.CELERY_EMBEDDED = False
-    monkeypatch.setenv("SERVE_WORKERS", "3")
+    settings.SERVE_WORKERS = 3
     assert serve.default_workers() == 3
-    monkeypatch.delenv("SERVE_WORKERS")
+    settings.SERVE_WORKERS = 0
     monkeypatch.setattr(serve.os, "cpu_count", lambda: 4)
     assert serve.default_workers() == 4
 

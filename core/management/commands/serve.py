@@ -26,7 +26,7 @@ RESTART_WINDOW = 60.0
 def default_workers() -> int:
     if settings.CELERY_EMBEDDED:
         return 1
-    return int(os.environ.get("SERVE_WORKERS") or os.cpu_count() or 1)
+    return settings.SERVE_WORKERS or os.cpu_count() or 1
 
 
 class Command(BaseCommand):
