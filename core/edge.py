@@ -51,8 +51,8 @@ API = "api"  # an API route: the Authorization header, else the session (as DRF 
 
 # Marked safe and starting with "<": no user text can render as a hole, since the templates
 # escape it to "&lt;...".
-HOLE_CSRF = mark_safe("<edge-hole:csrf>")  # noqa: S308 (a constant)
-HOLE_ONCE = mark_safe("<edge-hole:once>")  # noqa: S308 (a constant)
+HOLE_CSRF = mark_safe("<edge-hole:csrf>")
+HOLE_ONCE = mark_safe("<edge-hole:once>")
 HOLES = {"csrf_token": HOLE_CSRF}  # template context that renders the CSRF token as a hole
 # HOLE_ONCE: put it where a fresh one-time value (a submission key) belongs; each answer gets a uuid4
 _HOLE_RE = re.compile(f"({re.escape(HOLE_CSRF)}|{re.escape(HOLE_ONCE)})".encode())
@@ -111,11 +111,25 @@ class Entry:
     size: int
 
 
+@dataclass(frozen=True)
+class Offer:
+    """What a view hands the edge: the answer's parts and whose it is."""
+
+    kind: str
+    key: tuple
+    credential: str
+    user_id: int
+    look: tuple[tuple[str, str], ...]
+    owner_id: int
+    tag: str
+    parts: tuple[bytes, ...]
+
+
 @dataclass
 class Slot:
     """Put in the ASGI scope of a request that may be kept; the view fills ``offer``."""
 
-    offer: dict[str, Any] | None = None
+    offer: Offer | None = None
 
 
 @dataclass
@@ -268,8 +282,9 @@ def keep(request, response, *, owner_id: int, tag: str) -> Any:
     credential = _credential(route_.kind, _authorization(request), request.COOKIES)
     if credential is None or (route_.kind == PAGE and len(parts) == 1):
         return response  # a page rendered without holes (page_can_keep said no) carries this request's own token
-    slot.offer = {"credential": credential, "user_id": request.user.pk, "look": look, "owner_id": owner_id,
-                  "tag": tag, "parts": parts, "key": _key(route_.kind, request.path, look, request.COOKIES)}
+    slot.offer = Offer(kind=route_.kind, key=_key(route_.kind, request.path, look, request.COOKIES),
+                       credential=credential, user_id=request.user.pk, look=look, owner_id=owner_id, tag=tag,
+                       parts=parts)
     return response
 
 
@@ -385,27 +400,26 @@ class EdgeCache:
             if message["type"] == "http.response.start":
                 captured["status"] = message["status"]
                 captured["headers"] = message.get("headers", [])
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
-                # kept before the last part leaves: the client's next request finds it
-                if slot.offer is not None and captured.get("status") == 200:
-                    self._store(slot.offer, captured["headers"])
+            elif (message["type"] == "http.response.body" and not message.get("more_body")
+                  and slot.offer is not None and captured.get("status") == 200):
+                self._store(slot.offer, captured["headers"])  # before the last part leaves: the next request finds it
             await send(message)
 
         await self.app({**scope, "edge": slot}, receive, capture)
 
     @staticmethod
-    def _store(offer: dict[str, Any], headers) -> None:
+    def _store(offer: Offer, headers) -> None:
         cookies_set = [value for name, value in headers if name.lower() == b"set-cookie"]
         csrf_name = settings.CSRF_COOKIE_NAME.encode() + b"="
-        if offer["key"][0] == PAGE and any(not value.startswith(csrf_name) for value in cookies_set):
+        if offer.kind == PAGE and any(not value.startswith(csrf_name) for value in cookies_set):
             return  # Django set a cookie the page's look depends on (or a new session): let it keep doing so
         kept = tuple((name, value) for name, value in headers if name.lower() not in _SKIP_HEADERS)
         etag = next((value for name, value in kept if name.lower() == b"etag"), None)
-        parts = offer["parts"]
+        parts = offer.parts
         gzipped = gzip.compress(parts[0], 6) if len(parts) == 1 and len(parts[0]) >= GZIP_MIN_BYTES else None
         expires = _now() + _ttl()
-        entry = Entry(owner_id=offer["owner_id"], tag=offer["tag"], status=200, headers=kept, parts=parts,
+        entry = Entry(owner_id=offer.owner_id, tag=offer.tag, status=200, headers=kept, parts=parts,
                       gzipped=gzipped, etag=etag, expires=expires,
                       size=sum(map(len, parts)) + len(gzipped or b""))  # fmt: skip
-        principal = Principal(user_id=offer["user_id"], look=offer["look"], expires=expires)
-        _remember(_digest(offer["credential"]), principal, offer["key"], entry)
+        principal = Principal(user_id=offer.user_id, look=offer.look, expires=expires)
+        _remember(_digest(offer.credential), principal, offer.key, entry)
