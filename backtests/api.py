@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -153,6 +154,13 @@ def finished_run(request, pk: int) -> BacktestRun:
     return run
 
 
+def results_etag(run: BacktestRun) -> str:
+    """The ETag of a run's stored results: a keyed hash of the run and its file, so the storage
+    name (which would locate the file) never appears in a header, and no one can forge it."""
+    digest = salted_hmac("backtests.results.etag", f"{run.pk}:{run.result_file.name}", algorithm="sha256")
+    return f'"{digest.hexdigest()[:32]}"'
+
+
 class BacktestResultsApi(APIView):
     @extend_schema(responses=inline_serializer("BacktestResults", {
         "metrics": serializers.DictField(), "per_symbol": serializers.ListField(child=serializers.DictField()),
@@ -164,7 +172,7 @@ class BacktestResultsApi(APIView):
         client that has it gets 304."""
         run = finished_run(request, pk)
         name = run.result_file.name
-        etag = f'"{name.rsplit("/", 1)[-1]}"'
+        etag = results_etag(run)
         headers = {"ETag": etag, "Cache-Control": "private, max-age=86400"}
         if request.headers.get("If-None-Match") == etag:
             return HttpResponse(status=304, headers=headers)
