@@ -1,7 +1,8 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from core.consumers import UserConsumer
+from core.consumers import UserConsumer, not_found
 
 websocket_urlpatterns = [
     path("ws/user/", UserConsumer.as_asgi()),
+    re_path(r"", not_found),  # last: any other path is refused cleanly (4404), not a 500
 ]

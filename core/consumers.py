@@ -6,6 +6,9 @@ from core import realtime
 
 # Close code sent to a socket that is not logged in (4000-4999 are ours).
 CLOSE_UNAUTHENTICATED = 4401
+# Close code sent to a socket opened on a path no consumer serves (before the handshake completes,
+# so servers answer the upgrade with 403).
+CLOSE_NOT_FOUND = 4404
 
 
 class UserConsumer(AsyncJsonWebsocketConsumer):
@@ -34,3 +37,12 @@ class UserConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(
             {"event": message["event"], "payload": message["payload"], "sent_at": message["sent_at"]}
         )
+
+
+async def not_found(scope, receive, send) -> None:
+    """Every websocket path no consumer serves: refused with ``CLOSE_NOT_FOUND`` instead of the
+    router's ``ValueError`` (which servers answer with HTTP 500). A plain ASGI app rather than a
+    consumer: a refused socket needs no channel of the channel layer."""
+    message = await receive()
+    if message["type"] == "websocket.connect":
+        await send({"type": "websocket.close", "code": CLOSE_NOT_FOUND})
