@@ -1,0 +1,180 @@
+"""Embedded mode (SQLite file, a Celery worker of threads in the web process) never loses a write to
+"database is locked": a sweep of hundreds of cells and backtests run in the real embedded worker
+while other threads sign in through the API and create strategies, watchlists and runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import numpy as np
+import pytest
+from django.db import connection, connections
+from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
+
+from accounts.tests.factories import PASSWORD, UserFactory
+from backtests import sweeps, validation
+from backtests.models import ACTIVE_STATUSES, BacktestRun, BacktestSweep, RunStatus
+from marketdata.models import Instrument, Market
+
+CODES = ("005930", "000660")
+ROUNDS = 12  # requests of each kind per client thread, at least (more while the sweep still runs)
+QUIET_S = 20  # the jobs are given up as stuck after this long without any progress
+
+
+@pytest.fixture
+def sqlite_only():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite locking only: PostgreSQL has row locks and MVCC, and runs its workers elsewhere")
+
+
+@pytest.fixture
+def synthetic_market(bar_store):
+    """Two stocks with two years of small synthetic daily bars (fast cells)."""
+    days = np.arange(np.datetime64("2022-01-03"), np.datetime64("2024-01-01"))
+    days = days[np.is_busday(days)]
+    for shift, code in enumerate(CODES):
+        close = 50_000 + 5_000 * np.sin(np.arange(days.size) / (9.0 + shift)) + 10.0 * np.arange(days.size)
+        bar_store.write(code, Market.KOSPI, date=days, open=close * 0.995, high=close * 1.01, low=close * 0.99,
+                        close=close, volume=np.full(days.size, 1_000_000.0))
+        Instrument.objects.create(code=code, name=code, name_en=code, market=Market.KOSPI)
+    return bar_store
+
+
+@pytest.fixture
+def embedded_worker(settings):
+    """The worker exactly as `./dev run` starts it: threads inside this process, in-memory broker."""
+    if not settings.CELERY_EMBEDDED:
+        pytest.skip("the embedded worker runs only on the in-memory broker")
+    from config.celery_app import app
+    from core.embedded import start_embedded_celery
+
+    worker = start_embedded_celery(app, with_beat=False)  # the production concurrency
+    yield worker
+    worker.stop(in_sighandler=False)
+
+
+@pytest.fixture
+def unlimited(settings, monkeypatch):
+    """Limits and throttles would answer 429 long before the database is the question here."""
+    settings.BACKTEST_MAX_CONCURRENT_RUNS = 10_000
+    settings.ACCOUNT_RATE_LIMITS = False
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES",
+                        {scope: "100000/min" for scope in ("anon", "user", "auth", "burst", "sustained")})
+
+
+class Clients:
+    """Loops of real API requests, one thread each; records every answer that is not a success."""
+
+    def __init__(self, sweep_done: threading.Event) -> None:
+        self.sweep_done = sweep_done
+        self.failures: list[str] = []
+        self.counts: dict[str, int] = {}
+        self.run_ids: list[int] = []
+        self.lock = threading.Lock()
+
+    def loop(self, kind: str, request) -> None:
+        try:
+            n = 0
+            while n < ROUNDS or (not self.sweep_done.is_set() and n < 20 * ROUNDS):
+                try:
+                    response = request(n)
+                except Exception as error:  # the test client re-raises what a view let through (a 500)
+                    self.fail(kind, f"{type(error).__name__}: {error}")
+                else:
+                    if response.status_code != 201:
+                        self.fail(kind, f"{response.status_code} {response.content[:300]!r}")
+                    elif kind == "run":
+                        with self.lock:
+                            self.run_ids.append(response.json()["id"])
+                n += 1
+            with self.lock:
+                self.counts[kind] = n
+        finally:
+            connections.close_all()  # this thread's connection
+
+    def fail(self, kind: str, message: str) -> None:
+        with self.lock:
+            self.failures.append(f"{kind}: {message}")
+
+
+def wait_for_jobs(sweep: BacktestSweep, clients: Clients) -> None:
+    """Until the sweep and every run have ended, or nothing moved for QUIET_S seconds (a lost job)."""
+    last, quiet_since = None, time.monotonic()
+    while True:
+        sweep.refresh_from_db()
+        if sweep.status not in ACTIVE_STATUSES:
+            clients.sweep_done.set()
+        active = BacktestRun.objects.filter(status__in=ACTIVE_STATUSES).count()
+        state = (sweep.status, sweep.cells_done, BacktestRun.objects.count(), active)
+        if clients.sweep_done.is_set() and not active and clients.counts.keys() >= {"token", "strategy", "run"}:
+            return
+        if state != last:
+            last, quiet_since = state, time.monotonic()
+        elif time.monotonic() - quiet_since > QUIET_S:
+            clients.sweep_done.set()  # let the clients stop
+            return
+        time.sleep(0.1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_300_cell_sweep_and_runs_in_the_worker_lose_no_write_while_users_sign_in_and_create(
+    sqlite_only, synthetic_market, unlimited, embedded_worker, settings
+):
+    alice = UserFactory(email="alice@example.com")
+    bob = UserFactory(email="bob@example.com")
+    spec = validation.backtest_spec_check(strategy_type="sma_cross", params={"fast": 5, "slow": 40},
+                                          codes=list(CODES), start=dt.date(2022, 1, 3), end=dt.date(2023, 12, 29),
+                                          cash=10_000_000)
+    sweep = sweeps.sweep_start(user=alice, spec=spec, title="grid", x_param="fast", x_values="1:30:1",
+                               y_param="slow", y_values="40:130:10", metric="sharpe")
+    assert sweep.cells_total == 300
+
+    clients = Clients(threading.Event())
+    alice_api, bob_api = APIClient(), APIClient()
+    alice_api.force_authenticate(alice)
+    run_body = {"strategy_type": "sma_cross", "params": {"fast": 5, "slow": 20}, "codes": list(CODES),
+                "start": "2022-01-03", "end": "2023-12-29", "cash": 10_000_000}
+    requests = {
+        "token": lambda n: APIClient().post("/api/v1/auth/token/", {"email": bob.email, "password": PASSWORD,
+                                                                    "device_name": f"phone {n}"}, format="json"),
+        "strategy": lambda n: alice_api.post("/api/v1/strategies/", {
+            "name": f"cross {n}", "strategy_type": "sma_cross", "params": {"fast": 5, "slow": 20},
+            "instruments": list(CODES)}, format="json"),
+        "watchlist": lambda n: bob_api.post("/api/v1/watchlists/", {"name": f"list {n}", "instruments": list(CODES)},
+                                            format="json"),
+        "run": lambda n: alice_api.post("/api/v1/backtests/", {**run_body, "title": f"run {n}"}, format="json"),
+    }
+    bob_api.force_authenticate(bob)
+    threads = [threading.Thread(target=clients.loop, args=(kind, request), name=f"client-{kind}")
+               for kind, request in requests.items()]
+    for thread in threads:
+        thread.start()
+    wait_for_jobs(sweep, clients)
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert clients.failures == [], f"{len(clients.failures)} requests failed:\n" + "\n".join(clients.failures[:5])
+    assert all(count >= ROUNDS for count in clients.counts.values()), clients.counts
+    sweep.refresh_from_db()
+    assert (sweep.status, sweep.cells_done, sweep.error) == (RunStatus.SUCCEEDED, 300, "")
+    assert not sweep.cells.exclude(error="").exists()
+    assert sweep.cells.filter(metrics__has_key="sharpe").count() == 300
+    runs = BacktestRun.objects.filter(pk__in=clients.run_ids)
+    assert len(clients.run_ids) >= ROUNDS
+    assert {run.status: run.error for run in runs.exclude(status=RunStatus.SUCCEEDED)} == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_test_database_is_configured_like_the_embedded_one(sqlite_only):
+    """WAL (readers never wait for the writer), a busy timeout, and transactions that take the write
+    lock when they begin, on the very connections the tests use."""
+    with connection.cursor() as cursor:
+        pragmas = {name: cursor.execute(f"PRAGMA {name}").fetchone()[0]
+                   for name in ("journal_mode", "busy_timeout", "synchronous")}
+    assert pragmas["journal_mode"] == "wal"
+    assert pragmas["busy_timeout"] >= 5_000
+    assert pragmas["synchronous"] == 1  # NORMAL: WAL commits stay durable against an application crash
+    assert connection.transaction_mode == "IMMEDIATE"
