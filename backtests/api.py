@@ -93,10 +93,12 @@ def request_fields(request, serializer_class: type[serializers.Serializer]) -> t
 
 
 class BacktestListApi(APIView):
+    pagination_class = Pagination  # what the schema reads to declare the page envelope
+
     @extend_schema(parameters=LIST_PARAMETERS, responses=BacktestSerializer(many=True))
     def get(self, request):
         runs = selectors.backtest_list(user=request.user, filters=selectors.backtest_filters(request.query_params))
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(runs, request, view=self)
         return paginator.get_paginated_response(BacktestSerializer(page, many=True).data)
 
@@ -181,6 +183,8 @@ class BacktestResultsApi(APIView):
 
 
 class BacktestTradesApi(APIView):
+    pagination_class = Pagination  # what the schema reads to declare the page envelope
+
     @extend_schema(parameters=[
         OpenApiParameter("sort", OpenApiTypes.STR, description="entry_date, exit_date, net_return, symbol, "
                                                                "exit_reason, holding_days, pnl; - for descending"),
@@ -191,18 +195,20 @@ class BacktestTradesApi(APIView):
         if symbol := request.query_params.get("symbol", "").upper():
             trades = [t for t in trades if t["symbol"] == symbol]
         trades = results.sorted_trades(trades, request.query_params.get("sort", ""))
-        paginator = Pagination()
+        paginator = self.pagination_class()
         return paginator.get_paginated_response(paginator.paginate_queryset(trades, request, view=self))
 
 
 class BacktestSignalsApi(APIView):
+    pagination_class = Pagination  # what the schema reads to declare the page envelope
+
     @extend_schema(parameters=[OpenApiParameter("symbol", OpenApiTypes.STR)],
                    responses=inline_serializer("BacktestSignal", {"date": serializers.DateField()}, many=True))
     def get(self, request, pk: int):
         signals = results.load(finished_run(request, pk).result_file.name).signals
         if symbol := request.query_params.get("symbol", "").upper():
             signals = [s for s in signals if s["symbol"] == symbol]
-        paginator = Pagination()
+        paginator = self.pagination_class()
         return paginator.get_paginated_response(paginator.paginate_queryset(signals, request, view=self))
 
 

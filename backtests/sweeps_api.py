@@ -70,9 +70,11 @@ class SweepDetailSerializer(SweepSerializer):
 
 
 class SweepListApi(APIView):
+    pagination_class = Pagination  # what the schema reads to declare the page envelope
+
     @extend_schema(responses=SweepSerializer(many=True))
     def get(self, request):
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.sweep_list(user=request.user), request, view=self)
         return paginator.get_paginated_response(SweepSerializer(page, many=True).data)
 
