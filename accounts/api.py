@@ -1,15 +1,41 @@
 """Accounts API: tokens for the mobile app, and the user's own profile and preferences."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import lockout, selectors, services
 from accounts.authentication import ApiTokenAuthentication
 from accounts.models import COMMON_TIMEZONES, ApiToken, Language, Theme, User, validate_timezone
+
+
+SIGN_IN_REFUSED = OpenApiResponse(
+    response=inline_serializer(
+        "SignInRefused",
+        {
+            "error": inline_serializer(
+                "SignInRefusedError",
+                {
+                    "status": serializers.IntegerField(),
+                    "code": serializers.ChoiceField(
+                        choices=[lockout.AccountLocked.code, lockout.TooManyAttempts.code, "throttled"]
+                    ),
+                    "message": serializers.CharField(),
+                },
+            )
+        },
+    ),
+    description=(
+        "Sign-in refused for now, even with the right password and code. `account_locked`: too many "
+        "failed attempts on this account, by any door (login page, its 2FA step, this endpoint); it "
+        "lifts after LOGIN_LOCK_MINUTES, by a password reset, or by an admin, and tokens already "
+        "issued keep working. `too_many_attempts`: too many failed attempts from this address. "
+        "`throttled`: too many requests to this endpoint."
+    ),
+)
 
 
 class TokenCreateApi(APIView):
@@ -40,7 +66,7 @@ class TokenCreateApi(APIView):
     def get_permissions(self):
         return [AllowAny()] if self._is_login() else [IsAuthenticated()]
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer}, auth=[])
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 429: SIGN_IN_REFUSED}, auth=[])
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,9 +1,12 @@
 import zoneinfo
 
+from allauth.core import context
+from allauth.mfa.base.forms import AuthenticateForm
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import COMMON_TIMEZONES, Language, Theme
+from core.errors import ApplicationError
 
 
 def timezone_choices() -> list[tuple[str, str]]:
@@ -25,3 +28,19 @@ class PreferencesForm(forms.Form):
             for name, value in self.cleaned_data.items()
             if name in self.data and (value or name == "display_name")
         }
+
+
+class MfaAuthenticateForm(AuthenticateForm):
+    """The login page's 2FA step (MFA_FORMS): the code is checked by the same service as the API's,
+    so a wrong code counts towards the account's lock and a locked account is refused here too."""
+
+    def clean_code(self) -> str:
+        from accounts.services import second_factor_verify
+
+        code = self.cleaned_data["code"]
+        try:
+            self.authenticator = second_factor_verify(request=context.request, user=self.user, code=code)
+        except ApplicationError as error:
+            raise forms.ValidationError(error.message, code=error.code) from error
+        self.authenticator.user = self.user
+        return code

@@ -124,3 +124,21 @@ class ApiToken(BaseModel):
     @staticmethod
     def generate_key() -> str:
         return secrets.token_urlsafe(32)
+
+
+class LoginLock(BaseModel):
+    """New sign-ins to the account are refused until ``locked_until`` (too many failed attempts).
+
+    Only new sign-ins: sessions and API tokens already issued keep working. Written and lifted by
+    accounts.lockout (cool-down, password reset, an admin).
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="login_lock")
+    locked_until = models.DateTimeField(_("locked until"))
+
+    class Meta:
+        verbose_name = _("sign-in lock")
+        verbose_name_plural = _("sign-in locks")
+
+    def __str__(self) -> str:
+        return f"{self.user} until {self.locked_until:%Y-%m-%d %H:%M}"

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
-from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts import lockout
 from accounts.models import ApiToken, User, hash_token_key
 from accounts.preferences import Preferences
 from core.errors import ApplicationError
@@ -53,29 +54,52 @@ def user_preferences_adopt(*, user: User, preferences: Preferences) -> User:
     )
 
 
-def _check_second_factor(user: User, code: str) -> None:
-    if not code:
-        raise ApplicationError(MFA_CODE_REQUIRED, field="otp_code", code="mfa_required")
+def second_factor_verify(*, request, user: User, code: str) -> Authenticator:
+    """Check a TOTP or recovery code, as one sign-in attempt of accounts.lockout (page and API).
+
+    Returns the authenticator that took the code. Raises AccountLocked, TooManyAttempts, or
+    ApplicationError(MFA_CODE_INVALID); a wrong code counts towards the account's lock.
+    """
+    attempt = lockout.sign_in_attempt_begin(request, user=user)
+    code = (code or "").strip()
+    # TOTP first: a code that is also an unused recovery code is not burnt needlessly
     authenticators = Authenticator.objects.filter(
         user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.RECOVERY_CODES]
-    )
-    if not any(authenticator.wrap().validate_code(code.strip()) for authenticator in authenticators):
-        raise ApplicationError(MFA_CODE_INVALID, field="otp_code", code="mfa_invalid")
+    ).order_by("-type")
+    for authenticator in authenticators:
+        if authenticator.wrap().validate_code(code):
+            lockout.sign_in_attempt_succeeded(attempt)
+            return authenticator
+    lockout.sign_in_attempt_failed(request, user=user)
+    raise ApplicationError(MFA_CODE_INVALID, field="otp_code", code="mfa_invalid")
 
 
-@transaction.atomic
+def _password_verify(*, request, email: str, password: str) -> User | None:
+    """allauth's own check, the login page's: the same count of attempts, the same lock."""
+    try:
+        return get_account_adapter(request).authenticate(request, email=email, password=password)
+    except ValidationError as error:
+        if isinstance(error.__cause__, ApplicationError):  # AccountLocked, TooManyAttempts
+            raise error.__cause__ from None
+        raise
+
+
 def api_token_issue(*, email: str, password: str, otp_code: str = "", device_name: str = "", request=None):
     """Trade credentials (and the TOTP or a recovery code when 2FA is on) for a new token.
 
-    Returns ``(token, key)``; the key is shown once and only its hash is kept.
+    Returns ``(token, key)``; the key is shown once and only its hash is kept. Raises
+    AccountLocked / TooManyAttempts (accounts.lockout) as the login page refuses.
     """
-    user = authenticate(request, email=(email or "").strip().lower(), password=password)
+    # Not one transaction: a failed attempt (and a lock it causes) must stay written.
+    user = _password_verify(request=request, email=(email or "").strip().lower(), password=password)
     if user is None or not user.is_active:
         raise ApplicationError(INVALID_CREDENTIALS, code="invalid_credentials")
     if not EmailAddress.objects.filter(user=user, verified=True).exists() and not user.is_superuser:
         raise ApplicationError(EMAIL_NOT_VERIFIED, code="email_not_verified")
     if is_mfa_enabled(user):
-        _check_second_factor(user, otp_code)
+        if not otp_code:
+            raise ApplicationError(MFA_CODE_REQUIRED, field="otp_code", code="mfa_required")
+        second_factor_verify(request=request, user=user, code=otp_code)
     return api_token_create(user=user, name=device_name)
 
 

@@ -1,9 +1,9 @@
-from allauth.account.signals import user_signed_up
+from allauth.account.signals import password_reset, user_signed_up
 from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from accounts import preferences, services
+from accounts import lockout, preferences, services
 from accounts.models import ApiToken, User
 from core import edge
 
@@ -12,6 +12,12 @@ from core import edge
 def adopt_visitor_preferences(sender, request, user, **kwargs) -> None:
     if request is not None:
         services.user_preferences_adopt(user=user, preferences=preferences.from_cookies(request.COOKIES))
+
+
+@receiver(password_reset)
+def unlock_on_password_reset(sender, request, user, **kwargs) -> None:
+    """Whoever proved they read the account's email may sign in again at once."""
+    lockout.account_unlock(user=user, by="password reset")
 
 
 @receiver(user_logged_out)

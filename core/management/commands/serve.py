@@ -65,7 +65,8 @@ class Command(BaseCommand):
             from daphne.cli import CommandLineInterface
 
             self.stdout.write(f"Serving on http://{host}:{port}/ (daphne: HTTP and websockets)")
-            CommandLineInterface().run(["-b", host, "-p", str(port), "--proxy-headers", application])
+            # no --proxy-headers: core.proxies believes forwarding headers from TRUSTED_PROXIES only
+            CommandLineInterface().run(["-b", host, "-p", str(port), application])
             return
         self.stdout.write(f"Serving on http://{host}:{port}/ ({workers} daphne processes: HTTP and websockets)")
         self.stdout.flush()
@@ -103,7 +104,7 @@ def supervise(host: str, port: int, workers: int, application: str) -> None:
 
     def spawn(listener: socket.socket) -> subprocess.Popen:
         fd = listener.fileno()
-        return subprocess.Popen([sys.executable, "-m", "daphne", "--fd", str(fd), "--proxy-headers", application],
+        return subprocess.Popen([sys.executable, "-m", "daphne", "--fd", str(fd), application],
                                 pass_fds=[fd], preexec_fn=_die_with_parent)  # fmt: skip
 
     children = [spawn(listener) for listener in listeners]
