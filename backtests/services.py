@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
@@ -199,14 +199,19 @@ class _Progress:
         if now - self.last < PROGRESS_INTERVAL_S and fraction < 1.0:
             return
         self.last = now
-        with transaction.atomic():
-            updated = BacktestRun.objects.filter(pk=self.run.pk, status=RunStatus.RUNNING).update(
-                progress=percent, heartbeat_at=timezone.now(),
-            )
-            if not updated:
-                raise Cancelled
-            self.run.progress = percent
-            _push(self.run, EVENT_PROGRESS)
+        try:
+            with transaction.atomic():
+                updated = BacktestRun.objects.filter(pk=self.run.pk, status=RunStatus.RUNNING).update(
+                    progress=percent, heartbeat_at=timezone.now(),
+                )
+                if not updated:
+                    raise Cancelled
+                self.run.progress = percent
+                _push(self.run, EVENT_PROGRESS)
+        except OperationalError as error:
+            # SQLite's write lock not had in time (embedded mode, a busy moment): a progress step is
+            # not worth the run. The next step writes again; the outcome is written at the end.
+            logger.warning("backtest %s: progress %s%% not saved: %s", self.run.pk, percent, error)
 
 
 def backtest_execute(*, run_id: int) -> BacktestRun | None:

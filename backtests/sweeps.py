@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -182,8 +182,7 @@ def sweep_execute_chunk(*, sweep_id: int, cell_ids: list[int]) -> None:
         return
     outcome: dict[int, tuple[dict, str]] = {}
     for cell in SweepCell.objects.filter(pk__in=cell_ids, sweep_id=sweep_id):
-        alive = BacktestSweep.objects.filter(pk=sweep_id, status=RunStatus.RUNNING).update(updated_at=timezone.now())
-        if not alive:
+        if not _heartbeat(sweep_id):
             return  # cancelled, or failed by the stale sweep
         try:
             result = run_strategy(panel, strategy_type=sweep.strategy_type, params=cell.params, config=config,
@@ -194,6 +193,20 @@ def sweep_execute_chunk(*, sweep_id: int, cell_ids: list[int]) -> None:
             outcome[cell.pk] = ({}, " ".join(m for msgs in param_errors(sweep.strategy_type, error).values()
                                               for m in msgs)[:500])
     _finish_chunk(sweep_id, outcome)
+
+
+def _heartbeat(sweep_id: int) -> bool:
+    """Tell the stale sweep this chunk is alive; False when the sweep is not running any more.
+
+    A heartbeat that does not get SQLite's write lock in time (embedded mode, a busy moment) is
+    skipped rather than losing the chunk: the next cell's writes again, the outcome at the end.
+    """
+    running = BacktestSweep.objects.filter(pk=sweep_id, status=RunStatus.RUNNING)
+    try:
+        return bool(running.update(updated_at=timezone.now()))
+    except OperationalError as error:
+        logger.warning("sweep %s: heartbeat not saved: %s", sweep_id, error)
+        return running.exists()  # a read never waits for the writer (WAL)
 
 
 def _finish_chunk(sweep_id: int, outcome: dict[int, tuple[dict, str]]) -> None:

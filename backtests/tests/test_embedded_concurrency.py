@@ -178,3 +178,103 @@ def test_the_test_database_is_configured_like_the_embedded_one(sqlite_only):
     assert pragmas["busy_timeout"] >= 5_000
     assert pragmas["synchronous"] == 1  # NORMAL: WAL commits stay durable against an application crash
     assert connection.transaction_mode == "IMMEDIATE"
+
+
+class WriteLock:
+    """Another connection holding SQLite's one write lock (a long write elsewhere in the process)."""
+
+    def __init__(self) -> None:
+        self.taken, self.release = threading.Event(), threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def hold(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._hold, name="write-lock")
+            self.thread.start()
+            assert self.taken.wait(timeout=10)
+
+    def _hold(self) -> None:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("BEGIN IMMEDIATE")
+                self.taken.set()
+                self.release.wait(timeout=30)
+                cursor.execute("ROLLBACK")
+        finally:
+            connections.close_all()
+
+    def let_go(self) -> None:
+        self.release.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def write_lock(sqlite_only):
+    """A WriteLock, and this thread's connection made to give up waiting for it after 0.1 s (20 s in
+    production, too long for a test; what matters is that waiting can end in "database is locked")."""
+    lock = WriteLock()
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 100")
+    yield lock
+    lock.let_go()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_progress_write_that_finds_the_database_locked_does_not_fail_the_run(
+    synthetic_market, no_worker, write_lock, monkeypatch
+):
+    from backtests import pipeline, services
+
+    alice = UserFactory(email="alice@example.com")
+    spec = validation.backtest_spec_check(strategy_type="sma_cross", params={"fast": 5, "slow": 20},
+                                          codes=list(CODES), start=dt.date(2022, 1, 3), end=dt.date(2023, 12, 29),
+                                          cash=10_000_000)
+    run = services.backtest_start(user=alice, spec=spec, title="locked heartbeat")
+    compute = pipeline.run_strategy
+
+    def run_strategy_while_locked(*args, **kwargs):
+        write_lock.hold()  # every progress write of the engine finds the lock taken
+        try:
+            return compute(*args, **kwargs)
+        finally:
+            write_lock.let_go()
+
+    monkeypatch.setattr(pipeline, "run_strategy", run_strategy_while_locked)
+    services.backtest_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert (run.status, run.error, run.progress) == (RunStatus.SUCCEEDED, "", 100)
+    assert run.result_file.name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sweep_heartbeat_that_finds_the_database_locked_does_not_lose_the_chunk(
+    synthetic_market, write_lock, monkeypatch
+):
+    from backtests import pipeline
+
+    alice = UserFactory(email="alice@example.com")
+    chunks = []
+    monkeypatch.setattr(sweeps, "_enqueue", lambda sweep_id, parts: chunks.extend(parts))
+    spec = validation.backtest_spec_check(strategy_type="sma_cross", params={"fast": 5, "slow": 40},
+                                          codes=list(CODES), start=dt.date(2022, 1, 3), end=dt.date(2023, 12, 29),
+                                          cash=10_000_000)
+    sweep = sweeps.sweep_start(user=alice, spec=spec, title="grid", x_param="fast", x_values="2:10:2")
+    load, finish = pipeline.panel_from_store, sweeps._finish_chunk
+
+    def load_then_lock(*args, **kwargs):
+        panel = load(*args, **kwargs)
+        write_lock.hold()  # the heartbeat before each cell finds the lock taken
+        return panel
+
+    def finish_after_the_lock(*args, **kwargs):
+        write_lock.let_go()
+        return finish(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "panel_from_store", load_then_lock)
+    monkeypatch.setattr(sweeps, "_finish_chunk", finish_after_the_lock)
+    (cell_ids,) = chunks
+    sweeps.sweep_execute_chunk(sweep_id=sweep.pk, cell_ids=cell_ids)
+    sweep.refresh_from_db()
+    assert (sweep.status, sweep.cells_done, sweep.error) == (RunStatus.SUCCEEDED, 5, "")
+    assert sweep.cells.filter(metrics__has_key="sharpe").count() == 5
