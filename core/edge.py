@@ -16,9 +16,16 @@ What keeps it correct:
   ``Authorization`` header on API routes) was authenticated by Django less than
   ``EDGE_CACHE_SECONDS`` ago, and the stored response belongs to that same user. Entries expire
   after the same time and are then rebuilt by Django.
-* In this process, signing out, revoking a token, saving a user (password, preferences,
-  deactivation) and saving or deleting the cached object forget the entries at once (``forget_user``,
-  ``forget_tag``). Other server processes forget them within ``EDGE_CACHE_SECONDS``.
+* Signing out, revoking a token, saving a user (password, preferences, deactivation) and saving or
+  deleting the cached object forget the entries at once (``forget_user``, ``forget_tag``), in every
+  server process: in this one directly, in the others through Redis when ``REDIS_URL`` is set
+  (full stack; embedded mode serves from one process). Each forget is published on a Redis
+  channel that every server process listens to from a thread (:class:`Bus`), so a hit still costs
+  no database query and no Redis round trip. A process whose listener is not subscribed (starting,
+  or Redis lost) answers nothing here and drops what it kept: it may have missed a forget. A forget
+  made inside a transaction is repeated once it commits, and a response whose user or object was
+  forgotten while Django was rendering it is not kept, so a request racing a revocation cannot put
+  the old state back.
 * Per-request parts of a page are holes, filled for each answer: the CSRF token (masked afresh
   from the request's own ``csrftoken`` cookie) and one-time submission keys. A page request whose
   cookies are not in step with the user's preferences (language, theme, time zone), or that
@@ -32,6 +39,8 @@ import asyncio
 import contextlib
 import gzip
 import hashlib
+import itertools
+import logging
 import os
 import re
 import threading
@@ -42,9 +51,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.http.cookie import parse_cookie
 from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH, get_token
 from django.utils.safestring import mark_safe
+
+from core.edge_bus import Bus
 
 PAGE = "page"  # a session-authenticated HTML page
 API = "api"  # an API route: the Authorization header, else the session (as DRF authenticates)
@@ -62,6 +74,9 @@ _SKIP_HEADERS = {b"set-cookie", b"content-length", b"x-edge-cache"}
 _HIT = (b"x-edge-cache", b"hit")
 GZIP_MIN_BYTES = 1024
 FLIGHT_WAIT_SECONDS = 30.0
+FORGOTTEN_KEPT = 10_000  # forgets remembered against responses still in Django
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -139,10 +154,15 @@ class _Tables:
     entries: OrderedDict[tuple, Entry] = field(default_factory=OrderedDict)
     by_tag: dict[str, set[tuple]] = field(default_factory=dict)
     size: int = 0
+    # the tick (of _ticks) at which each user / tag was last forgotten, and up to which tick
+    # everything counts as forgotten
+    forgotten: dict[tuple[str, Any], int] = field(default_factory=dict)
+    horizon: int = 0
 
 
 _tables = _Tables()
 _lock = threading.Lock()
+_ticks = itertools.count(1)  # orders forgets and requests reaching Django
 _now = time.monotonic  # the clock of expiry (tests move it without moving everyone's)
 
 
@@ -159,29 +179,63 @@ def _digest(credential: str) -> bytes:
 
 
 def clear() -> None:
+    """Forget everything kept in this process."""
     global _tables
     with _lock:
-        _tables = _Tables()
+        _tables = _Tables(horizon=next(_ticks))
 
 
 def forget_user(user_id: int) -> None:
-    """Every credential of this user must be authenticated by Django again."""
-    with _lock:
-        for digest in _tables.by_user.pop(user_id, set()):
-            _tables.principals.pop(digest, None)
+    """Every credential of this user must be authenticated by Django again, in every process."""
+    _forget_everywhere("user", user_id)
 
 
 def forget_tag(tag: str) -> None:
-    """Drop every kept response of this object (a run that changed or was deleted)."""
-    with _lock:
-        for key in _tables.by_tag.pop(tag, set()):
-            entry = _tables.entries.pop(key, None)
-            if entry is not None:
-                _tables.size -= entry.size
+    """Drop every kept response of this object (a run that changed or was deleted), in every process."""
+    _forget_everywhere("tag", tag)
 
 
-def _remember(digest: bytes, principal: Principal, key: tuple, entry: Entry) -> None:
+def _forget_everywhere(kind: str, value: int | str) -> None:
+    _forget_here(kind, value)
+    _bus.publish(kind, value)
+    if transaction.get_connection().in_atomic_block:
+        # Until the change commits, Django still sees the old state and may keep it again.
+        transaction.on_commit(lambda: (_forget_here(kind, value), _bus.publish(kind, value)))
+
+
+def _forget_here(kind: str, value: int | str) -> None:
     with _lock:
+        _tables.forgotten[(kind, value)] = next(_ticks)
+        if len(_tables.forgotten) > FORGOTTEN_KEPT:  # keep the newest half; older requests count as forgotten
+            ordered = sorted(_tables.forgotten.items(), key=lambda item: item[1])
+            half = len(ordered) // 2
+            _tables.horizon = max(_tables.horizon, ordered[half - 1][1])
+            _tables.forgotten = dict(ordered[half:])
+        if kind == "user":
+            for digest in _tables.by_user.pop(value, set()):
+                _tables.principals.pop(digest, None)
+        else:
+            for key in _tables.by_tag.pop(value, set()):
+                entry = _tables.entries.pop(key, None)
+                if entry is not None:
+                    _tables.size -= entry.size
+
+
+def _forgotten_since(started: int, offer: Offer) -> bool:
+    """Whether the offer's user or object was forgotten after its request reached Django."""
+    tables = _tables
+    return (started <= tables.horizon or tables.forgotten.get(("user", offer.user_id), 0) >= started
+            or tables.forgotten.get(("tag", offer.tag), 0) >= started)  # fmt: skip
+
+
+_bus = Bus(on_forget=_forget_here, on_reset=clear)
+
+
+def _remember(digest: bytes, principal: Principal, key: tuple, entry: Entry, *, started: int,
+              offer: Offer) -> None:
+    with _lock:
+        if _forgotten_since(started, offer):
+            return
         _tables.principals[digest] = principal
         _tables.by_user.setdefault(principal.user_id, set()).add(digest)
         old = _tables.entries.pop(key, None)
@@ -315,6 +369,8 @@ def _lookup(route_: Route, path: str, headers: dict[bytes, bytes]) -> tuple[byte
     if credential is None:
         return None, None, False
     digest = _digest(credential)
+    if not _bus.hears_forgets():
+        return digest, None, False
     now = _now()
     principal = _tables.principals.get(digest)
     if principal is None or principal.expires < now:
@@ -364,6 +420,7 @@ class EdgeCache:
     def __init__(self, app) -> None:
         self.app = app
         self._flights: dict[tuple[bytes, str], asyncio.Event] = {}
+        _bus.listen()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET" or scope.get("query_string"):
@@ -395,6 +452,7 @@ class EdgeCache:
     async def _through_django(self, scope, receive, send) -> None:
         slot = Slot()
         captured: dict[str, Any] = {}
+        started = next(_ticks)
 
         async def capture(message) -> None:
             if message["type"] == "http.response.start":
@@ -402,13 +460,13 @@ class EdgeCache:
                 captured["headers"] = message.get("headers", [])
             elif (message["type"] == "http.response.body" and not message.get("more_body")
                   and slot.offer is not None and captured.get("status") == 200):
-                self._store(slot.offer, captured["headers"])  # before the last part leaves: the next request finds it
+                self._store(slot.offer, captured["headers"], started)  # before the last part leaves: the next request finds it
             await send(message)
 
         await self.app({**scope, "edge": slot}, receive, capture)
 
     @staticmethod
-    def _store(offer: Offer, headers) -> None:
+    def _store(offer: Offer, headers, started: int) -> None:
         cookies_set = [value for name, value in headers if name.lower() == b"set-cookie"]
         csrf_name = settings.CSRF_COOKIE_NAME.encode() + b"="
         if offer.kind == PAGE and any(not value.startswith(csrf_name) for value in cookies_set):
@@ -422,4 +480,4 @@ class EdgeCache:
                       gzipped=gzipped, etag=etag, expires=expires,
                       size=sum(map(len, parts)) + len(gzipped or b""))  # fmt: skip
         principal = Principal(user_id=offer.user_id, look=offer.look, expires=expires)
-        _remember(_digest(offer.credential), principal, offer.key, entry)
+        _remember(_digest(offer.credential), principal, offer.key, entry, started=started, offer=offer)
