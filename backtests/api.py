@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from backtests import downloads, results, selectors, services, validation
 from backtests.models import Accounts, BacktestRun, Fill, RunStatus
-from core import edge
+from core import edge, limits
 from core.api import Pagination
 from core.errors import ApplicationError
 from strategies.models import Sizing
@@ -28,16 +28,16 @@ NOT_FINISHED = gettext_lazy("The backtest has not succeeded: it has no results."
 
 
 class BacktestCreateSerializer(serializers.Serializer):
-    strategy = serializers.IntegerField(required=False, allow_null=True,
+    strategy = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=limits.MAX_ID,
                                         help_text="One of your strategies: its type, parameters, universe and risk "
                                                   "settings are the defaults of the fields below.")
     title = serializers.CharField(required=False, allow_blank=True, max_length=160)
     strategy_type = serializers.CharField(required=False, allow_blank=True)
     params = serializers.DictField(required=False, allow_null=True, help_text="Parameters of the strategy type.")
     codes = serializers.ListField(child=serializers.CharField(max_length=20), required=False, max_length=5000)
-    start = serializers.DateField()
-    end = serializers.DateField()
-    cash = serializers.IntegerField(min_value=1, help_text="Capital in KRW.")
+    start = serializers.DateField(validators=[limits.validate_date])
+    end = serializers.DateField(validators=[limits.validate_date])
+    cash = serializers.IntegerField(min_value=1, max_value=limits.MAX_MONEY_KRW, help_text="Capital in KRW.")
     commission = serializers.DecimalField(max_digits=8, decimal_places=6, required=False,
                                           help_text="Per side, as a fraction (0.00015 = 0.015 %).")
     sell_tax = serializers.DecimalField(max_digits=8, decimal_places=6, required=False, allow_null=True,
@@ -46,12 +46,15 @@ class BacktestCreateSerializer(serializers.Serializer):
     fill = serializers.ChoiceField(choices=Fill.choices, required=False)
     accounts = serializers.ChoiceField(choices=Accounts.choices, required=False)
     sizing = serializers.ChoiceField(choices=Sizing.choices, required=False, allow_null=True)
-    sizing_value = serializers.DecimalField(max_digits=15, decimal_places=2, required=False, allow_null=True)
-    max_positions = serializers.IntegerField(required=False, allow_null=True)
+    sizing_value = serializers.DecimalField(max_digits=15, decimal_places=2, required=False, allow_null=True,
+                                            max_value=limits.MAX_MONEY_KRW)
+    max_positions = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                             max_value=limits.MAX_POSITIONS)
     stop_loss_pct = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True)
     take_profit_pct = serializers.DecimalField(max_digits=7, decimal_places=2, required=False, allow_null=True)
     trailing_stop_pct = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True)
-    max_holding_days = serializers.IntegerField(required=False, allow_null=True)
+    max_holding_days = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                                max_value=limits.MAX_HOLDING_DAYS)
     submission_key = serializers.CharField(required=False, allow_blank=True, max_length=64,
                                            help_text="Send the same key again (a retry) and get the same run.")
 
@@ -78,8 +81,8 @@ LIST_PARAMETERS = [
     OpenApiParameter("status", OpenApiTypes.STR, enum=[choice for choice, _ in RunStatus.choices]),
     OpenApiParameter("since", OpenApiTypes.DATE, description="Created on or after."),
     OpenApiParameter("until", OpenApiTypes.DATE, description="Created on or before."),
-    OpenApiParameter("sort", OpenApiTypes.STR, description="created, total_return, cagr, max_drawdown, sharpe, "
-                                                           "win_rate, trades, exposure; prefix - for descending."),
+    OpenApiParameter("sort", OpenApiTypes.STR, enum=[value for value, _ in selectors.BacktestFilter.base_filters[
+        "sort"].extra["choices"]], description="A metric; prefix - for descending."),
 ]
 
 
@@ -97,7 +100,7 @@ class BacktestListApi(APIView):
 
     @extend_schema(parameters=LIST_PARAMETERS, responses=BacktestSerializer(many=True))
     def get(self, request):
-        runs = selectors.backtest_list(user=request.user, filters=selectors.backtest_filters(request.query_params))
+        runs = selectors.backtest_list(user=request.user, filters=request.query_params)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(runs, request, view=self)
         return paginator.get_paginated_response(BacktestSerializer(page, many=True).data)
@@ -220,6 +223,9 @@ DOWNLOADS = {
 
 
 def download_response(run: BacktestRun, name: str) -> HttpResponse:
+    """The file ``name`` of :data:`DOWNLOADS`; Http404 for any other name (pages and API alike)."""
+    if name not in DOWNLOADS:
+        raise Http404(name)
     kind, build, content_type = DOWNLOADS[name]
     response = HttpResponse(build(run), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{downloads.filename(run, kind)}"'

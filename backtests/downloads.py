@@ -1,21 +1,20 @@
 """Downloads of a finished run: the whole result as JSON, trades and signals as CSV.
 
 CSV files start with a UTF-8 byte order mark so that Excel (which Korean users open them in) reads
-Korean text correctly; numbers are plain (no thousands separators), dates ISO.
+Korean text correctly; numbers are plain (no thousands separators), dates ISO; text that a
+spreadsheet would run as a formula is neutralised (``core.csvfile``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
 from backtests import results
 from backtests.models import BacktestRun
+from core.csvfile import csv_bytes
 from marketdata.selectors import instrument_names
 
-BOM = "\ufeff"
 TRADE_COLUMNS = [
     "symbol", "name", "entry_date", "entry_price", "exit_date", "exit_price", "shares", "gross_return_pct",
     "net_return_pct", "pnl", "commission", "tax", "slippage", "holding_days", "exit_reason",
@@ -28,12 +27,7 @@ def _percent(value: float | None) -> float | str:
 
 
 def _csv(columns: list[str], rows: list[list[Any]]) -> bytes:
-    buffer = io.StringIO()
-    buffer.write(BOM)
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
+    return csv_bytes(columns, rows)
 
 
 def trades_csv(run: BacktestRun) -> bytes:

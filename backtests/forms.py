@@ -23,6 +23,7 @@ from accounts.models import User
 from backtests import sweeps
 from backtests.models import Accounts, BacktestRun, Fill
 from backtests.validation import risk_fields
+from core import limits
 from strategies import schema, signals
 from strategies import selectors as strategy_selectors
 from strategies.forms import DEFAULT_TYPE, PARAM_PREFIX, StrategyForm, TypeParamFields, codes_text
@@ -53,9 +54,10 @@ class BacktestForm(TypeParamFields, forms.Form):
                             help_text=_("Empty: the strategy's name or the type."))
     strategy_type = forms.ChoiceField(label=_("Strategy type"), choices=schema.type_choices)
     codes = forms.CharField(label=_("Symbols"), help_text=CODES_HELP, max_length=20_000)
-    start = forms.DateField(label=_("Start"), widget=_date_input())
-    end = forms.DateField(label=_("End"), widget=_date_input())
-    cash = forms.IntegerField(label=_("Capital (KRW)"), min_value=1, initial=DEFAULT_CASH)
+    start = limits.DateField(label=_("Start"), widget=_date_input())
+    end = limits.DateField(label=_("End"), widget=_date_input())
+    cash = forms.IntegerField(label=_("Capital (KRW)"), min_value=1, initial=DEFAULT_CASH,
+                              validators=[limits.validate_money])
     commission = forms.DecimalField(
         label=_("Commission (% per trade side)"), min_value=0, max_digits=8, decimal_places=4,
         initial=DEFAULT_COMMISSION_PCT,
@@ -83,6 +85,7 @@ class BacktestForm(TypeParamFields, forms.Form):
         self.fields["sizing"].choices = [("", _("All in (default)")), *StrategyForm.base_fields["sizing"].choices]
         self.fields["sizing"].initial = ""
         self.fields["codes"].widget.attrs.update({"autocomplete": "off", "spellcheck": "false"})
+        self.fields["cash"].widget.attrs["max"] = limits.MAX_MONEY_KRW
         for name in ("commission", "sell_tax", "slippage_bps"):
             self.fields[name].widget.attrs["step"] = "any"
         if not self.is_bound and not self.initial.get("submission_key"):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import F, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from backtests.models import BacktestRun, BacktestSweep, RunStatus
+from core import limits
 
 # the metric columns history can sort by, and their direction-free names
 SORTS = {
@@ -25,44 +28,73 @@ SORTS = {
 }
 
 
-def backtest_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[BacktestRun]:
-    """The user's runs, newest first, narrowed by ``filters``.
+FILTER_IGNORED = _("The filter “%(field)s” was ignored: %(reason)s")
+
+
+class IdFilter(django_filters.NumberFilter):
+    field_class = limits.IdField
+
+
+class DateFilter(django_filters.DateFilter):
+    field_class = limits.DateField
+
+
+class BacktestFilter(django_filters.FilterSet):
+    """The filters of :func:`backtest_list`, typed and bounded: a value the database cannot take
+    (``strategy=abc``, an id of 20 digits, the year 9999) is an error naming its parameter."""
+
+    symbol = django_filters.CharFilter(label=_("Symbol"), method="filter_symbol", max_length=20)
+    strategy = IdFilter(label=_("Strategy"), field_name="strategy_id")
+    strategy_type = django_filters.CharFilter(label=_("Strategy type"), max_length=64)
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=RunStatus.choices)
+    since = DateFilter(label=_("Since"), field_name="created_at", lookup_expr="date__gte")
+    until = DateFilter(label=_("Until"), field_name="created_at", lookup_expr="date__lte")
+    sort = django_filters.ChoiceFilter(label=_("Sort"), method="filter_sort",
+                                       choices=[(value, value) for key in SORTS for value in (key, f"-{key}")])
+
+    class Meta:
+        model = BacktestRun
+        fields: list[str] = []
+
+    def filter_symbol(self, runs: QuerySet, name: str, value: str) -> QuerySet:
+        symbol = value.strip().upper()
+        return runs.filter(universe__contains=f" {symbol} ") if symbol else runs
+
+    def filter_sort(self, runs: QuerySet, name: str, value: str) -> QuerySet:
+        column = F(SORTS[value.lstrip("-")])
+        ordered = column.desc(nulls_last=True) if value.startswith("-") else column.asc(nulls_last=True)
+        return runs.order_by(ordered, "-id")
+
+
+def backtest_list(
+    *, user: User, filters: Mapping[str, Any] | None = None, lenient: bool = False
+) -> QuerySet[BacktestRun]:
+    """The user's runs, newest first, narrowed by ``filters`` (query parameters, pages and API alike).
 
     ``symbol`` (a code), ``strategy`` (id), ``strategy_type``, ``status``, ``since``/``until``
     (dates of creation, inclusive), ``sort`` (a key of :data:`SORTS`, ``-`` for descending;
-    runs without the metric come last). Sweep cells run as full runs are included.
+    runs without the metric come last). Sweep cells run as full runs are included. Raises
+    ``ValidationError`` naming each bad parameter, unless ``lenient`` (a page, which shows
+    :func:`backtest_filter_errors` and lists with the good filters only).
     """
-    filters = filters or {}
     runs = BacktestRun.objects.filter(owner=user).select_related("strategy")
-    if symbol := str(filters.get("symbol") or "").strip().upper():
-        runs = runs.filter(universe__contains=f" {symbol} ")
-    if strategy := filters.get("strategy"):
-        runs = runs.filter(strategy_id=strategy)
-    if strategy_type := filters.get("strategy_type"):
-        runs = runs.filter(strategy_type=strategy_type)
-    if status := filters.get("status"):
-        runs = runs.filter(status=status)
-    if since := filters.get("since"):
-        runs = runs.filter(created_at__date__gte=since)
-    if until := filters.get("until"):
-        runs = runs.filter(created_at__date__lte=until)
-    sort = str(filters.get("sort") or "")
-    key = sort.lstrip("-")
-    if key in SORTS:
-        column = F(SORTS[key])
-        ordered = column.desc(nulls_last=True) if sort.startswith("-") else column.asc(nulls_last=True)
-        runs = runs.order_by(ordered, "-id")
-    return runs
+    filterset = BacktestFilter(filters, queryset=runs)
+    if filters is not None and not lenient and not filterset.is_valid():
+        raise ValidationError(filterset.errors)
+    return filterset.qs
 
 
-def backtest_filters(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The filters of :func:`backtest_list` from query parameters (pages and API alike)."""
-    return {
-        "symbol": params.get("symbol"), "strategy": params.get("strategy") or None,
-        "strategy_type": params.get("strategy_type"), "status": params.get("status"),
-        "since": parse_date(params.get("since")), "until": parse_date(params.get("until")),
-        "sort": params.get("sort") or "",
-    }
+def backtest_filter_errors(params: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Each bad parameter of :func:`backtest_list` with its messages (empty when all are good)."""
+    filterset = BacktestFilter(params, queryset=BacktestRun.objects.none())
+    return {} if filterset.is_valid() else {name: list(messages) for name, messages in filterset.errors.items()}
+
+
+def backtest_filter_messages(params: Mapping[str, Any]) -> list[str]:
+    """What a page says about the filters it ignored: one :data:`FILTER_IGNORED` per bad parameter."""
+    labels = {name: item.label for name, item in BacktestFilter.base_filters.items()}
+    return [str(FILTER_IGNORED) % {"field": labels.get(name, name), "reason": " ".join(messages)}
+            for name, messages in backtest_filter_errors(params).items()]
 
 
 def backtest_get(*, user: User, pk: int) -> BacktestRun:
@@ -97,13 +129,6 @@ def sweep_get(*, user: User, pk: int) -> BacktestSweep:
     if sweep is None:
         raise Http404("No such sweep")
     return sweep
-
-
-def parse_date(value: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 def sweep_cell_get(*, sweep: BacktestSweep, pk: int):

@@ -30,7 +30,8 @@ from marketdata.selectors import bar_store
 from core import realtime
 from core.errors import ApplicationError
 from strategies import signals
-from strategies.schema import param_errors
+from strategies.schema import param_errors, translate_param_message
+from strategies.signals.params import format_number
 
 logger = logging.getLogger(__name__)
 
@@ -49,26 +50,42 @@ NO_VALUES = gettext_lazy("Enter at least one value.")
 BAD_VALUES = gettext_lazy("Enter numbers separated by commas, or a range like 5:50:5 (start:stop:step).")
 TOO_MANY_CELLS = gettext_lazy("The grid has %(cells)s combinations; your plan allows %(limit)s.")
 UNKNOWN_METRIC = gettext_lazy("Unknown metric.")
+VALUE_REFUSED = gettext_lazy("%(value)s: %(message)s")
+MAX_AXIS_VALUES = 10_000  # values of one axis before the plan's cell limit is even asked
+
+
+def _number(raw: Any) -> float:
+    """A finite float of ``raw``; raises ValueError for anything else (``inf``, ``True``, 400 digits)."""
+    if isinstance(raw, bool):
+        raise ValueError(raw)
+    try:
+        value = float(raw)
+    except OverflowError:  # an int too large for a float
+        raise ValueError(raw) from None
+    if not math.isfinite(value):
+        raise ValueError(raw)
+    return value
 
 
 def parse_values(raw: str | Sequence[Any]) -> list[float]:
-    """``"5, 10, 20"``, ``"5:50:5"`` (inclusive stop) or a list -> numbers; raises ValueError."""
+    """``"5, 10, 20"``, ``"5:50:5"`` (inclusive stop) or a list -> numbers; raises ValueError (only)."""
     if not isinstance(raw, str):
-        values = [float(value) for value in raw]
+        values = [_number(value) for value in raw]
     elif ":" in raw:
-        parts = [float(part) for part in raw.split(":")]
+        parts = [_number(part) for part in raw.split(":")]
         if len(parts) != 3 or parts[2] <= 0 or parts[1] < parts[0]:
             raise ValueError(raw)
         start, stop, step = parts
-        count = int(math.floor((stop - start) / step + 1e-9)) + 1
-        if count > 10_000:
+        steps = (stop - start) / step  # inf for a step of 1e-300
+        if not math.isfinite(steps) or steps > MAX_AXIS_VALUES:
             raise ValueError(raw)
+        count = int(math.floor(steps + 1e-9)) + 1
         values = [round(start + i * step, 10) for i in range(count)]
     else:
-        values = [float(part) for part in raw.replace(",", " ").split()]
-    if not all(math.isfinite(value) for value in values):
+        values = [_number(part) for part in raw.replace(",", " ").split()]
+    if len(values) > MAX_AXIS_VALUES:
         raise ValueError(raw)
-    return list(dict.fromkeys(int(v) if float(v).is_integer() else v for v in values))
+    return list(dict.fromkeys(int(v) if v.is_integer() else v for v in values))
 
 
 def _axis(strategy_type: str, name: str, raw: Any, field: str, errors: dict[str, list[str]]) -> list:
@@ -83,8 +100,14 @@ def _axis(strategy_type: str, name: str, raw: Any, field: str, errors: dict[str,
         return []
     if not values:
         errors[f"{field}_values"] = [str(NO_VALUES)]
-    if numeric[name].type is int and any(not float(v).is_integer() for v in values):
-        errors[f"{field}_values"] = [str(BAD_VALUES)]
+    for value in values:  # each value within the parameter's own bounds (the schema's messages)
+        try:
+            numeric[name].parse(value)
+        except ValueError as error:
+            message = translate_param_message(strategy_type, str(error))
+            shown = format_number(value) if abs(value) < 1e15 else f"{float(value):g}"
+            errors[f"{field}_values"] = [str(VALUE_REFUSED % {"value": shown, "message": message})]
+            return []
     return values
 
 

@@ -21,6 +21,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy
 
 from backtests.engine import Costs, EngineConfig
+from core import limits
 from marketdata.models import Instrument
 from marketdata.selectors import bar_store
 from strategies import selectors as strategy_selectors
@@ -38,6 +39,7 @@ RANGE_OUTSIDE_DATA = gettext_lazy("The period is outside the data: bars exist fr
 CASH_TOO_SMALL = gettext_lazy(
     "The capital is too small to buy one share of %(code)s (about %(price)s KRW per position needed)."
 )
+CASH_NOT_POSITIVE = gettext_lazy("Enter an amount above 0.")
 UNKNOWN_TYPE = gettext_lazy("Unknown strategy type.")
 BAD_RISK = gettext_lazy("%(message)s")
 
@@ -164,26 +166,33 @@ def backtest_spec_check(
     except signals.ParamError as error:
         errors.update(param_errors(strategy_type, error))
     wanted = normalize_codes(codes)
-    instruments = {i.code: i for i in Instrument.objects.filter(code__in=wanted)}
     limit = max_symbols if max_symbols is not None else settings.BACKTEST_MAX_SYMBOLS
+    too_many = len(wanted) > limit  # checked before the lookup: no query with thousands of codes
+    instruments = {} if too_many else {i.code: i for i in Instrument.objects.filter(code__in=wanted)}
     if not wanted:
         errors["codes"] = [str(CODES_REQUIRED)]
+    elif too_many:
+        errors["codes"] = [TOO_MANY_CODES % {"limit": limit, "count": len(wanted)}]
     elif unknown := [code for code in wanted if code not in instruments]:
         errors["codes"] = [UNKNOWN_CODES % {"codes": listing(unknown)}]
-    elif len(wanted) > limit:
-        errors["codes"] = [TOO_MANY_CODES % {"limit": limit, "count": len(wanted)}]
-    if end < start:
+    limits.errors_of(start, limits.validate_date, "start", errors)
+    limits.errors_of(end, limits.validate_date, "end", errors)
+    if end < start and "end" not in errors:
         errors["end"] = [str(END_BEFORE_START)]
-    try:
-        config = engine_config(cash=cash, commission=commission, sell_tax=sell_tax, slippage_bps=slippage_bps,
-                               fill=fill, accounts=accounts, options=options)
-    except ValueError as error:
-        errors.setdefault(_risk_field(str(error)), []).append(str(error))
-        config = None
+    limits.errors_of(cash, limits.validate_money, "cash", errors)
+    if cash < 1:
+        errors.setdefault("cash", []).append(str(CASH_NOT_POSITIVE))
+    config = None
+    if "cash" not in errors:  # a capital beyond the cap may not even be a float
+        try:
+            config = engine_config(cash=cash, commission=commission, sell_tax=sell_tax, slippage_bps=slippage_bps,
+                                   fill=fill, accounts=accounts, options=options)
+        except ValueError as error:
+            errors.setdefault(_risk_field(str(error)), []).append(str(error))
     coverage: dict[str, dict[str, Any]] = {}
-    if "codes" not in errors and "end" not in errors:
+    if not errors.keys() & {"codes", "start", "end"}:
         coverage = _check_data(wanted, start, end, errors)
-        if config is not None and "codes" not in errors and "start" not in errors:
+        if config is not None and not errors.keys() & {"codes", "start", "cash"}:
             _check_cash(wanted, coverage, config, errors)
     if errors:
         raise ValidationError(errors)

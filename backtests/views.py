@@ -23,7 +23,7 @@ from backtests import results, selectors, services, sweeps, validation
 from backtests.api import DOWNLOADS, download_response
 from backtests.forms import METRIC_LABELS, BacktestForm, SweepForm
 from backtests.models import BacktestRun, RunStatus
-from core import edge
+from core import edge, limits
 from core.errors import ApplicationError
 from marketdata.selectors import instrument_names
 from strategies import schema, signals
@@ -82,10 +82,11 @@ def _initial(request: HttpRequest) -> dict[str, Any]:
 
 
 def _int_or_404(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise Http404(value) from None
+    """An id from a query string, or a 404 (not a number, or none a database could hold)."""
+    pk = limits.id_or_none(value)
+    if pk is None:
+        raise Http404(value)
+    return pk
 
 
 def _submitted(request: HttpRequest, form_class: type[BacktestForm]) -> tuple[BacktestForm, bool]:
@@ -279,10 +280,11 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
-    filters = selectors.backtest_filters(request.GET)
-    if filters["strategy"] and not str(filters["strategy"]).isdigit():
-        filters["strategy"] = None
-    runs = selectors.backtest_list(user=request.user, filters=filters)
+    # a filter the list cannot use is dropped and named on the page (the rest still apply)
+    ignored = selectors.backtest_filter_messages(request.GET)
+    for message in ignored:
+        messages.warning(request, message)
+    runs = selectors.backtest_list(user=request.user, filters=request.GET, lenient=True)
     page = Paginator(runs, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -293,12 +295,12 @@ def index(request: HttpRequest) -> HttpResponse:
         "page_title": _("Backtests"), "nav": "backtests", "page_obj": page, "runs": page.object_list,
         "filters": {key: request.GET.get(key, "") for key in ("symbol", "strategy", "strategy_type", "status",
                                                               "since", "until")},
-        "sort": filters["sort"], "filtered": bool(shown), "query": query.urlencode(),
+        "sort": request.GET.get("sort", ""), "filtered": bool(shown), "query": query.urlencode(),
         "sort_query": sort_query.urlencode(), "sorts": HISTORY_SORTS,
         "strategies": strategy_selectors.strategy_list(user=request.user), "type_choices": schema.type_choices(),
         "status_choices": RunStatus.choices, "type_labels": dict(schema.type_choices()),
     }
-    return render(request, "backtests/index.html", context)
+    return render(request, "backtests/index.html", context, status=400 if ignored else 200)
 
 
 @login_required

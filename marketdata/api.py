@@ -6,7 +6,6 @@ Open to every authenticated user (market data has no owner). Unknown codes answe
 
 from __future__ import annotations
 
-import csv
 import io
 
 from django.utils.translation import gettext_lazy as _
@@ -18,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import Pagination
+from core.csvfile import BOM, Writer
 from marketdata import selectors
 from marketdata.models import Instrument
 from marketdata.store import BarSet
@@ -87,11 +87,11 @@ class BarsCsvRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = Writer(out, lineterminator="\n")
         writer.writerow(CSV_HEADER)
         for bar in data.get("bars", []):
             writer.writerow([_csv_cell(bar[column if column != "date" else "time"]) for column in CSV_HEADER])
-        return ("\ufeff" + out.getvalue()).encode("utf-8")
+        return (BOM + out.getvalue()).encode("utf-8")
 
 
 def _csv_cell(value) -> str:

@@ -16,6 +16,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import limits
 from core.api import Pagination
 from strategies import presets, schema, selectors, services, signals
 from strategies.models import RISK_FIELDS, Sizing, Strategy, Watchlist
@@ -80,17 +81,19 @@ class StrategyInputSerializer(UniverseInputSerializer):
     params = serializers.DictField(required=False, help_text=PARAMS_HELP)
     sizing = serializers.ChoiceField(choices=Sizing.choices, required=False)
     sizing_value = serializers.DecimalField(
-        max_digits=15, decimal_places=2, required=False, allow_null=True,
+        max_digits=15, decimal_places=2, required=False, allow_null=True, max_value=limits.MAX_MONEY_KRW,
         help_text="KRW per position for fixed_krw; percent of equity (0-100] for pct_equity; null otherwise.",
     )
-    max_positions = serializers.IntegerField(required=False, allow_null=True)
+    max_positions = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                             max_value=limits.MAX_POSITIONS)
     stop_loss_pct = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True,
                                              help_text="Percent, 0 < x < 100; null is off.")
     take_profit_pct = serializers.DecimalField(max_digits=7, decimal_places=2, required=False, allow_null=True,
                                                help_text="Percent above 0; null is off.")
     trailing_stop_pct = serializers.DecimalField(max_digits=5, decimal_places=2, required=False, allow_null=True,
                                                  help_text="Percent, 0 < x < 100; null is off.")
-    max_holding_days = serializers.IntegerField(required=False, allow_null=True)
+    max_holding_days = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                                max_value=limits.MAX_HOLDING_DAYS)
 
 
 # What PUT sets when a field is left out: a full replacement.

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from accounts.models import User
+from core import limits
 from strategies import schema, selectors, services, signals
 from strategies.models import RISK_FIELDS, Sizing, Strategy, Watchlist
 
@@ -137,10 +138,11 @@ class StrategyForm(TypeParamFields, UniverseFields):
     strategy_type = forms.ChoiceField(label=_("Strategy type"), choices=schema.type_choices)
     sizing = forms.ChoiceField(label=_("Position sizing"), choices=Sizing.choices, initial=Sizing.EQUAL_WEIGHT)
     sizing_value = forms.DecimalField(
-        label=_("Sizing amount"), required=False, max_digits=15, decimal_places=2,
+        label=_("Sizing amount"), required=False, max_digits=15, decimal_places=2, validators=[limits.validate_money],
         help_text=_("KRW per position for a fixed amount; percent of equity for a percentage."),
     )
-    max_positions = forms.IntegerField(label=_("Max open positions"), required=False, help_text=_("Empty: no limit."))
+    max_positions = forms.IntegerField(label=_("Max open positions"), required=False, help_text=_("Empty: no limit."),
+                                       validators=[limits.validate_positions])
     stop_loss_pct = forms.DecimalField(label=_("Stop loss (%)"), required=False, max_digits=5, decimal_places=2,
                                        help_text=_("Sell when a position has lost this much. Empty: off."))
     take_profit_pct = forms.DecimalField(label=_("Take profit (%)"), required=False, max_digits=7, decimal_places=2,
@@ -150,14 +152,15 @@ class StrategyForm(TypeParamFields, UniverseFields):
         help_text=_("Sell when the price falls this far below its highest close since the entry. Empty: off."),
     )
     max_holding_days = forms.IntegerField(label=_("Max holding days"), required=False,
-                                          help_text=_("Sell after this many trading days. Empty: no limit."))
+                                          help_text=_("Sell after this many trading days. Empty: no limit."),
+                                          validators=[limits.validate_holding_days])
 
     RISK_FIELDS = RISK_FIELDS
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, user=user, **kwargs)
-        for name in ("max_positions", "max_holding_days"):
-            self.fields[name].widget.attrs["min"] = 1
+        for name, limit in (("max_positions", limits.MAX_POSITIONS), ("max_holding_days", limits.MAX_HOLDING_DAYS)):
+            self.fields[name].widget.attrs.update({"min": 1, "max": limit})
         for name in ("stop_loss_pct", "trailing_stop_pct", "take_profit_pct", "sizing_value"):
             self.fields[name].widget.attrs.update({"min": 0, "step": "any"})
         self.add_param_fields()

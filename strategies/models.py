@@ -19,6 +19,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core import limits
 from core.models import BaseModel
 from marketdata.models import Instrument
 from strategies import signals
@@ -100,11 +101,12 @@ class Strategy(BaseModel):
     )
     sizing = models.CharField(_("position sizing"), max_length=20, choices=Sizing.choices, default=Sizing.EQUAL_WEIGHT)
     sizing_value = models.DecimalField(
-        _("sizing amount"), max_digits=15, decimal_places=2, null=True, blank=True,
+        _("sizing amount"), max_digits=15, decimal_places=2, null=True, blank=True, validators=[limits.validate_money],
         help_text=_("KRW per position for a fixed amount; percent of equity for a percentage."),
     )
     max_positions = models.PositiveIntegerField(
-        _("max open positions"), null=True, blank=True, validators=[MinValueValidator(1, AT_LEAST_ONE)]
+        _("max open positions"), null=True, blank=True,
+        validators=[MinValueValidator(1, AT_LEAST_ONE), limits.validate_positions],
     )
     stop_loss_pct = models.DecimalField(_("stop loss (%)"), max_digits=5, decimal_places=2, null=True, blank=True)
     take_profit_pct = models.DecimalField(_("take profit (%)"), max_digits=7, decimal_places=2, null=True, blank=True)
@@ -112,7 +114,8 @@ class Strategy(BaseModel):
         _("trailing stop (%)"), max_digits=5, decimal_places=2, null=True, blank=True
     )
     max_holding_days = models.PositiveIntegerField(
-        _("max holding days"), null=True, blank=True, validators=[MinValueValidator(1, AT_LEAST_ONE)],
+        _("max holding days"), null=True, blank=True,
+        validators=[MinValueValidator(1, AT_LEAST_ONE), limits.validate_holding_days],
         help_text=_("Exit after this many bars of the symbol since the entry."),
     )
     preset_key = models.CharField(_("cloned from preset"), max_length=100, blank=True)

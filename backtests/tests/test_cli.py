@@ -163,6 +163,24 @@ def test_trades_out_writes_the_header_and_hand_checked_rows(tmp_path):
     assert lines[1:] == ["005930,2024-01-05,105,9522,2024-01-07,100,-4.9619,signal"]
 
 
+@pytest.mark.parametrize("code", ["=1+1", "@SUM(A1)", "+A1", "-2+3", "\tX"])
+def test_trades_out_neutralises_a_symbol_a_spreadsheet_would_run(tmp_path, code):
+    # Codes from files are checked (no such code reaches the file today); the writer holds anyway.
+    from types import SimpleNamespace
+
+    import datetime as dt
+
+    trade = SimpleNamespace(symbol=code, entry_date=dt.date(2024, 1, 5), entry_price=105.0, shares=9522,
+                            exit_date=dt.date(2024, 1, 7), exit_price=100.0, net_return=-0.049619,
+                            exit_reason="signal")
+    out = tmp_path / "trades.csv"
+    cli._write_trades(SimpleNamespace(trades=[trade]), out)
+    with out.open(newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["symbol"] == "'" + code
+    assert row["return_pct"] == "-4.9619"  # a negative number stays a number
+
+
 def test_trades_out_lists_open_positions_with_an_empty_exit(tmp_path):
     out = tmp_path / "trades.csv"
     backtest("--codes", "005930", "--start", "2024-01-01", "--end", "2024-06-28", "--strategy", "buy_and_hold",

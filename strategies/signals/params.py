@@ -58,8 +58,11 @@ class ParamError(Exception):
         super().__init__("; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in self.errors.items()))
 
 
-class _Invalid(Exception):
-    """One field's failure; carries the user-facing message."""
+class InvalidParam(ValueError):
+    """One field's failure (raised by :meth:`Param.parse`); carries the user-facing message."""
+
+
+_Invalid = InvalidParam
 
 
 def format_number(value: float | int) -> str:
@@ -100,7 +103,7 @@ class Param:
             raise ValueError(f"Param {self.name!r}: default {self.default!r} is invalid: {exc}") from None
 
     def parse(self, raw: Any) -> ParamValue:
-        """The typed value of ``raw``; raises ``_Invalid`` with the field's message."""
+        """The typed value of ``raw``; raises :class:`InvalidParam` with the field's message."""
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             raise _Invalid(VALUE_REQUIRED)
         if self.type is bool:
@@ -180,7 +183,10 @@ def _parse_float(raw: Any) -> float:
     if isinstance(raw, str):
         number = _float_or(raw.strip(), NOT_A_NUMBER)
     elif isinstance(raw, int | float | np.integer | np.floating | decimal.Decimal):
-        number = float(raw)
+        try:
+            number = float(raw)
+        except OverflowError:  # an int of hundreds of digits has no float
+            raise _Invalid(NOT_A_NUMBER) from None
     else:
         raise _Invalid(NOT_A_NUMBER)
     if not math.isfinite(number):

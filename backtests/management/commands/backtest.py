@@ -12,7 +12,6 @@ words) helps neither. The translated door is the web page.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import math
@@ -26,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from backtests.engine import Costs, EngineConfig, Panel, Result
 from backtests.engine.costs import DEFAULT_MARKET
 from backtests.pipeline import NoBarsError, panel_from_csv, panel_from_store, run_strategy
+from core import csvfile
 from marketdata.store import CRYPTO_MARKET, BarStore
 from strategies import signals
 
@@ -295,7 +295,7 @@ def _jsonable(value: Any) -> Any:
 def _write_trades(result: Result, path: Path) -> None:
     try:
         with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
+            writer = csvfile.Writer(handle, lineterminator="\n")
             writer.writerow(TRADES_HEADER)
             for trade in result.trades:
                 writer.writerow([
