@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy (Security section)
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -314,6 +315,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
+    # JSON bounded in size and nesting (a 10,000-deep body is a 400, not a RecursionError)
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.MultiPartParser"],
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": [
@@ -351,6 +355,27 @@ SPECTACULAR_SETTINGS = {
 # ---------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp): no inline script, style or event handler anywhere; pages keep
+# their behaviour in static/js and their looks in static/css (core/tests/test_csp.py checks the
+# templates). No nonces: the edge cache (core.edge) answers kept pages with their headers as rendered.
+# connect-src 'self' covers the same-origin websocket (/ws/user/) in CSP Level 3 browsers.
+# The one hash: the <style> lightweight-charts 5.2.1 inserts for its TradingView attribution logo,
+# which its licence asks us to show (the test recomputes it from node_modules).
+LIGHTWEIGHT_CHARTS_ATTRIBUTION_STYLE = "'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", LIGHTWEIGHT_CHARTS_ATTRIBUTION_STYLE],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -7,6 +7,7 @@ Every error the API returns looks like::
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -16,6 +17,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core import parsers
 from core.errors import ApplicationError
 
 
@@ -89,6 +91,12 @@ def exception_handler(exc, context):
         exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, RequestDataTooBig):  # Django's own size check, when it read the body first
+        exc = parsers.TooLarge()
+    elif isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        exc = exceptions.ParseError(str(exc), code="too_many_fields")
+    elif isinstance(exc, RecursionError):  # nested deeper than anything but the JSON parser can see
+        exc = parsers.too_deep()
 
     response = drf_exception_handler(exc, context)
     if response is None:
