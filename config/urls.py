@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import api as accounts_api
 from backtests import views as backtests_views
@@ -35,10 +35,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
+    # the split view loads Swagger UI's start-up script from this URL (?script=) instead of inline: CSP
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html"),
+         name="api_docs"),
 ]
 
 # MEDIA_ROOT is never served over HTTP, not even in DEBUG: it holds users' stored backtest results,
 # which only owner-checked views (the results API, pages and downloads) read, through the selectors.
 
+handler404 = "core.views.not_found"
 handler500 = "core.views.server_error"

@@ -8,6 +8,11 @@
 
   function $(selector, root) { return (root || document).querySelector(selector); }
 
+  // A bar's first width comes from data-progress: the Content-Security-Policy blocks style attributes.
+  document.querySelectorAll(".progress-bar[data-progress]").forEach((bar) => {
+    bar.style.width = bar.dataset.progress + "%";
+  });
+
   // -- one run: progress bar, status, then the results ------------------------------------------
   const runBox = $(".run-status[data-run-id]");
   if (runBox) {
