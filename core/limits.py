@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
 from django.utils.formats import number_format
@@ -23,6 +24,14 @@ MAX_HOLDING_DAYS = 10_000
 MAX_ID = 2**63 - 1  # the largest bigint primary key: no row has an id beyond it
 MIN_DATE = dt.date(1990, 1, 1)
 MAX_DATE = dt.date(2100, 12, 31)
+
+
+
+def max_symbols() -> int:
+    """Symbols in one universe (a backtest's, a strategy's, a watchlist's): the plan's backtest limit,
+    read at call time (``BACKTEST_MAX_SYMBOLS``)."""
+    return settings.BACKTEST_MAX_SYMBOLS
+
 
 MONEY_TOO_LARGE = _("Enter at most %(limit)s KRW.")
 COUNT_TOO_LARGE = _("Enter at most %(limit)s.")

@@ -23,6 +23,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from core import limits
 from core.errors import ApplicationError, NotFound
 from marketdata.models import Instrument
 from strategies import presets, schema, signals
@@ -41,6 +42,7 @@ UNKNOWN_CODES = _("Unknown instrument codes: {codes}")
 WATCHLIST_NOT_YOURS = _("Choose one of your watchlists.")
 WATCHLIST_EMPTY = _("This watchlist has no instruments.")
 WATCHLIST_INSTRUMENTS_REQUIRED = _("Add at least one instrument.")
+TOO_MANY_SYMBOLS = _("Choose at most {limit} instruments (you chose {count}).")
 WATCHLIST_IN_USE = _("This watchlist is the universe of: {names}. Give those strategies another universe first.")
 UNKNOWN_PRESET = _("Unknown preset: {key}")
 COPY_NAME = _("{name} (copy)")
@@ -306,6 +308,8 @@ def _clean_universe(
     owner: User, codes: Sequence[str], watchlist: Watchlist | None, errors: dict[str, list[str]]
 ) -> tuple[list[Instrument], Watchlist | None]:
     codes = normalize_codes(codes)
+    if _too_many(codes, errors):
+        return [], None
     if codes and watchlist is not None:
         errors["watchlist"] = [str(UNIVERSE_BOTH)]
         return [], watchlist
@@ -319,6 +323,14 @@ def _clean_universe(
         errors["instruments"] = [str(UNIVERSE_REQUIRED)]
         return [], None
     return _instruments_of(codes, errors), None
+
+
+def _too_many(codes: Sequence[str], errors: dict[str, list[str]]) -> bool:
+    """Whether ``codes`` are more than a universe may hold (recorded under ``instruments``)."""
+    if len(codes) <= limits.max_symbols():
+        return False
+    errors["instruments"] = [TOO_MANY_SYMBOLS.format(limit=limits.max_symbols(), count=len(codes))]
+    return True
 
 
 def _instruments_of(codes: list[str], errors: dict[str, list[str]]) -> list[Instrument]:
@@ -407,7 +419,7 @@ def _watchlist_save(watchlist: Watchlist, *, name: str, codes: Sequence[str]) ->
     if "name" not in errors and _name_taken(Watchlist, watchlist.owner, watchlist.name, exclude=watchlist.pk):
         errors["name"] = [str(WATCHLIST_NAME_TAKEN)]
     codes = normalize_codes(codes)
-    instruments = _instruments_of(codes, errors) if codes else []
+    instruments = _instruments_of(codes, errors) if codes and not _too_many(codes, errors) else []
     if not codes:
         errors["instruments"] = [str(WATCHLIST_INSTRUMENTS_REQUIRED)]
     if errors:

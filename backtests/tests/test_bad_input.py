@@ -135,7 +135,8 @@ def test_csv_downloads_neutralise_names_a_spreadsheet_would_run(api_client, fini
 # ---------------------------------------------------------------------------------------------------
 # Capital, counts and dates
 # ---------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("cash", [2**63, 2**63 - 1, 10**13 + 1, 10**400])
+@pytest.mark.parametrize("cash", [2**63, 2**63 - 1, 10**13 + 1, 10**400],
+                         ids=["2^63", "2^63-1", "cap+1", "1e400"])
 def test_the_api_refuses_capital_above_the_cap(api_client, sample_market, no_worker, cash):
     fields = error_fields(api_client.post(URL, {**BODY, "cash": cash}, format="json"))
     assert list(fields) == ["cash"]
