@@ -151,6 +151,9 @@ class NotFinished(ApplicationError):
     code = "not_finished"
 
 
+NOT_FINISHED_RESPONSE = OpenApiResponse(description="The backtest has not succeeded: it has no results")
+
+
 def finished_run(request, pk: int) -> BacktestRun:
     """The user's run with results; 404 when not theirs, 409 when it has not succeeded."""
     run = selectors.backtest_get(user=request.user, pk=pk)
@@ -167,11 +170,11 @@ def results_etag(run: BacktestRun) -> str:
 
 
 class BacktestResultsApi(APIView):
-    @extend_schema(responses=inline_serializer("BacktestResults", {
+    @extend_schema(responses={200: inline_serializer("BacktestResults", {
         "metrics": serializers.DictField(), "per_symbol": serializers.ListField(child=serializers.DictField()),
         "histogram": serializers.DictField(), "series": serializers.DictField(
             help_text="dates, equity, cash, drawdown, benchmark (buy and hold): one value per date"),
-    }))
+    }), 304: OpenApiResponse(description="Not modified: the ETag sent in If-None-Match"), 409: NOT_FINISHED_RESPONSE})
     def get(self, request, pk: int):
         """The stored result never changes: answered from bytes encoded once, with an ETag so a
         client that has it gets 304."""
@@ -192,7 +195,8 @@ class BacktestTradesApi(APIView):
         OpenApiParameter("sort", OpenApiTypes.STR, description="entry_date, exit_date, net_return, symbol, "
                                                                "exit_reason, holding_days, pnl; - for descending"),
         OpenApiParameter("symbol", OpenApiTypes.STR),
-    ], responses=inline_serializer("BacktestTrade", {"symbol": serializers.CharField()}, many=True))
+    ], responses={200: inline_serializer("BacktestTrade", {"symbol": serializers.CharField()}, many=True),
+                  409: NOT_FINISHED_RESPONSE})
     def get(self, request, pk: int):
         trades = results.load(finished_run(request, pk).result_file.name).trades
         if symbol := request.query_params.get("symbol", "").upper():
@@ -206,7 +210,8 @@ class BacktestSignalsApi(APIView):
     pagination_class = Pagination  # what the schema reads to declare the page envelope
 
     @extend_schema(parameters=[OpenApiParameter("symbol", OpenApiTypes.STR)],
-                   responses=inline_serializer("BacktestSignal", {"date": serializers.DateField()}, many=True))
+                   responses={200: inline_serializer("BacktestSignal", {"date": serializers.DateField()}, many=True),
+                              409: NOT_FINISHED_RESPONSE})
     def get(self, request, pk: int):
         signals = results.load(finished_run(request, pk).result_file.name).signals
         if symbol := request.query_params.get("symbol", "").upper():
@@ -233,7 +238,8 @@ def download_response(run: BacktestRun, name: str) -> HttpResponse:
 
 
 class BacktestDownloadApi(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY)},
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR,
+                              409: NOT_FINISHED_RESPONSE},
                    parameters=[OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH,
                                                 enum=list(DOWNLOADS))])
     def get(self, request, pk: int, name: str):

@@ -4,7 +4,8 @@ drf-spectacular documents the success answers a view declares. The errors come f
 machinery (validation, the selectors' 404, authentication, throttles) and all share one body, made
 by :func:`core.api.exception_handler`; so they are added here, once, from what the operation has:
 
-* 400 when it takes a body or query parameters (they are validated);
+* 400 when it takes a body or query parameters (they are validated), or writes (a service may refuse
+  the action in the object's present state: an application error, 400 unless it says otherwise);
 * 404 when it has path parameters (not found, or not yours) or is a paginated list (a page past the end);
 * 401 and 403 when it needs credentials (none or bad ones; a session without its CSRF token);
 * 429 when the view is throttled.
@@ -38,7 +39,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 ERROR_DESCRIPTIONS = {
-    "400": "Invalid input: the error body names each field that is wrong",
+    "400": "Invalid input (the error body names each field that is wrong), or an action refused",
     "401": "No credentials, or an invalid or revoked token",
     "403": "Not allowed (or a session request without its CSRF token)",
     "404": "Not found (or not yours)",
@@ -64,7 +65,7 @@ class AutoSchema(openapi.AutoSchema):
     def _error_reasons(self, operation: dict) -> list[str]:
         where = {parameter.get("in") for parameter in operation.get("parameters", [])}
         codes = []
-        if "requestBody" in operation or "query" in where:
+        if "requestBody" in operation or "query" in where or self.method != "GET":
             codes.append("400")
         if operation.get("security"):
             codes += ["401", "403"]

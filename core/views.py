@@ -52,6 +52,20 @@ def _pool_exhausted(error: BaseException | None) -> bool:
 BUSY = gettext_lazy("The service is busy. Please try again in a few seconds.")
 
 
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 handler: under /api/ the API's error body (a URL no route matches, e.g. a non-numeric
+    id), like every other API error; Django's page elsewhere."""
+    from django.views.defaults import page_not_found
+    from rest_framework.exceptions import NotFound
+
+    from core.api import error_body
+
+    if request.path.startswith("/api/"):
+        body = error_body(status_code=404, code=NotFound.default_code, message=str(NotFound.default_detail))
+        return JsonResponse(body, status=404)
+    return page_not_found(request, exception)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """500 handler: an overload (every database connection busy) answers 503 with Retry-After,
     so clients back off and retry instead of reporting a failure; anything else is a plain 500."""

@@ -118,8 +118,9 @@ class StrategyListApi(generics.ListAPIView):
     queryset = Strategy.objects.none()  # for the schema; requests use the selector
 
     class FilterSerializer(serializers.Serializer):
-        strategy_type = serializers.ChoiceField(choices=list(signals.REGISTRY), required=False)
-        q = serializers.CharField(required=False, help_text="Part of the name.")
+        # blank is "any", as a form's empty field sends it
+        strategy_type = serializers.ChoiceField(choices=list(signals.REGISTRY), required=False, allow_blank=True)
+        q = serializers.CharField(required=False, allow_blank=True, help_text="Part of the name.")
 
     def get_queryset(self):
         filters = self.FilterSerializer(data=self.request.query_params)
@@ -253,7 +254,7 @@ class PresetListApi(APIView):
     """Presets: ready-made parameters and risk settings per strategy type, to clone."""
 
     class FilterSerializer(serializers.Serializer):
-        strategy_type = serializers.ChoiceField(choices=list(signals.REGISTRY), required=False)
+        strategy_type = serializers.ChoiceField(choices=list(signals.REGISTRY), required=False, allow_blank=True)
 
         class Meta:
             ref_name = "PresetFilter"
@@ -262,7 +263,7 @@ class PresetListApi(APIView):
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        found = presets.preset_list(strategy_type=filters.validated_data.get("strategy_type"))
+        found = presets.preset_list(strategy_type=filters.validated_data.get("strategy_type") or None)
         return Response(PresetSerializer(found, many=True).data)
 
 
