@@ -16,6 +16,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import limits
 from core.api import Pagination
 from core.csvfile import BOM, Writer
 from marketdata import selectors
@@ -119,8 +120,10 @@ class InstrumentBarsApi(APIView):
     renderer_classes = [JSONRenderer, BarsCsvRenderer]
 
     class FilterSerializer(serializers.Serializer):
-        start = serializers.DateField(required=False, help_text="First day (YYYY-MM-DD), inclusive.")
-        end = serializers.DateField(required=False, help_text="Last day (YYYY-MM-DD), inclusive.")
+        start = serializers.DateField(required=False, validators=[limits.validate_date],
+                                      help_text="First day (YYYY-MM-DD), inclusive.")
+        end = serializers.DateField(required=False, validators=[limits.validate_date],
+                                    help_text="Last day (YYYY-MM-DD), inclusive.")
 
         def validate(self, attrs):
             if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:
