@@ -315,9 +315,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
-    # JSON bounded in size and nesting (a 10,000-deep body is a 400, not a RecursionError)
-    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser", "rest_framework.parsers.FormParser",
-                               "rest_framework.parsers.MultiPartParser"],
+    # JSON bounded in size and nesting (a 10,000-deep body is a 400, not a RecursionError); JSON only:
+    # a form body cannot say what the schema's JSON says (a list sent as a form is an empty form)
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": [

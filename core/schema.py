@@ -8,6 +8,7 @@ by :func:`core.api.exception_handler`; so they are added here, once, from what t
   the action in the object's present state: an application error, 400 unless it says otherwise);
 * 404 when it has path parameters (not found, or not yours) or is a paginated list (a page past the end);
 * 401 and 403 when it needs credentials (none or bad ones; a session without its CSRF token);
+* 415 when it takes a body (in a media type it does not parse);
 * 429 when the view is throttled.
 
 An error answer a view declares without a body (``OpenApiResponse(description=...)``) gets the error
@@ -44,6 +45,7 @@ ERROR_DESCRIPTIONS = {
     "403": "Not allowed (or a session request without its CSRF token)",
     "404": "Not found (or not yours)",
     "404-page": "A page past the end of the list",
+    "415": "The body's media type is not one the operation reads",
     "429": "Too many requests: try again later",
 }
 
@@ -73,6 +75,8 @@ class AutoSchema(openapi.AutoSchema):
             codes.append("404")
         elif self._is_paginated():
             codes.append("404-page")
+        if "requestBody" in operation:
+            codes.append("415")
         if self.view.get_throttles():
             codes.append("429")
         return codes
