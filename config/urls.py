@@ -36,7 +36,9 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # the split view loads Swagger UI's start-up script from this URL (?script=) instead of inline: CSP
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html"),
+    # GET only: an OPTIONS answer had no template to render it (a 500)
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html",
+                                                         http_method_names=["get", "head"]),
          name="api_docs"),
 ]
 
