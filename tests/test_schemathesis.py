@@ -7,7 +7,8 @@ through schemathesis' checks (server error, status code, content type, headers, 
 that invalid data is refused). Runs once in CI: in the embedded (SQLite) pass only.
 
 The figures (operations, cases, 5xx, conformance failures) are printed at the end (``-s`` or
-``-rA`` shows them) and written to the test's report.
+``-rA`` shows them) and written to the test's report; SCHEMATHESIS_DEBUG=1 prints each failure in
+full (the answer and a curl command to reproduce it).
 """
 
 from __future__ import annotations
