@@ -62,7 +62,7 @@ def instrument_search(*, query: str, limit: int | None = 20) -> QuerySet[Instrum
     for Latin letters. An empty query returns every instrument by code. ``limit=None``
     returns an unsliced queryset (for paginated API lists).
     """
-    query = query.strip()
+    query = query.replace("\x00", "").strip()  # PostgreSQL refuses NUL in a string (a 500, not "no match")
     instruments = Instrument.objects.all()
     if not query:
         instruments = instruments.order_by("code")

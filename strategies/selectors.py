@@ -40,8 +40,8 @@ def strategy_list(*, user: User, filters: Mapping[str, Any] | None = None) -> Qu
         strategies = strategies.filter(strategy_type=filters["strategy_type"])
     if filters.get("watchlist"):
         strategies = strategies.filter(watchlist_id=filters["watchlist"])
-    if filters.get("q"):
-        strategies = strategies.filter(name__icontains=filters["q"].strip())
+    if query := str(filters.get("q") or "").replace("\x00", "").strip():  # PostgreSQL refuses NUL in a string
+        strategies = strategies.filter(name__icontains=query)
     return strategies
 
 

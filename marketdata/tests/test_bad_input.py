@@ -31,3 +31,14 @@ def test_bars_refuse_a_date_outside_the_supported_years(api_client, name, value,
 def test_bars_accept_the_first_and_last_supported_days(api_client, name):
     for day in (limits.MIN_DATE, limits.MAX_DATE):
         assert api_client.get(BARS, {name: day.isoformat()}).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/instruments/", "/markets/", "/markets/search/", "/strategies/",
+                                  "/strategies/instruments/"])
+def test_a_search_with_a_nul_character_is_not_a_server_error(client, user, path):
+    # PostgreSQL refuses NUL inside a string literal: it was a 500 there (SQLite took it)
+    client.force_login(user)
+    response = client.get(path, {"q": "삼성\x00전자"})
+    assert response.status_code == 200
+    if path.startswith("/markets") or path.endswith("instruments/"):
+        assert "005930" in response.content.decode()
