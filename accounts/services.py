@@ -124,11 +124,22 @@ def api_token_touch(*, token: ApiToken) -> None:
 
 @transaction.atomic
 def demo_user_ensure(*, email: str, password: str, staff: bool = False) -> tuple[User, bool]:
-    """Create (or reset the password of) a verified demo account. Returns (user, created)."""
+    """Create a verified demo account, or bring an existing one back to ``password`` and ``staff``.
+    Returns (user, created).
+
+    Idempotent: seeding again changes nothing that is already right. In particular the password is
+    set only when it does not match, because a new hash rotates the session auth hash and would sign
+    out every session of the account (``./dev run`` seeds on each start)."""
     user, created = User.objects.get_or_create(email=email, defaults={"is_staff": staff, "is_superuser": staff})
-    user.set_password(password)
-    user.is_staff = user.is_superuser = staff
-    user.save()
+    changed = []
+    if created or not user.check_password(password):
+        user.set_password(password)
+        changed.append("password")
+    if (user.is_staff, user.is_superuser) != (staff, staff):
+        user.is_staff = user.is_superuser = staff
+        changed += ["is_staff", "is_superuser"]
+    if changed:
+        user.save(update_fields=changed)
     EmailAddress.objects.update_or_create(
         user=user, email=email, defaults={"verified": True, "primary": True}
     )

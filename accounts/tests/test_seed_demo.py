@@ -24,3 +24,24 @@ def test_seed_demo_without_instruments_still_creates_the_accounts(capsys):
     call_command("seed_demo")
     assert User.objects.filter(email="demo@example.com").exists()
     assert "No demo strategy" in capsys.readouterr().err
+
+
+def test_seeding_again_keeps_the_demo_users_signed_in(client):
+    call_command("seed_demo")
+    client.login(email="demo@example.com", password="demo-invest-2026")
+    assert client.get("/accounts/email/").status_code == 200  # signed in: the page, not a redirect to log in
+
+    call_command("seed_demo")  # `./dev run` again
+
+    assert client.get("/accounts/email/").status_code == 200
+
+
+def test_seeding_restores_a_demo_password_that_was_changed():
+    call_command("seed_demo")
+    investor = User.objects.get(email="demo@example.com")
+    investor.set_password("something-else-2026")
+    investor.save()
+
+    call_command("seed_demo")
+
+    assert User.objects.get(email="demo@example.com").check_password("demo-invest-2026")
