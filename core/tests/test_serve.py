@@ -112,3 +112,32 @@ def test_the_supervisor_restarts_a_dead_daphne_and_takes_its_processes_along_whe
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+@pytest.mark.parametrize(("args", "url"), [
+    (["--port", "8123"], "http://127.0.0.1:8123/"),
+    (["--host", "0.0.0.0", "--port", "9000"], "http://127.0.0.1:9000/"),  # every interface: this machine's
+    (["--host", "::1", "--port", "9001"], "http://[::1]:9001/"),
+])
+def test_it_says_where_to_open_the_site_with_the_port_it_was_given(settings, monkeypatch, capsys, args, url):
+    from daphne.cli import CommandLineInterface
+
+    import core.embedded
+
+    settings.CELERY_EMBEDDED = True
+    monkeypatch.setattr(core.embedded, "start_embedded_celery", lambda app, **kwargs: None)
+    served = []
+    monkeypatch.setattr(CommandLineInterface, "run", lambda self, argv: served.append(argv))
+    call_command("serve", *args)
+    out = capsys.readouterr().out
+    assert f"Open {url} (stop with Ctrl+C)" in out
+    assert f"admin: {url}admin/" in out
+    assert served and served[0][served[0].index("-p") + 1] == args[-1]
+
+
+def test_the_dev_script_leaves_the_address_to_serve():
+    """`./dev run --port 9000` used to announce port 8000: the script printed its own fixed address."""
+    from pathlib import Path
+
+    script = (Path(__file__).resolve().parents[2] / "dev").read_text()
+    assert "127.0.0.1:8000" not in script

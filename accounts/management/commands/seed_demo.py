@@ -23,7 +23,7 @@ class Command(BaseCommand):
         services.demo_user_ensure(email=ADMIN_EMAIL, password=ADMIN_PASSWORD, staff=True)
         self.stdout.write("Demo accounts (email verified):")
         self.stdout.write(f"  investor  {DEMO_EMAIL} / {DEMO_PASSWORD}")
-        self.stdout.write(f"  admin     {ADMIN_EMAIL} / {ADMIN_PASSWORD}  (http://127.0.0.1:8000/admin/)")
+        self.stdout.write(f"  admin     {ADMIN_EMAIL} / {ADMIN_PASSWORD}  (the admin console: /admin/)")
 
     def _demo_strategy(self, investor) -> None:
         """A first strategy (the default SMA preset on the sample stocks) to backtest right away."""

@@ -29,6 +29,15 @@ def default_workers() -> int:
     return settings.SERVE_WORKERS or os.cpu_count() or 1
 
 
+def browser_url(host: str, port: int) -> str:
+    """The address to open in a browser on this machine for a server bound to ``host``:``port``."""
+    if host in ("", "0.0.0.0", "::"):  # every interface: this machine answers on its loopback
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
 class Command(BaseCommand):
     help = (
         "Serve the platform with daphne (HTTP and websockets). In embedded mode "
@@ -54,17 +63,21 @@ class Command(BaseCommand):
             )
         application = settings.ASGI_APPLICATION.replace(".application", ":application")
         if settings.CELERY_EMBEDDED:
-            from config.celery_app import app
+            from celery import current_app
+
             from core.embedded import start_embedded_celery
 
-            start_embedded_celery(app, with_beat=not no_beat)
+            start_embedded_celery(current_app._get_current_object(), with_beat=not no_beat)
             self.stdout.write("Celery worker and beat: embedded (in-memory broker)")
         else:
             self.stdout.write(f"Celery: external workers on {settings.CELERY_BROKER_URL.split('@')[-1]}")
+        url = browser_url(host, port)
+        self.stdout.write(f"Open {url} (stop with Ctrl+C); admin: {url}admin/")
         if workers == 1:
             from daphne.cli import CommandLineInterface
 
             self.stdout.write(f"Serving on http://{host}:{port}/ (daphne: HTTP and websockets)")
+            self.stdout.flush()
             # no --proxy-headers: core.proxies believes forwarding headers from TRUSTED_PROXIES only
             CommandLineInterface().run(["-b", host, "-p", str(port), application])
             return
