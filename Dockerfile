@@ -45,6 +45,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 # Code stays owned by root (read-only for the app user); only var/ is writable.
 COPY --from=source /src/ /app/
 COPY --from=assets /app/node_modules/lightweight-charts /app/node_modules/lightweight-charts
+COPY --from=assets /app/node_modules/@fontsource-variable/noto-sans-kr /app/node_modules/@fontsource-variable/noto-sans-kr
 RUN mkdir -p /app/var/media /app/var/marketdata \
     && chown -R app:app /app/var
 

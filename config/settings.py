@@ -260,6 +260,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 NODE_MODULES = BASE_DIR / "node_modules"
 if (NODE_MODULES / "lightweight-charts" / "dist").is_dir():
     STATICFILES_DIRS.append(("vendor/lightweight-charts", NODE_MODULES / "lightweight-charts" / "dist"))
+# The Korean UI font (Noto Sans KR, OFL): one stylesheet of unicode-range slices, so a page fetches
+# only the slices of the characters it shows. Without it, app.css falls back to the system fonts.
+WEB_FONT_DIR = NODE_MODULES / "@fontsource-variable" / "noto-sans-kr"
+if (WEB_FONT_DIR / "index.css").is_file():
+    STATICFILES_DIRS.append(("vendor/noto-sans-kr", WEB_FONT_DIR))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 MARKET_DATA_ROOT = Path(env.str("MARKET_DATA_ROOT", default=str(DATA_DIR / "marketdata")))
