@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from accounts import lockout, selectors, services
 from accounts.authentication import ApiTokenAuthentication
-from accounts.models import COMMON_TIMEZONES, ApiToken, Language, Theme, User, validate_timezone
+from accounts.models import COMMON_TIMEZONES, ApiToken, Language, PriceColors, Theme, User, red_up, validate_timezone
 
 
 SIGN_IN_REFUSED = OpenApiResponse(
@@ -111,11 +111,26 @@ class MeSerializer(serializers.ModelSerializer):
     timezone = serializers.CharField(
         required=False, validators=[validate_timezone], help_text=f"An IANA zone, e.g. {', '.join(COMMON_TIMEZONES[:3])}"
     )
+    price_colors = serializers.ChoiceField(
+        choices=PriceColors.choices,
+        required=False,
+        help_text="Which colour means up: `kr` red up and blue down (the Korean convention), `intl` green up "
+        "and red down, `auto` (the default) follows the language: red up in Korean, green up in English.",
+    )
+    red_up = serializers.SerializerMethodField(
+        help_text="What `price_colors` resolves to now: true when rises are shown in red."
+    )
 
     class Meta:
         model = User
-        fields = ["id", "email", "display_name", "date_joined", "mfa_enabled", "theme", "language", "timezone"]
-        read_only_fields = ["id", "email", "date_joined", "mfa_enabled"]
+        fields = [
+            "id", "email", "display_name", "date_joined", "mfa_enabled",
+            "theme", "language", "timezone", "price_colors", "red_up",
+        ]  # fmt: skip
+        read_only_fields = ["id", "email", "date_joined", "mfa_enabled", "red_up"]
+
+    def get_red_up(self, user: User) -> bool:
+        return red_up(user.price_colors, user.language)
 
     def get_mfa_enabled(self, user: User) -> bool:
         from allauth.mfa.utils import is_mfa_enabled

@@ -5,7 +5,7 @@ from allauth.mfa.base.forms import AuthenticateForm
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import COMMON_TIMEZONES, Language, Theme
+from accounts.models import COMMON_TIMEZONES, Language, PriceColors, Theme
 from core.errors import ApplicationError
 
 
@@ -20,6 +20,9 @@ class PreferencesForm(forms.Form):
     theme = forms.ChoiceField(label=_("Theme"), choices=Theme.choices, required=False)
     language = forms.ChoiceField(label=_("Language"), choices=Language.choices, required=False)
     timezone = forms.ChoiceField(label=_("Time zone"), choices=timezone_choices, required=False)
+    price_colors = forms.ChoiceField(
+        label=_("Price colours"), choices=PriceColors.choices, required=False, widget=forms.RadioSelect
+    )
     display_name = forms.CharField(label=_("Display name"), max_length=60, required=False)
 
     def changes(self) -> dict[str, str]:

@@ -44,6 +44,22 @@ class Language(models.TextChoices):
     ENGLISH = "en", _("English")
 
 
+class PriceColors(models.TextChoices):
+    """Which colour means up. Korean brokers show rises in red and falls in blue; most others in
+    green and red. Until the user picks one, it follows the language (``AUTO``)."""
+
+    AUTO = "auto", _("Follow the language (Korean: red up)")
+    KOREAN = "kr", _("Red up, blue down (Korean)")
+    INTERNATIONAL = "intl", _("Green up, red down")
+
+
+def red_up(price_colors: str, language: str) -> bool:
+    """Whether rises are shown in red (the Korean convention) for this choice and language."""
+    if price_colors == PriceColors.AUTO:
+        return language == Language.KOREAN
+    return price_colors == PriceColors.KOREAN
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
@@ -76,6 +92,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     language = models.CharField(_("language"), max_length=5, choices=Language.choices, default=Language.KOREAN)
     timezone = models.CharField(
         _("time zone"), max_length=64, default=DEFAULT_TIMEZONE, validators=[validate_timezone]
+    )
+    price_colors = models.CharField(
+        _("price colours"), max_length=5, choices=PriceColors.choices, default=PriceColors.AUTO
     )
 
     objects = UserManager()

@@ -1,8 +1,8 @@
-"""Where a request's theme, language and time zone come from.
+"""Where a request's theme, language, time zone and price colours come from.
 
 A logged-in user's saved choice wins; otherwise the visitor's cookies; otherwise
-the defaults (system theme, Korean, Asia/Seoul). Cookies follow the user's saved
-choice, so the look survives logout too.
+the defaults (system theme, Korean, Asia/Seoul, colours following the language).
+Cookies follow the user's saved choice, so the look survives logout too.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from accounts.models import DEFAULT_TIMEZONE, Language, Theme
+from accounts.models import DEFAULT_TIMEZONE, Language, PriceColors, Theme, red_up
 
 THEME_COOKIE = "theme"
 TIMEZONE_COOKIE = "tz"
+PRICE_COLORS_COOKIE = "updown"
 COOKIE_AGE = 365 * 24 * 3600
 
 
@@ -24,9 +25,20 @@ class Preferences:
     theme: str = Theme.SYSTEM
     language: str = Language.KOREAN
     timezone: str = DEFAULT_TIMEZONE
+    price_colors: str = PriceColors.AUTO
+
+    @property
+    def red_up(self) -> bool:
+        """Rises in red and falls in blue (Korean), else green and red: the class on <html>."""
+        return red_up(self.price_colors, self.language)
 
     def cookies(self) -> dict[str, str]:
-        return {THEME_COOKIE: self.theme, settings.LANGUAGE_COOKIE_NAME: self.language, TIMEZONE_COOKIE: self.timezone}
+        return {
+            THEME_COOKIE: self.theme,
+            settings.LANGUAGE_COOKIE_NAME: self.language,
+            TIMEZONE_COOKIE: self.timezone,
+            PRICE_COLORS_COOKIE: self.price_colors,
+        }
 
 
 def clean_theme(value: str | None) -> str | None:
@@ -35,6 +47,10 @@ def clean_theme(value: str | None) -> str | None:
 
 def clean_language(value: str | None) -> str | None:
     return value if value in Language.values else None
+
+
+def clean_price_colors(value: str | None) -> str | None:
+    return value if value in PriceColors.values else None
 
 
 def clean_timezone(value: str | None) -> str | None:
@@ -47,6 +63,7 @@ def from_cookies(cookies: dict[str, str]) -> Preferences:
         theme=clean_theme(cookies.get(THEME_COOKIE)) or default.theme,
         language=clean_language(cookies.get(settings.LANGUAGE_COOKIE_NAME)) or default.language,
         timezone=clean_timezone(cookies.get(TIMEZONE_COOKIE)) or default.timezone,
+        price_colors=clean_price_colors(cookies.get(PRICE_COLORS_COOKIE)) or default.price_colors,
     )
 
 
@@ -66,7 +83,9 @@ def activate(preferences: Preferences) -> None:
 
 
 def of_user(user) -> Preferences:
-    return Preferences(theme=user.theme, language=user.language, timezone=user.timezone)
+    return Preferences(
+        theme=user.theme, language=user.language, timezone=user.timezone, price_colors=user.price_colors
+    )
 
 
 def set_cookies(response, preferences: Preferences, *, current: dict[str, str]) -> None:

@@ -22,12 +22,12 @@ MFA_CODE_REQUIRED = _("Two-factor authentication is on: enter the code from your
 MFA_CODE_INVALID = _("Incorrect code.")
 NOT_A_TOKEN_SESSION = _("This request was not authenticated with a token.")
 
-PROFILE_FIELDS = ("display_name", "theme", "language", "timezone")
+PROFILE_FIELDS = ("display_name", "theme", "language", "timezone", "price_colors")
 
 
 @transaction.atomic
 def user_profile_update(*, user: User, **changes: str) -> User:
-    """Save any of display_name, theme, language, timezone.
+    """Save any of display_name, theme, language, timezone, price_colors.
 
     Raises ValidationError naming the bad field; nothing is saved then.
     """
@@ -50,7 +50,11 @@ def user_profile_update(*, user: User, **changes: str) -> User:
 def user_preferences_adopt(*, user: User, preferences: Preferences) -> User:
     """A visitor who signs up keeps the look they chose before having an account."""
     return user_profile_update(
-        user=user, theme=preferences.theme, language=preferences.language, timezone=preferences.timezone
+        user=user,
+        theme=preferences.theme,
+        language=preferences.language,
+        timezone=preferences.timezone,
+        price_colors=preferences.price_colors,
     )
 
 

@@ -25,12 +25,18 @@ def _apply(request: HttpRequest, changes: dict[str, str]) -> preferences.Prefere
         theme=changes.get("theme", current.theme),
         language=changes.get("language", current.language),
         timezone=changes.get("timezone", current.timezone),
+        price_colors=changes.get("price_colors", current.price_colors),
     )
 
 
 def settings_page(request: HttpRequest) -> HttpResponse:
     current = preferences.for_request(request)
-    initial = {"theme": current.theme, "language": current.language, "timezone": current.timezone}
+    initial = {
+        "theme": current.theme,
+        "language": current.language,
+        "timezone": current.timezone,
+        "price_colors": current.price_colors,
+    }
     if request.user.is_authenticated:
         initial["display_name"] = request.user.display_name
     form = PreferencesForm(request.POST or None, initial=initial)

@@ -297,7 +297,7 @@ def mask_csrf_secret(secret: str) -> str:
 def _key(kind: str, path: str, look: tuple[tuple[str, str], ...], cookies: dict[str, str]) -> tuple:
     if kind == API:
         return (API, path)
-    return (PAGE, path, *look, cookies.get("updown", ""))
+    return (PAGE, path, *look)  # the look includes the price colours (accounts.preferences)
 
 
 # ---------------------------------------------------------------------------------------------------

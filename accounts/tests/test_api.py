@@ -132,12 +132,32 @@ def test_me_reads_and_updates_preferences(user, api_client):
     body = api_client.get("/api/v1/me").json()
     assert body | {"id": 0, "date_joined": ""} == {
         "id": 0, "date_joined": "", "email": user.email, "display_name": "", "mfa_enabled": False,
-        "theme": "system", "language": "ko", "timezone": "Asia/Seoul",
+        "theme": "system", "language": "ko", "timezone": "Asia/Seoul", "price_colors": "auto", "red_up": True,
     }
     response = api_client.patch("/api/v1/me", {"theme": "dark", "language": "en", "timezone": "Asia/Tokyo"}, format="json")
     assert response.status_code == 200
     user.refresh_from_db()
     assert (user.theme, user.language, user.timezone) == ("dark", "en", "Asia/Tokyo")
+
+
+def test_price_colours_follow_the_language_until_the_user_chooses(user, api_client):
+    assert api_client.get("/api/v1/me").json()["red_up"] is True  # Korean: red up
+    body = api_client.patch("/api/v1/me", {"language": "en"}, format="json").json()
+    assert (body["price_colors"], body["red_up"]) == ("auto", False)  # English: green up
+    body = api_client.patch("/api/v1/me", {"price_colors": "kr"}, format="json").json()
+    assert (body["price_colors"], body["red_up"]) == ("kr", True)
+    body = api_client.patch("/api/v1/me", {"language": "ko", "price_colors": "intl"}, format="json").json()
+    assert (body["price_colors"], body["red_up"]) == ("intl", False)
+    user.refresh_from_db()
+    assert user.price_colors == "intl"
+
+
+def test_me_refuses_an_unknown_price_colour(user, api_client):
+    response = api_client.patch("/api/v1/me", {"price_colors": "purple", "red_up": False}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["error"]["fields"]) == {"price_colors"}
+    user.refresh_from_db()
+    assert user.price_colors == "auto"
 
 
 def test_me_names_each_bad_field_and_saves_nothing(user, api_client):

@@ -81,6 +81,28 @@ def test_the_settings_page_saves_the_time_zone(client, user):
     assert "설정을 저장했습니다." in response.content.decode()
 
 
+def test_korean_pages_show_red_up_until_the_visitor_chooses(client, db):
+    assert html_tag(client.get("/")) == '<html lang="ko" data-theme="system" class="updown-kr">'
+    client.post("/preferences/", {"language": "en", "next": "/"})
+    assert html_tag(client.get("/")) == '<html lang="en" data-theme="system">'
+    response = client.post("/settings/", {"price_colors": "kr"})
+    assert response.cookies["updown"].value == "kr"
+    assert html_tag(client.get("/")) == '<html lang="en" data-theme="system" class="updown-kr">'
+
+
+def test_the_price_colours_are_saved_on_the_account_and_shown_in_settings(client, user):
+    client.force_login(user)
+    page = client.get("/settings/")
+    assert page.context["form"]["price_colors"].value() == "auto"
+    assert 'data-testid="price-colors"' in page.content.decode() and "빨간색 상승" in page.content.decode()
+    client.post("/settings/", {"price_colors": "intl"})
+    user.refresh_from_db()
+    assert user.price_colors == "intl"
+    assert 'class="updown-kr"' not in html_tag(client.get("/settings/"))  # Korean, but green up as chosen
+    client.cookies["updown"] = "kr"  # a visitor's old cookie does not override the account
+    assert 'class="updown-kr"' not in html_tag(client.get("/dashboard/"))
+
+
 def test_the_settings_page_shows_a_field_error_and_saves_nothing(client, user):
     client.force_login(user)
     response = client.post("/settings/", {"timezone": "Mars/Olympus"})

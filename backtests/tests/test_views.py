@@ -216,9 +216,12 @@ def test_a_run_without_trades_shows_the_empty_state(alice, user, sample_market, 
     assert 'data-testid="trades-empty"' in html
 
 
-def test_the_korean_colour_cookie_flips_the_page_class(alice, finished):
-    assert 'class="updown-kr"' not in alice.get(f"/backtests/{finished.pk}/").content.decode()
-    alice.cookies["updown"] = "kr"
+def test_the_price_colour_preference_flips_the_page_class(alice, user, finished):
+    html = alice.get(f"/backtests/{finished.pk}/").content.decode()
+    assert 'class="updown-kr"' not in html  # English: green up until chosen
+    assert 'data-testid="price-colors-link"' in html and 'id="updown-toggle"' not in html
+    user.price_colors = "kr"
+    user.save(update_fields=["price_colors"])
     assert 'class="updown-kr"' in alice.get(f"/backtests/{finished.pk}/").content.decode()
 
 

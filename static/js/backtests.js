@@ -125,14 +125,6 @@
     });
   }
 
-  // -- Korean colours: red up, blue down (a cookie read by the server for every page) ------------
-  document.addEventListener("change", (e) => {
-    if (e.target.id !== "updown-toggle") return;
-    const korean = e.target.checked;
-    document.cookie = "updown=" + (korean ? "kr" : "") + "; path=/; max-age=" + (korean ? 31536000 : 0) + "; samesite=lax";
-    document.documentElement.classList.toggle("updown-kr", korean);
-  });
-
   // -- one click, one run: the server also dedupes by submission_key -------------------------------
   document.addEventListener("submit", (e) => {
     const form = e.target;
