@@ -31,9 +31,33 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "core/landing.html")
 
 
+# How many of the user's strategies and latest runs the dashboard lists (the rest: "show all").
+DASHBOARD_STRATEGIES = 5
+DASHBOARD_RUNS = 6
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/dashboard.html", {"nav": "dashboard"})
+    """The user's latest strategies and backtest runs with their key metrics, and live events.
+
+    Everything comes through the owner-scoped selectors, so nobody sees another user's items.
+    Trading has no pages yet, so the dashboard says nothing about accounts or positions.
+    """
+    from backtests import selectors as backtest_selectors
+    from strategies import schema
+    from strategies import selectors as strategy_selectors
+
+    strategies = strategy_selectors.strategy_list(user=request.user)
+    runs = backtest_selectors.backtest_list(user=request.user)
+    context = {
+        "nav": "dashboard",
+        "strategies": list(strategies[:DASHBOARD_STRATEGIES]),
+        "strategy_count": strategies.count(),
+        "runs": list(runs[:DASHBOARD_RUNS]),
+        "run_count": runs.count(),
+        "type_labels": dict(schema.type_choices()),
+    }
+    return render(request, "core/dashboard.html", context)
 
 
 def _pool_exhausted(error: BaseException | None) -> bool:
