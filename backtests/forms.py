@@ -24,6 +24,7 @@ from backtests import sweeps
 from backtests.models import Accounts, BacktestRun, Fill
 from backtests.validation import risk_fields
 from core import limits
+from marketdata.selectors import last_data_date
 from strategies import schema, signals
 from strategies import selectors as strategy_selectors
 from strategies.forms import DEFAULT_TYPE, PARAM_PREFIX, StrategyForm, TypeParamFields, codes_text
@@ -95,12 +96,15 @@ class BacktestForm(TypeParamFields, forms.Form):
 
     # -- initial values ------------------------------------------------------------------------
     @staticmethod
-    def defaults() -> dict[str, Any]:
+    def defaults(codes: list[str] | None = None) -> dict[str, Any]:
+        """A new run's inputs; it ends on the last day the store has bars for (of ``codes`` when given,
+        of any code otherwise), so the last stretch is not empty; today when there are no bars at all."""
         today = timezone.localdate()
+        end = min(last_data_date(codes=codes) or (last_data_date() if codes else None) or today, today)
         return {
             "strategy_type": DEFAULT_TYPE,
-            "start": today.replace(year=today.year - DEFAULT_YEARS, day=min(today.day, 28)),
-            "end": today,
+            "start": end.replace(year=end.year - DEFAULT_YEARS, day=min(end.day, 28)),
+            "end": end,
             "cash": DEFAULT_CASH,
             "commission": DEFAULT_COMMISSION_PCT,
             "slippage_bps": Decimal(0),
@@ -110,9 +114,9 @@ class BacktestForm(TypeParamFields, forms.Form):
 
     @classmethod
     def initial_for_strategy(cls, strategy: Strategy) -> dict[str, Any]:
-        initial = cls.defaults()
-        initial.update(strategy=strategy.pk, strategy_type=strategy.strategy_type,
-                       codes=codes_text(strategy.universe_codes()))
+        codes = strategy.universe_codes()
+        initial = cls.defaults(codes)
+        initial.update(strategy=strategy.pk, strategy_type=strategy.strategy_type, codes=codes_text(codes))
         initial.update({PARAM_PREFIX + name: value for name, value in strategy.params.items()})
         initial.update({name: getattr(strategy, name) for name in cls.RISK_FIELDS})
         return initial

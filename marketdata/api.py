@@ -33,18 +33,40 @@ class InstrumentSerializer(serializers.ModelSerializer):
         fields = ["code", "name", "name_en", "market", "sector", "status", "currency"]
 
 
+class DataSpanSerializer(serializers.Serializer):
+    first = serializers.DateField()
+    last = serializers.DateField()
+    rows = serializers.IntegerField()
+
+
 @extend_schema(
     parameters=[OpenApiParameter("q", OpenApiTypes.STR, description="Code or name, or part of one; empty lists all.")]
 )
 class InstrumentListApi(generics.ListAPIView):
-    """Search instruments by code, Korean or English name: exact code, then prefixes, then the rest."""
+    """Search instruments by code, Korean or English name: exact code, then prefixes, then the rest.
 
-    serializer_class = InstrumentSerializer
+    ``data`` says which days the bar store has for each instrument (null: no bars at all).
+    """
+
+    class OutputSerializer(InstrumentSerializer):
+        data = DataSpanSerializer(source="data_span", allow_null=True, read_only=True,
+                                  help_text="First and last day with daily bars, and how many; null without bars.")
+
+        class Meta(InstrumentSerializer.Meta):
+            fields = [*InstrumentSerializer.Meta.fields, "data"]
+            ref_name = "InstrumentListItem"
+
+    serializer_class = OutputSerializer
     pagination_class = Pagination
     queryset = Instrument.objects.none()  # for the schema; requests use the selector
 
     def get_queryset(self):
         return selectors.instrument_search(query=self.request.query_params.get("q", ""), limit=None)
+
+    def paginate_queryset(self, queryset):
+        # One page of instruments, each with its span from the store's snapshot index (no file reads).
+        page = super().paginate_queryset(queryset)
+        return None if page is None else selectors.with_data_spans(page)
 
 
 class InstrumentCoverageSerializer(serializers.Serializer):

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import NotFound
 from marketdata.models import Instrument
-from marketdata.store import BarSet, BarStore, Coverage
+from marketdata.store import BarSet, BarStore, Coverage, Span
 
 UNKNOWN_INSTRUMENT = _("Unknown instrument code: {code}")
 
@@ -120,6 +120,30 @@ def instrument_coverage(*, code: str) -> Coverage | None:
     """First/last date, rows and gaps of ``code`` in the store, or None when it has no bars."""
     found = [coverage for coverage in bar_store().coverage([code]) if coverage.code == code]
     return found[0] if found else None
+
+
+def data_spans() -> dict[str, Span]:
+    """First/last date and row count of every code with bars in the store, by code.
+
+    From the per-market snapshot index, not the bar files: cheap on every request.
+    """
+    return bar_store().spans()
+
+
+def with_data_spans(instruments: Iterable[Instrument]) -> list[Instrument]:
+    """``instruments`` as a list, each with ``data_span`` set: its :class:`Span`, or None without bars."""
+    spans = data_spans()
+    found = list(instruments)
+    for instrument in found:
+        instrument.data_span = spans.get(instrument.code)
+    return found
+
+
+def last_data_date(*, codes: Iterable[str] | None = None) -> date | None:
+    """The last day with bars of any of ``codes`` (of any stored code when None); None when there is none."""
+    spans = data_spans()
+    wanted = spans.values() if codes is None else [spans[code] for code in codes if code in spans]
+    return max((span.last for span in wanted), default=None)
 
 
 def instrument_stats(*, code: str) -> InstrumentStats:

@@ -82,6 +82,22 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class Span:
+    """Which days a code has bars for: first and last date and the row count (no gap analysis)."""
+
+    code: str
+    market: str
+    first: dt.date
+    last: dt.date
+    rows: int
+
+
+# spans of a market by (store root, market): (generation they were read at, spans)
+_SPANS: dict[tuple[str, str], tuple[int, dict[str, Span]]] = {}
+_SPANS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
 class BarSet:
     """Bars of several codes in flat columns: rows of ``codes[i]`` are ``offsets[i]:offsets[i + 1]``.
 
@@ -551,6 +567,39 @@ class BarStore:
             return None
 
     # -- coverage ----------------------------------------------------------------------------
+
+    def spans(self) -> dict[str, Span]:
+        """First/last date and row count of every code with bars, by code.
+
+        Read from the market snapshots (their offsets and date column), not from the bar files, and
+        remembered per market until its generation changes: after the first call a lookup costs a
+        ``stat`` per market. Cheap enough for every search request.
+        """
+        found: dict[str, Span] = {}
+        for market in self.markets():
+            found.update(self._market_spans(market))
+        return found
+
+    def _market_spans(self, market: str) -> dict[str, Span]:
+        key = (str(self.root), market)
+        generation = self._generation(market)
+        with _SPANS_LOCK:
+            cached = _SPANS.get(key)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        bars = self._load_snapshot(market)
+        lengths = np.diff(bars.offsets)
+        present = np.flatnonzero(lengths > 0)
+        firsts = bars.date[bars.offsets[present]].tolist()
+        lasts = bars.date[bars.offsets[present + 1] - 1].tolist()
+        spans = {
+            bars.codes[i]: Span(code=bars.codes[i], market=market, first=first, last=last, rows=int(lengths[i]))
+            for i, first, last in zip(present.tolist(), firsts, lasts, strict=True)
+        }
+        with _SPANS_LOCK:
+            _SPANS[key] = (generation, spans)
+        return spans
+
 
     def coverage(self, codes: Sequence[str] | None = None) -> list[Coverage]:
         """First/last date, row count and gap count per code with bars (codes without bars are left out).

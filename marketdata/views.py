@@ -24,7 +24,7 @@ DEFAULT_CHART_RANGE = "1y"
 
 def _search_context(request: HttpRequest) -> dict:
     query = request.GET.get("q", "").strip()[:QUERY_MAX_LENGTH]
-    results = list(selectors.instrument_search(query=query, limit=SEARCH_LIMIT)) if query else []
+    results = selectors.with_data_spans(selectors.instrument_search(query=query, limit=SEARCH_LIMIT)) if query else []
     return {"query": query, "results": results, "limit": SEARCH_LIMIT}
 
 

@@ -119,12 +119,12 @@ _PRESETS = [
            {"period": 20, "width": 2.5}, max_positions=5, stop_loss_pct=D("10"), max_holding_days=20),
     # --- breakouts --------------------------------------------------------------------------------------
     Preset("donchian_breakout.default", "donchian_breakout", "터틀 20/10 (시스템 1)", "Turtle 20/10 (system 1)",
-           "20일 최고가 돌파 시 매수, 10일 최저가 이탈 시 매도하는 터틀 트레이딩 시스템 1.",
-           "The Turtles' system 1: buy a 20-day high breakout, sell on a 10-day low.",
+           "20일 최고가 돌파 시 매수, 10일 최저가 이탈 시 매도하는 터틀 트레이딩의 첫 번째 시스템.",
+           "The Turtles' first system: buy a 20-day high breakout, sell on a 10-day low.",
            {"entry_period": 20, "exit_period": 10}, max_positions=5, stop_loss_pct=D("8")),
     Preset("donchian_breakout.turtle_55_20", "donchian_breakout", "터틀 55/20 (시스템 2)", "Turtle 55/20 (system 2)",
            "55일 최고가 돌파 시 매수, 20일 최저가 이탈 시 매도. 긴 추세를 노립니다.",
-           "The Turtles' system 2: buy a 55-day high breakout, sell on a 20-day low; for long trends.",
+           "The Turtles' second system: buy a 55-day high breakout, sell on a 20-day low; for long trends.",
            {"entry_period": 55, "exit_period": 20}, max_positions=5, stop_loss_pct=D("10")),
     Preset("volatility_breakout.default", "volatility_breakout", "변동성 돌파 k=0.5", "Volatility breakout k=0.5",
            "시가 + 0.5 x 전일 변동폭을 넘으면 매수하고 다음 날 시가에 파는 래리 윌리엄스 전략.",
@@ -141,6 +141,34 @@ _PRESETS = [
            "Buy the universe in equal weights on the first day and hold: the baseline to compare against.",
            {}),
 ]
+
+
+# What each type does, in words that hold for any parameters: the strategy form shows it next to
+# the parameter fields, whatever values they hold (a preset's text names its own numbers).
+TYPE_DESCRIPTIONS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "sma_cross": ("단기 이동평균선이 장기 이동평균선을 상향 돌파하면 매수, 하향 돌파하면 매도하는 추세추종.",
+                  "Buy when the fast moving average crosses above the slow one, sell when it crosses below."),
+    "ema_cross": ("단기·장기 지수이동평균의 교차로 매매합니다. 단순이동평균보다 최근 가격에 빨리 반응합니다.",
+                  "Trades the crosses of a fast and a slow exponential average: quicker to react than simple ones."),
+    "macd_cross": ("MACD선이 시그널선을 상향 돌파하면 매수, 하향 돌파하면 매도합니다.",
+                   "Buy when MACD crosses above its signal line, sell when it crosses below."),
+    "rsi_reversion": ("RSI가 매수 기준 아래로 내려가면 매수, 매도 기준 위로 올라가면 매도하는 역추세.",
+                      "Buy when the RSI drops below the buy level, sell when it rises above the sell level."),
+    "bollinger_reversion": ("종가가 볼린저 밴드 하단을 벗어나면 매수, 중심선을 회복하면 매도합니다.",
+                            "Buy when the close falls below the lower Bollinger band; sell back at the middle."),
+    "donchian_breakout": ("진입 기간의 최고가를 돌파하면 매수, 청산 기간의 최저가를 이탈하면 매도하는 채널 돌파.",
+                          "Buy a breakout above the entry period's high, sell on a break below the exit period's low."),
+    "volatility_breakout": ("시가 + k x 전일 변동폭을 넘으면 매수하고 다음 날 시가에 파는 래리 윌리엄스 전략.",
+                            "Larry Williams: buy above the open + k x the previous day's range, sell at the next open."),
+    "buy_and_hold": ("첫날 균등 비중으로 사서 끝까지 보유합니다. 다른 전략과 비교할 기준선입니다.",
+                     "Buy the universe in equal weights on the first day and hold: the baseline to compare against."),
+})
+
+
+def type_description(strategy_type: str, language: str) -> str:
+    """What ``strategy_type`` does, for any parameters; empty for an unknown type."""
+    korean, english = TYPE_DESCRIPTIONS.get(strategy_type, ("", ""))
+    return korean if language.startswith("ko") else english
 
 
 class PresetError(ValueError):

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import ApplicationError
-from marketdata.selectors import instrument_search
+from marketdata.selectors import instrument_search, with_data_spans
 from strategies import presets, schema, selectors, services, signals
 from strategies.forms import DEFAULT_TYPE, PresetCloneForm, StrategyForm, UniverseSource, WatchlistForm, codes_text
 from strategies.models import Sizing
@@ -76,8 +76,8 @@ def _form_page(request: HttpRequest, form: StrategyForm, *, strategy=None, statu
 
 
 def _type_description(strategy_type: str | None) -> str:
-    presets_of_type = presets.preset_list(strategy_type=strategy_type) if strategy_type else []
-    return presets_of_type[0].description(get_language() or "ko") if presets_of_type else ""
+    # Not a preset's text: that names the preset's numbers, which the fields may no longer hold.
+    return presets.type_description(strategy_type, get_language() or "ko") if strategy_type else ""
 
 
 def _submitted_form(request: HttpRequest) -> tuple[StrategyForm, bool]:
@@ -166,7 +166,7 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
 def instrument_picker(request: HttpRequest) -> HttpResponse:
     """Instruments matching ``q`` (code or name) with an "add" button each; for the universe inputs."""
     query = request.GET.get("q", "").strip()[:QUERY_MAX_LENGTH]
-    results = list(instrument_search(query=query, limit=PICKER_LIMIT)) if query else []
+    results = with_data_spans(instrument_search(query=query, limit=PICKER_LIMIT)) if query else []
     context = {"query": query, "results": results, "target": request.GET.get("target", "id_instruments")}
     return render(request, "strategies/_instrument_picker.html", context)
 
