@@ -131,9 +131,9 @@ def backtest_cancel(*, user: User, run: BacktestRun) -> BacktestRun:
             raise ApplicationError(str(NOT_CANCELLABLE), code="not_cancellable")
         _push(run, EVENT_FINISHED)
     if run.task_id:
-        from config.celery_app import app
+        from celery import current_app
 
-        transaction.on_commit(lambda: app.control.revoke(run.task_id))
+        transaction.on_commit(lambda: current_app.control.revoke(run.task_id))
     return run
 
 

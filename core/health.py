@@ -63,7 +63,7 @@ def check_channel_layer() -> None:
 
 
 def check_celery() -> None:
-    from config.celery_app import app
+    from celery import current_app as app  # the platform's app: the shared kernel does not import config
 
     # A fresh connection from the current settings (not the pool), closed after.
     with app.connection_for_write() as connection:

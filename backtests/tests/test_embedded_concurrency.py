@@ -48,10 +48,11 @@ def embedded_worker(settings):
     """The worker exactly as `./dev run` starts it: threads inside this process, in-memory broker."""
     if not settings.CELERY_EMBEDDED:
         pytest.skip("the embedded worker runs only on the in-memory broker")
-    from config.celery_app import app
+    from celery import current_app
+
     from core.embedded import start_embedded_celery
 
-    worker = start_embedded_celery(app, with_beat=False)  # the production concurrency
+    worker = start_embedded_celery(current_app._get_current_object(), with_beat=False)  # the production concurrency
     yield worker
     worker.stop(in_sighandler=False)
 

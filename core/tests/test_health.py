@@ -23,12 +23,12 @@ def test_health_touches_nothing(client):
 @pytest.fixture
 def running_worker(settings):
     """A real worker: a thread on the in-memory broker (./dev run), or a separate process (full stack)."""
-    from config.celery_app import app
+    from celery import current_app as app
 
     if settings.CELERY_EMBEDDED:
         from core.embedded import start_embedded_celery
 
-        worker = start_embedded_celery(app, concurrency=1, with_beat=False)
+        worker = start_embedded_celery(app._get_current_object(), concurrency=1, with_beat=False)
         yield
         worker.stop(in_sighandler=False)
         return
@@ -82,7 +82,7 @@ def test_ready_is_503_naming_celery_when_no_worker_answers(client, settings):
 def test_ready_is_503_naming_redis_checks_when_redis_is_down(client, settings, monkeypatch):
     if not settings.REDIS_URL:
         pytest.skip("embedded mode has no Redis (full-stack CI runs this)")
-    from config.celery_app import app
+    from celery import current_app as app
 
     dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead}}
