@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 EXAMPLE_FILE = Path(__file__).resolve().parent.parent / ".env.example"
 
@@ -32,6 +33,9 @@ REQUIRED_IN_PRODUCTION: dict[str, str] = {
 SECRETS = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "DATABASE_URL", "EMAIL_URL")
 
 PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "placeholder", "xxx", "todo")
+
+# Names reserved for documentation (RFC 2606, RFC 6761): no real site answers there.
+EXAMPLE_DOMAINS = ("example", "example.com", "example.net", "example.org", "invalid", "test")
 
 
 def example_values(path: Path = EXAMPLE_FILE) -> dict[str, str]:
@@ -68,9 +72,31 @@ def production_problems(environ: Mapping[str, str], examples: Mapping[str, str])
             problems.append(f"{name} is missing: expected {expected}.")
         elif is_placeholder(value, examples.get(name) if name in SECRETS else None):
             problems.append(f"{name} holds a placeholder value: expected {expected}.")
+        elif host := example_host(name, value):
+            problems.append(f"{name} holds a placeholder value ({host} is an example address): expected {expected}.")
         elif not _looks_right(name, value):
             problems.append(f"{name} is not valid: expected {expected}.")
     return problems
+
+
+def example_host(name: str, value: str) -> str | None:
+    """The first host name in an address variable that is an example (``your-domain.example``,
+    ``example.com``) rather than the site's own; None when there is none."""
+    if name in ("SITE_URL", "EMAIL_URL"):
+        hosts = [urlsplit(value.strip()).hostname or ""]
+    elif name == "ALLOWED_HOSTS":
+        hosts = [host.strip().lstrip(".") for host in value.split(",")]
+    elif name == "DEFAULT_FROM_EMAIL":
+        hosts = [value.strip().rstrip(">").rpartition("@")[2]]
+    else:
+        return None
+    for host in filter(None, (host.lower().rstrip(".") for host in hosts)):
+        labels = host.split(".")
+        if any(label.startswith(("your-", "your_")) for label in labels) or any(
+            host == domain or host.endswith("." + domain) for domain in EXAMPLE_DOMAINS
+        ):
+            return host
+    return None
 
 
 def _looks_right(name: str, value: str) -> bool:

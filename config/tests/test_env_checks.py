@@ -101,3 +101,33 @@ def test_check_deploy_is_clean_with_a_good_production_environment():
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", env=GOOD_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_example_files_site_url_is_refused_with_a_clear_message():
+    site_url = env_checks.example_values()["SITE_URL"]
+    assert site_url == "https://your-domain.example"  # what `cp .env.example .env` leaves
+
+    problems = env_checks.production_problems({**GOOD_ENV, "SITE_URL": site_url}, env_checks.example_values())
+
+    assert problems == [
+        "SITE_URL holds a placeholder value (your-domain.example is an example address): expected "
+        + env_checks.REQUIRED_IN_PRODUCTION["SITE_URL"] + "."
+    ]
+
+
+@pytest.mark.parametrize(("name", "value", "host"), [
+    ("SITE_URL", "https://example.com", "example.com"),
+    ("SITE_URL", "https://trade.example", "trade.example"),
+    ("ALLOWED_HOSTS", "localhost,your-domain.example", "your-domain.example"),
+    ("DEFAULT_FROM_EMAIL", "no-reply@example.org", "example.org"),
+    ("EMAIL_URL", "smtp+tls://mailer:s3cret-pw@smtp.your-domain.example:587", "smtp.your-domain.example"),
+])
+def test_an_example_address_in_any_address_variable_is_a_placeholder(name, value, host):
+    problems = env_checks.production_problems({**GOOD_ENV, name: value}, {})
+    assert problems == [f"{name} holds a placeholder value ({host} is an example address): expected "
+                        + env_checks.REQUIRED_IN_PRODUCTION[name] + "."]
+
+
+def test_a_real_domain_that_merely_contains_example_passes():
+    env = {**GOOD_ENV, "SITE_URL": "https://trade.example.kr", "ALLOWED_HOSTS": "trade.example.kr"}
+    assert env_checks.production_problems(env, {}) == []
