@@ -234,6 +234,7 @@ def test_api_search_is_paginated_and_ranked(api_client, instruments):
         "sector": "통신 및 방송 장비 제조업",
         "status": ListingStatus.LISTED,
         "currency": "KRW",
+        "data": None,  # no bars stored
     }
     assert body["next"]
 
