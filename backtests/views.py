@@ -41,12 +41,13 @@ TRADE_SORTS = ("entry_date", "-entry_date", "net_return", "-net_return", "exit_r
 MARKER_LIMIT = 5000
 VIEWER_RECENT = 20
 
-# metric cards: (field, label, format); the benchmark has only the equity metrics
+# metric cards: (field, label, format: a signed "pct" return, an unsigned "share" of a whole, "ratio",
+# "int"); the benchmark has only the equity metrics
 CARDS = [
     ("total_return", _("Total return"), "pct"), ("cagr", _("CAGR"), "pct"), ("max_drawdown", _("Max drawdown"), "pct"),
-    ("sharpe", _("Sharpe"), "ratio"), ("win_rate", _("Win rate"), "pct"),
+    ("sharpe", _("Sharpe"), "ratio"), ("win_rate", _("Win rate"), "share"),
     ("avg_trade_return", _("Average trade return"), "pct"), ("trades", _("Trades"), "int"),
-    ("exposure", _("Exposure"), "pct"),
+    ("exposure", _("Exposure"), "share"),
 ]
 HISTORY_SORTS = [("total_return", _("Return")), ("cagr", _("CAGR")), ("max_drawdown", _("MDD")),
                  ("sharpe", _("Sharpe")), ("win_rate", _("Win rate")), ("trades", _("Trades"))]

@@ -1,4 +1,4 @@
-"""Benchmark of signals + engine on a synthetic universe: ``python -m backtests.bench --symbols N --years Y``.
+"""Benchmark of signals + engine on a synthetic universe: ``python -m bench.engine --symbols N --years Y``.
 
 Options: ``[--accounts independent|shared] [--sizing all_in|equal_weight] [--max-positions N] [--runs 5]
 [--bt-sample 20] [--no-compare] [--json]``.
@@ -306,7 +306,7 @@ def _backtesting_worker(root: Path, *, sample: int, runs: int) -> dict:
 def _run_worker(name: str, root: Path, options: list[str]) -> dict:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     completed = subprocess.run(
-        [sys.executable, "-m", "backtests.bench", "--worker", name, "--root", str(root), *options],
+        [sys.executable, "-m", "bench.engine", "--worker", name, "--root", str(root), *options],
         capture_output=True, text=True, env=env,
     )
     if completed.returncode != 0:
@@ -401,7 +401,8 @@ def _yes_no(value: bool | None) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m bench.engine", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--symbols", type=int, default=2878)
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--accounts", choices=["independent", "shared"], default="independent")

@@ -1,4 +1,4 @@
-"""Benchmark of the bar store on a synthetic universe: ``python -m marketdata.bench [--symbols 2900 --years 10]``.
+"""Benchmark of the bar store on a synthetic universe: ``python -m bench.store [--symbols 2900 --years 10]``.
 
 Pure: no Django. Generates the universe into a temp dir (the generator of ``generate_sample_data``),
 then measures in fresh subprocesses, so that generation does not inflate the peak RSS:
@@ -78,7 +78,7 @@ def _worker(mode: str, root: str) -> dict:
 def _run_worker(mode: str, root: str) -> dict:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     output = subprocess.run(
-        [sys.executable, "-m", "marketdata.bench", "--worker", mode, "--root", root],
+        [sys.executable, "-m", "bench.store", "--worker", mode, "--root", root],
         check=True,
         capture_output=True,
         text=True,
@@ -132,7 +132,7 @@ def _search_worker() -> dict:
 
 def _run_search_worker() -> dict:
     output = subprocess.run(
-        [sys.executable, "-m", "marketdata.bench", "--worker", "search"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "bench.store", "--worker", "search"], capture_output=True, text=True, check=True
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -143,7 +143,7 @@ def _p95(values: list[float]) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench.store", description=__doc__)
     parser.add_argument("--symbols", type=int, default=2900)
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--seed", type=int, default=42)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from backtests import bench
+from bench import engine as bench
 
 KEYS = {
     "symbols", "years", "bars", "accounts", "sizing", "max_positions", "engine_s", "engine_runs", "signals_s", "run_s",

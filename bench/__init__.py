@@ -1,0 +1,9 @@
+"""Benchmarks of the platform, kept out of the app packages (and out of their coverage).
+
+    python -m bench.engine    signals + backtest engine on a synthetic universe (vs vectorbt, backtesting.py)
+    python -m bench.store     the Parquet bar store: reads, memory, instrument search
+    python -m bench.service   backtests through the whole platform: submit-to-result, page/API latency, memory
+
+``bench.stats``, ``bench.websocket``, ``bench.load`` (wrk or a Python load generator) and ``bench.stack``
+(the platform started as subprocesses) are their shared parts. Nothing here is imported by the product.
+"""
