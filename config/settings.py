@@ -32,6 +32,8 @@ PRODUCTION = DJANGO_ENV == "production"
 env_checks.enforce()
 
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+# With DEBUG, a 404 or 500 still shows the site's own page (core.error_pages); 1 brings back Django's debug pages.
+DEBUG_ERROR_PAGES = env.bool("DEBUG_ERROR_PAGES", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-secret-key-only-for-local-development-0123456789")
 SITE_NAME = env.str("SITE_NAME", default="퀀트K")
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -92,6 +94,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (Security section)
+    "core.error_pages.SiteErrorPagesMiddleware",  # the site's 404/500 pages in DEBUG too
 ]
 
 ROOT_URLCONF = "config.urls"

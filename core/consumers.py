@@ -17,6 +17,10 @@ class UserConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            # Accept, then close with our code: a socket refused during the handshake reaches the
+            # browser as an HTTP 403 and close code 1006, which looks like a server that is down, so
+            # the page would keep "reconnecting" instead of saying the session has ended.
+            await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         realtime.remember_server_loop()

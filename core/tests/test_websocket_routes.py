@@ -49,7 +49,8 @@ async def test_the_live_channel_still_routes():
     websocket_application = URLRouter(websocket_urlpatterns)
     communicator = WebsocketCommunicator(websocket_application, "/ws/user/")
     communicator.scope["user"] = AnonymousUser()
-    assert await communicator.connect(timeout=3) == (False, CLOSE_UNAUTHENTICATED)
+    assert (await communicator.connect(timeout=3))[0] is True
+    assert await communicator.receive_output(timeout=3) == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
 
 
 def _free_port() -> int:
