@@ -83,6 +83,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.proxies.TrustedProxyMiddleware",  # first: the client address and scheme, before anything reads them
     "django.middleware.security.SecurityMiddleware",
+    "core.error_pages.SiteServerErrorMiddleware",  # the site's 500 page in DEBUG too (its exception hook runs last)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,7 +95,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (Security section)
-    "core.error_pages.SiteErrorPagesMiddleware",  # the site's 404/500 pages in DEBUG too
+    "core.error_pages.SiteNotFoundMiddleware",  # the site's 404 page in DEBUG too
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -19,12 +19,17 @@ from django.http import Http404, HttpRequest, HttpResponse
 logger = logging.getLogger("django.request")
 
 
-class SiteErrorPagesMiddleware:
+class _DebugOnly:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def _active(self) -> bool:
+    @staticmethod
+    def _active() -> bool:
         return settings.DEBUG and not settings.DEBUG_ERROR_PAGES
+
+
+class SiteNotFoundMiddleware(_DebugOnly):
+    """Last in MIDDLEWARE, so its page still passes through the others (CSP, frame options...)."""
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
@@ -37,15 +42,26 @@ class SiteErrorPagesMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not self._active():
-            return None
-        from core.views import not_found, server_error
+        if isinstance(exception, Http404) and self._active():
+            from core.views import not_found
 
-        if isinstance(exception, Http404):
             return not_found(request, exception)
+        return None
+
+
+class SiteServerErrorMiddleware(_DebugOnly):
+    """Early in MIDDLEWARE: exception hooks run innermost first, so this one runs after every other
+    middleware had its chance (allauth turns ReauthenticationRequired into a redirect there)."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         from django.core.exceptions import PermissionDenied, SuspiciousOperation
 
-        if isinstance(exception, PermissionDenied | SuspiciousOperation):
-            return None  # Django's own 403/400 handling
+        if not self._active() or isinstance(exception, Http404 | PermissionDenied | SuspiciousOperation):
+            return None  # Django's own 400/403 handling; 404s are SiteNotFoundMiddleware's
+        from core.views import server_error
+
         logger.exception("Internal Server Error: %s", request.path, extra={"status_code": 500, "request": request})
         return server_error(request)
