@@ -128,10 +128,7 @@ def test_a_new_user_runs_a_backtest_and_sees_it_live_and_in_the_viewer(new_page,
     assert values == sorted(values, reverse=True) and values[0] > 0 > values[-1]
     assert page.locator("[data-testid=trade-return].up").count() > 0
     assert page.locator("[data-testid=trade-return].down").count() > 0
-    up_colour = page.locator("[data-testid=trade-return].up").first.evaluate("c => getComputedStyle(c).color")
-    page.locator("[data-testid=updown-toggle]").check()  # Korean convention: red up
-    expect(page.locator("html")).to_have_class(re.compile("updown-kr"))
-    assert page.locator("[data-testid=trade-return].up").first.evaluate("c => getComputedStyle(c).color") != up_colour
+    # (the price-colours preference: tests/e2e/test_charts_and_colours.py)
 
     # downloads: CSV with a BOM and JSON
     with page.expect_download() as info:
