@@ -23,9 +23,10 @@ def test_search_results_show_which_instruments_have_data_and_its_range(page, bar
     page.goto("/markets/")
     page.locator("[data-testid=instrument-search]").press_sequentially("삼성전자", delay=30)
     with_data = page.locator("[data-testid=search-result][data-code='005930'] [data-testid=data-span]")
-    expect(with_data).to_have_text("2000-01-04 – 2026-03-17")
+    expect(with_data).to_contain_text("2000-01-04 – 2026-03-17")
+    expect(with_data).to_have_attribute("data-last", "2026-03-17")
     without = page.locator("[data-testid=search-result][data-code='005935'] [data-testid=data-span]")
-    expect(without).to_have_text("데이터 없음")
+    expect(without).to_have_text("가격 데이터 없음")
 
     page.goto("/markets/005935/")
     expect(page.locator("[data-testid=instrument-data-badge]")).to_contain_text("가격 데이터 없음")
