@@ -328,7 +328,8 @@ REST_FRAMEWORK = {
     # a form body cannot say what the schema's JSON says (a list sent as a form is an empty form)
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # No filter backend: list filters are django-filter FilterSets inside the selectors (e.g.
+    # backtests.selectors.BacktestFilter), one place for pages and API alike, scoped to the owner first.
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",

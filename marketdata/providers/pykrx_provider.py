@@ -20,6 +20,8 @@ COLUMNS = {"open": "시가", "high": "고가", "low": "저가", "close": "종가
 VALUE_COLUMN = "거래대금"
 MARKETS = ("KOSPI", "KOSDAQ", "KONEX")
 REASON_LIMIT = 200
+# an optional extra: it alone would bring pandas, matplotlib and pillow into the runtime (requirements.in)
+NOT_INSTALLED = "pykrx is not installed (optional): .venv/bin/pip install -r requirements-pykrx.txt"
 
 
 def _stock_api() -> Any:
@@ -27,6 +29,10 @@ def _stock_api() -> Any:
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             from pykrx import stock
+    except ModuleNotFoundError as exc:
+        if exc.name != "pykrx":
+            raise ProviderError(f"pykrx is not usable: {_describe(exc)}", permanent=True) from None
+        raise ProviderError(NOT_INSTALLED, permanent=True) from None
     except Exception as exc:  # noqa: BLE001 - any import failure means "provider unavailable"
         raise ProviderError(f"pykrx is not usable: {_describe(exc)}", permanent=True) from None
     return stock

@@ -402,6 +402,16 @@ def test_pykrx_failures_become_provider_errors(monkeypatch, answer, reason):
     assert not caught.value.permanent
 
 
+def test_pykrx_not_installed_is_a_permanent_error_saying_how_to_install_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pykrx", None)  # as in the runtime tree: pykrx is an optional extra
+
+    with pytest.raises(ProviderError, match=r"pykrx is not installed .*pip install -r requirements-pykrx\.txt") as caught:
+        PykrxProvider().daily_bars(CODE, START, END)
+    assert caught.value.permanent
+
+
 def test_provider_bars_survive_the_cache_payload():
     bars = ProviderBars.build(["2024-01-03", "2024-01-02", "2024-01-03"], [1, 2, 3], [4, 5, 6], [0, 1, 2],
                               [2, 3, 4], [10, 20, 30], value=[np.nan, 1.5, 7.0])
