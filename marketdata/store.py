@@ -572,8 +572,10 @@ class BarStore:
         """First/last date and row count of every code with bars, by code.
 
         Read from the market snapshots (their offsets and date column), not from the bar files, and
-        remembered per market until its generation changes: after the first call a lookup costs a
-        ``stat`` per market. Cheap enough for every search request.
+        remembered per market and generation: an unchanged market costs a ``stat``. After a few
+        writes the codes named in the journal since then are re-read from their files (a snapshot
+        rebuild takes seconds on a full market: too slow for a search as you type); after many, or
+        without any snapshot yet, the snapshot is rebuilt as a backtest would.
         """
         found: dict[str, Span] = {}
         for market in self.markets():
@@ -584,10 +586,38 @@ class BarStore:
         key = (str(self.root), market)
         generation = self._generation(market)
         with _SPANS_LOCK:
-            cached = _SPANS.get(key)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        bars = self._load_snapshot(market)
+            known = _SPANS.get(key)
+        if known is None:
+            known = self._snapshot_spans(market, fresh_only=False)
+        if known is not None and known[0] == generation:
+            spans = known[1]
+        elif known is not None and (changed := self._journal_since(market, known[0])) is not None \
+                and len(changed) <= PER_FILE_READ_LIMIT:
+            spans = dict(known[1])
+            for code in changed:
+                span = self._file_span(market, code)
+                if span is None:
+                    spans.pop(code, None)
+                else:
+                    spans[code] = span
+        else:
+            self._load_snapshot(market)  # rebuilt when stale
+            known = self._snapshot_spans(market, fresh_only=False)
+            generation, spans = known if known is not None else (generation, {})
+        with _SPANS_LOCK:
+            _SPANS[key] = (generation, spans)
+        return spans
+
+    def _snapshot_spans(self, market: str, *, fresh_only: bool) -> tuple[int, dict[str, Span]] | None:
+        """(generation, spans) of the snapshot on disk, stale or not; None when there is none."""
+        try:
+            source = pa.memory_map(str(self._snapshot_path(market)))
+        except FileNotFoundError:
+            return None
+        meta = json.loads(ipc.open_file(source).schema.metadata[_SNAPSHOT_META_KEY.encode()])
+        bars = self._open_snapshot(market, fresh_only=fresh_only)
+        if bars is None:
+            return None
         lengths = np.diff(bars.offsets)
         present = np.flatnonzero(lengths > 0)
         firsts = bars.date[bars.offsets[present]].tolist()
@@ -596,10 +626,28 @@ class BarStore:
             bars.codes[i]: Span(code=bars.codes[i], market=market, first=first, last=last, rows=int(lengths[i]))
             for i, first, last in zip(present.tolist(), firsts, lasts, strict=True)
         }
-        with _SPANS_LOCK:
-            _SPANS[key] = (generation, spans)
-        return spans
+        return meta["generation"], spans
 
+    def _journal_since(self, market: str, generation: int) -> set[str] | None:
+        """Codes written or deleted in ``market`` after ``generation``; None when the journal does not say."""
+        try:
+            with open(self._journal_path(market), "rb") as handle:
+                handle.seek(generation)
+                tail = handle.read()
+        except FileNotFoundError:
+            return None if generation else set()
+        if generation and not tail and self._generation(market) < generation:
+            return None  # the journal was replaced: it no longer lines up with the generation
+        return {line for line in tail.decode().splitlines() if line}
+
+    def _file_span(self, market: str, code: str) -> Span | None:
+        try:
+            days = pq.read_table(self._bar_path(market, code), columns=["date"]).column("date")
+        except FileNotFoundError:
+            return None
+        if len(days) == 0:
+            return None
+        return Span(code=code, market=market, first=days[0].as_py(), last=days[-1].as_py(), rows=len(days))
 
     def coverage(self, codes: Sequence[str] | None = None) -> list[Coverage]:
         """First/last date, row count and gap count per code with bars (codes without bars are left out).

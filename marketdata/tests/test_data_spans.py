@@ -60,6 +60,26 @@ def test_spans_read_no_bar_file_once_the_snapshot_is_built(tmp_path, monkeypatch
     assert BarStore(tmp_path).spans()["AAA"].rows == 10
 
 
+def test_a_few_writes_after_the_snapshot_are_read_from_their_files_without_a_rebuild(tmp_path, monkeypatch):
+    store = BarStore(tmp_path, fsync=False)
+    for code in ("AAA", "BBB", "CCC"):
+        store.write(code, "KOSPI", **_days("2024-01-01", 10))
+    store.spans()  # builds the snapshot
+    store.write("AAA", "KOSPI", **_days("2024-01-11", 5))
+    store.write("DDD", "KOSPI", **_days("2024-02-01", 2))
+    store.delete("BBB")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the snapshot was rebuilt")
+
+    monkeypatch.setattr(BarStore, "rebuild_snapshot", refuse)
+    monkeypatch.setattr("marketdata.store._SPANS", {})  # a new process: only the stale snapshot on disk
+    spans = BarStore(tmp_path).spans()
+    assert set(spans) == {"AAA", "CCC", "DDD"}
+    assert (spans["AAA"].last, spans["AAA"].rows) == (dt.date(2024, 1, 15), 15)
+    assert spans["DDD"].first == dt.date(2024, 2, 1)
+
+
 def test_an_empty_store_has_no_spans(tmp_path):
     assert BarStore(tmp_path / "nothing").spans() == {}
 
