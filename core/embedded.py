@@ -17,6 +17,7 @@ import logging
 import threading
 
 from celery import Celery, beat, signals
+from celery.utils.nodenames import host_format
 from celery.worker import WorkController
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ def start_embedded_celery(app: Celery, *, concurrency: int = 2, with_beat: bool 
     app.finalize()
     worker = EmbeddedWorker(
         app=app,
-        hostname="embedded@%h",
+        hostname=host_format("embedded@%h"),  # as `celery worker -n` expands it
         pool="threads",
         concurrency=concurrency,
         loglevel="INFO",
