@@ -94,6 +94,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "core.htmx_auth.HtmxLoginRedirectMiddleware",  # a fragment whose session ended sends the page to sign in
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (Security section)
     "core.error_pages.SiteNotFoundMiddleware",  # the site's 404 page in DEBUG too
 ]
