@@ -16,6 +16,7 @@ from django.core.asgi import get_asgi_application
 from django.middleware.csrf import _unmask_cipher_token
 from django.test import Client
 
+from accounts import preferences
 from accounts.services import api_token_create, api_token_revoke
 from backtests import results, services, validation
 from backtests.models import BacktestRun
@@ -112,7 +113,9 @@ def browser_cookies(user) -> str:
     client = Client()
     client.force_login(user)
     session = client.cookies["sessionid"].value
-    return f'sessionid={session}; csrftoken={SECRET}; lang={user.language}; theme={user.theme}; tz="{user.timezone}"'
+    look = "; ".join(f'{name}="{value}"' if "/" in value else f"{name}={value}"
+                     for name, value in preferences.of_user(user).cookies().items())
+    return f"sessionid={session}; csrftoken={SECRET}; {look}"
 
 
 # ---------------------------------------------------------------------------------------------------
