@@ -223,7 +223,10 @@
       grid: { vertLines: { color: withAlpha(c.border, 0.6) }, horzLines: { color: withAlpha(c.border, 0.6) } },
       rightPriceScale: { borderColor: c.border },
       // Small enough for "All" to fit decades of daily bars on one screen (the default is 0.5 px).
-      timeScale: { borderColor: c.border, minBarSpacing: 0.05, tickMarkFormatter: dateTick },
+      // Fixed edges: no scrolling into empty time, and the library then slides the first and last
+      // date labels inside the axis instead of centring them on the edge ("2008" read "008").
+      timeScale: { borderColor: c.border, minBarSpacing: 0.05, tickMarkFormatter: dateTick,
+                   fixLeftEdge: true, fixRightEdge: true },
       crosshair: { mode: LC.CrosshairMode.Normal },
       localization: { locale, timeFormatter: (t) => dateLabel(t, locale) },
     };

@@ -61,12 +61,16 @@ def test_the_results_charts_format_their_axes_and_thin_their_markers(new_page, s
           equity: [equity.type, equity.formatter(90000000), equity.tickmarksFormatter([5e7, 1e8]).join('|')],
           drawdown: [drawdown.formatter(-12.34), drawdown.tickmarksFormatter([-20, 0]).join('|')],
           dateTicks: d.equity.options().timeScale.tickMarkFormatter === QuantCharts.dateTick,
+          // the library keeps the edge date labels inside the axis only when the edges are fixed
+          edgesFixed: ['equity', 'drawdown', 'candles'].every((name) => {
+            const t = d[name].options().timeScale; return t.fixLeftEdge && t.fixRightEdge; }),
         };
     })()""")
     assert drawn == {
         "equity": ["custom", "90,000,000", "5,000만|1억"],
         "drawdown": ["\u221212.3%", "\u221220%|0%"],
         "dateTicks": True,
+        "edgesFixed": True,
     }
     labels = page.locator("[data-testid=histogram-chart]").get_attribute("data-bucket-labels")
     buckets = js(page, f"JSON.parse({labels!r})")
