@@ -130,7 +130,9 @@
     return {
       type: "custom", minMove: 1 / 10 ** decimals,
       formatter: (v) => formatAmount(v, pageLocale(), decimals),
-      tickmarksFormatter: (vs) => vs.map((v) => formatAmount(v, pageLocale(), Math.max(decimals, Math.min(stepDecimals(smallestStep(vs)), 4)))),
+      // A price is never below zero: the scale's bottom margin may reach there, its ticks stay blank.
+      tickmarksFormatter: (vs) => vs.map((v) => (v < 0 ? ""
+        : formatAmount(v, pageLocale(), Math.max(decimals, Math.min(stepDecimals(smallestStep(vs)), 4))))),
     };
   }
 

@@ -48,6 +48,8 @@ def test_the_results_charts_format_their_axes_and_thin_their_markers(new_page, s
     # percentages; a narrow distribution keeps its ticks apart
     assert js(page, "QuantCharts.percentTicks([-20, -10, 0, 10])") == ["\u221220%", "\u221210%", "0%", "10%"]
     assert js(page, "QuantCharts.percentTicks([10.5, 10.75, 11])") == ["10.50%", "10.75%", "11.00%"]
+    # prices: whole won, and no tick below zero where the scale's margin reaches
+    assert js(page, "QuantCharts.priceFormat(0).tickmarksFormatter([-200000, 0, 200000])") == ["", "0", "200,000"]
     # dates: year, month, day ticks and the crosshair's date
     assert js(page, "[0, 1, 2].map((t) => QuantCharts.dateTick('2024-04-15', t, 'ko'))") == ["2024", "4월", "15일"]
     assert js(page, "QuantCharts.dateTick('2024-04-15', 1, 'en')") == "Apr"
