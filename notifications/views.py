@@ -19,8 +19,9 @@ def index(request: HttpRequest) -> HttpResponse:
             "page_title": _("Notifications"),
             "nav": "notifications",
             "empty_title": _("No notifications yet"),
+            # Honest until the notifications issue lands: events are shown live on the dashboard only.
             "empty_text": _(
-                "Order fills, backtest results and alerts will appear here, and on Telegram if you link it."
+                "Kept notifications are not available yet: backtest results and test events appear live on the dashboard."
             ),
         },
     )

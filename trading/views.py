@@ -12,7 +12,8 @@ def index(request: HttpRequest) -> HttpResponse:
         {
             "page_title": _("Trading"),
             "nav": "trading",
-            "empty_title": _("No broker connected"),
-            "empty_text": _("Connect your KIS or Kiwoom account to run strategies live or on paper, with orders that are never lost or doubled."),
+            # Honest until the brokers issue lands: nothing here can be connected yet.
+            "empty_title": _("Live and paper trading are not available yet"),
+            "empty_text": _("Connecting a KIS or Kiwoom account is being built. Until then, test your strategies with backtests."),
         },
     )

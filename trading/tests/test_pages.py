@@ -1,0 +1,15 @@
+"""Pages never promise what the platform does not do yet."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("path", ["/trading/", "/notifications/"])
+def test_placeholder_pages_say_the_feature_is_not_there_yet(client, django_user_model, path):
+    user = django_user_model.objects.create_user(email="new@example.com", password="pw-123456789", language="en")
+    client.force_login(user)
+    body = client.get(path).content.decode()
+    assert "not available yet" in body
+    for promise in ("Connect your KIS", "never lost or doubled", "on Telegram if you link it"):
+        assert promise not in body
