@@ -12,6 +12,8 @@ import struct
 import time
 from pathlib import Path
 
+from playwright.sync_api import expect
+
 
 def totp_code(secret: str, at: float | None = None, *, period: int = 30, digits: int = 6) -> str:
     """RFC 6238 TOTP (HMAC-SHA1) for a base32 secret."""
@@ -91,3 +93,15 @@ def wait_for_email(mailbox: Path, to: str, timeout: float = 15) -> tuple[email.m
             names = [p.name for p in files]
             raise AssertionError(f"no email to {to} in {mailbox} within {timeout} s (files: {names})")
         time.sleep(0.2)
+
+
+def choose_strategy_type(page, value: str) -> None:
+    """Pick a strategy type and wait until htmx has swapped in its parameter fields.
+
+    Filling a field before the swap lands types into the old field, which the swap then replaces
+    (a test once sent fast=510): wait for the request, then for htmx to finish swapping.
+    """
+    with page.expect_response(lambda response: "/params/" in response.url):
+        page.locator("[data-testid=strategy-type]").select_option(value)
+    # (locator assertions, not wait_for_function: its polling evaluates a string, which the CSP forbids)
+    expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)

@@ -18,6 +18,7 @@ import time
 
 import pytest
 from django.conf import settings
+from playwright.sync_api import expect
 
 from accounts.tests.factories import PASSWORD, UserFactory
 from backtests import services, validation
@@ -84,7 +85,7 @@ def _spec(codes, settings):
 
 def _watch_events(page) -> None:
     page.goto("/dashboard/")
-    page.wait_for_function("document.getElementById('live-status')?.dataset.state === 'open'")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "open")
     page.evaluate("""() => {
         window.__events = [];
         document.addEventListener('live:event', (e) => window.__events.push(e.detail));
@@ -96,10 +97,11 @@ def _events(page, run_id: int) -> list[dict]:
 
 
 def _wait_for(page, run_id: int, event: str, timeout: float = 60) -> dict:
-    page.wait_for_function(
-        f"() => window.__events.some((e) => e.event === '{event}' && e.payload.id === {run_id})",
-        timeout=timeout * 1000,
-    )
+    # Polled from here: wait_for_function's in-page polling evaluates a string, which the CSP forbids.
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(f"() => window.__events.some((e) => e.event === '{event}' && e.payload.id === {run_id})"):
+        assert time.monotonic() < deadline, f"no {event} for run {run_id} within {timeout} s"
+        page.wait_for_timeout(100)
     return [e for e in _events(page, run_id) if e["event"] == event][-1]
 
 

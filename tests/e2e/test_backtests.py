@@ -22,7 +22,7 @@ from accounts.tests.factories import UserFactory
 from backtests.models import BacktestRun, RunStatus
 from marketdata.models import Instrument, Market
 from marketdata.store import BarStore
-from tests.e2e.helpers import login
+from tests.e2e.helpers import choose_strategy_type, login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
@@ -65,12 +65,12 @@ def record_live_frames(page) -> list[dict]:
 
 
 def wait_live(page) -> None:
-    page.wait_for_function("document.getElementById('live-status')?.dataset.state === 'open'")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "open")
 
 
 def fill_form(page, *, codes="005930", start="2019-01-02", end="2024-12-30", cash="10000000") -> None:
     page.goto("/backtests/new/")
-    page.locator("[data-testid=strategy-type]").select_option("sma_cross")
+    choose_strategy_type(page, "sma_cross")
     page.locator("input[name='params.fast']").fill("5")
     page.locator("input[name='params.slow']").fill("20")
     page.locator("input[name=codes]").fill(codes)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
-from tests.e2e.helpers import login
+from tests.e2e.helpers import choose_strategy_type, login
 from tests.e2e.test_backtests import sample_market  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
@@ -58,9 +58,7 @@ def test_the_main_pages_raise_no_policy_violation(new_page, sample_market):  # n
     assert page.locator("#tv-attr-logo").count() == 1
 
     visit(page, "/backtests/new/")  # the form (htmx parameter fields), then a run and its results
-    page.locator("[data-testid=strategy-type]").select_option("sma_cross")
-    page.wait_for_timeout(300)  # the parameter fields are swapped in by htmx: fill them once they are
-    page.wait_for_function("!document.querySelector('.htmx-request')")
+    choose_strategy_type(page, "sma_cross")
     expect(page.locator("input[name='params.fast']")).to_be_editable()
     page.locator("input[name='params.fast']").fill("5")
     page.locator("input[name='params.slow']").fill("20")

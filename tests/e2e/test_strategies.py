@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from accounts.tests.factories import UserFactory
 from strategies.models import Strategy
 from strategies.tests.factories import sample_instruments
-from tests.e2e.helpers import login
+from tests.e2e.helpers import choose_strategy_type, login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
@@ -83,7 +83,7 @@ def test_switching_the_type_swaps_the_parameters_in_place_and_the_picker_adds_co
     page.goto("/strategies/new/")
     page.locator("input[name=name]").fill("카카오 RSI")
     page.locator("input[name=instruments]").fill("")
-    page.locator("[data-testid=strategy-type]").select_option("rsi_reversion")
+    choose_strategy_type(page, "rsi_reversion")
     expect(page.locator("input[name='params.buy_below']")).to_have_value("30.0")
     expect(page.locator("input[name='params.fast']")).to_have_count(0)
     expect(page.locator("input[name=name]")).to_have_value("카카오 RSI")  # other inputs untouched
