@@ -47,7 +47,10 @@ class Instrument(BaseModel):
     tick_regime = models.CharField(
         _("tick-size regime"), max_length=12, choices=TickRegime.choices, default=TickRegime.KRX_STOCK
     )
+    # the quantity step of an order: 1 share for stocks, 0.00000001 for Upbit's KRW pairs
     lot_size = models.DecimalField(_("lot size"), max_digits=20, decimal_places=8, default=1)
+    # the smallest order value in KRW the exchange accepts (Upbit's KRW market: 5,000; KRX: none)
+    min_order_value = models.DecimalField(_("minimum order value"), max_digits=14, decimal_places=2, default=0)
 
     class Meta:
         verbose_name = _("instrument")
@@ -55,6 +58,8 @@ class Instrument(BaseModel):
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(condition=models.Q(lot_size__gt=0), name="instrument_lot_size_positive"),
+            models.CheckConstraint(condition=models.Q(min_order_value__gte=0),
+                                   name="instrument_min_order_value_not_negative"),
         ]
 
     def __str__(self) -> str:

@@ -90,6 +90,13 @@ def instrument_names(*, codes: Iterable[str]) -> dict[str, str]:
     return dict(Instrument.objects.filter(code__in=list(codes)).values_list("code", "name"))
 
 
+def instrument_lots(*, codes: Iterable[str]) -> dict[str, tuple[float, float]]:
+    """``{code: (lot size, minimum order value in KRW)}`` of the known ``codes`` (master data, not
+    user data: every user trades the same lots)."""
+    rows = Instrument.objects.filter(code__in=list(codes)).values_list("code", "lot_size", "min_order_value")
+    return {code: (float(lot), float(minimum)) for code, lot, minimum in rows}
+
+
 def instrument_get(*, code: str) -> Instrument:
     """The instrument with this code (exact, as stored). Raises ``UnknownInstrument`` (an Http404)."""
     try:

@@ -39,7 +39,7 @@ from marketdata.validation import (
 UPSERT_BATCH_SIZE = 500
 INSTRUMENT_FIELDS = (
     "name", "name_en", "market", "sector", "status", "listed_on", "suspended_on", "delisted_on",
-    "currency", "tick_regime", "lot_size",
+    "currency", "tick_regime", "lot_size", "min_order_value",
 )
 SAMPLE_DATA_DIR = Path(__file__).resolve().parent / "sample_data"
 # Above this many rows in one import, parsed files are dropped after checking and read again for
@@ -52,7 +52,8 @@ CRYPTO_PAIRS = (
     ("KRW-XRP", "리플", "XRP"),
     ("KRW-SOL", "솔라나", "Solana"),
 )
-CRYPTO_LOT_SIZE = Decimal("0.00000001")
+CRYPTO_LOT_SIZE = Decimal("0.00000001")  # Upbit quantities have 8 decimals
+CRYPTO_MIN_ORDER_VALUE = Decimal("5000")  # Upbit's KRW market refuses an order below 5,000 KRW
 
 KRX_COLUMNS = ("code", "name", "market", "sector", "listing_date")
 OPTIONAL_INSTRUMENT_COLUMNS = ("isin", "sector", "listing_date", "lot_size", "halted")
@@ -173,7 +174,8 @@ def crypto_instrument_records() -> list[dict[str, Any]]:
     return [
         {
             "code": code, "name": name, "name_en": name_en, "market": Market.CRYPTO, "currency": "KRW",
-            "tick_regime": TickRegime.UPBIT_KRW, "lot_size": CRYPTO_LOT_SIZE, "status": ListingStatus.LISTED,
+            "tick_regime": TickRegime.UPBIT_KRW, "lot_size": CRYPTO_LOT_SIZE,
+            "min_order_value": CRYPTO_MIN_ORDER_VALUE, "status": ListingStatus.LISTED,
         }
         for code, name, name_en in CRYPTO_PAIRS
     ]
