@@ -28,9 +28,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# float state per symbol
-F_ENTRY, F_PEAK, F_LAST, NF = 0, 1, 2, 3
-# int state per symbol
+# float state per symbol (the lot size and the minimum order value are set once by the caller)
+F_ENTRY, F_PEAK, F_LAST, F_LOT, F_MIN_VALUE, NF = 0, 1, 2, 3, 4, 5
+# int state per symbol (I_SHARES and T_SHARES count lots: the quantity is lots x pos_f[s, F_LOT])
 I_SHARES, I_PENDING, I_HELD, I_TRADE, I_VALID, I_INMKT, NI = 0, 1, 2, 3, 4, 5, 6
 # per account
 A_CASH, A_PREV_EQ, A_PEAK, A_MAXDD, NA = 0, 1, 2, 3, 4
@@ -69,7 +69,8 @@ def _bar(open_, high, low, close, s, t):
 
 @njit(cache=True)
 def _buy(s, a, t, price, pos_f, pos_i, acct, counters, tf, ti, p):
-    """Buy at reference ``price`` (plus slippage) with the sizing budget; no-op below one share."""
+    """Buy at reference ``price`` (plus slippage) with the sizing budget, in whole lots; no-op below
+    one lot or below the symbol's minimum order value (a lot of 1.0 computes exactly as shares)."""
     if counters[C_TRADES] >= tf.shape[1] or not price > 0.0:
         return
     cash = acct[a, A_CASH]
@@ -83,12 +84,13 @@ def _buy(s, a, t, price, pos_f, pos_i, acct, counters, tf, ti, p):
         budget = min(cash, acct[a, A_PREV_EQ] * p[P_SIZE])
     comm = p[P_COMM]
     fill = price * (1.0 + p[P_SLIP])
-    q = np.floor(budget / (fill * (1.0 + comm)))
-    value = q * fill
+    lot = pos_f[s, F_LOT]
+    q = np.floor(budget / (fill * (1.0 + comm)) / lot)
+    value = q * lot * fill
     while q > 0.0 and value + value * comm > budget:  # guard against rounding up past the cash
         q -= 1.0
-        value = q * fill
-    if q <= 0.0:
+        value = q * lot * fill
+    if q <= 0.0 or value < pos_f[s, F_MIN_VALUE]:
         return
     k = counters[C_TRADES]
     counters[C_TRADES] += 1
@@ -104,7 +106,7 @@ def _buy(s, a, t, price, pos_f, pos_i, acct, counters, tf, ti, p):
     tf[T_ENTRY_PRICE, k] = price
     tf[T_EXIT_PRICE, k] = np.nan
     tf[T_BUY_COMM, k] = fee
-    tf[T_BUY_SLIP, k] = q * price * p[P_SLIP]
+    tf[T_BUY_SLIP, k] = q * lot * price * p[P_SLIP]
     tf[T_SELL_COMM, k] = 0.0
     tf[T_SELL_SLIP, k] = 0.0
     tf[T_TAX, k] = 0.0
@@ -120,7 +122,7 @@ def _buy(s, a, t, price, pos_f, pos_i, acct, counters, tf, ti, p):
 @njit(cache=True)
 def _sell(s, a, t, price, reason, tax_rate, pos_f, pos_i, acct, counters, tf, ti, p):
     """Sell the whole position at reference ``price`` (minus slippage), paying commission and tax."""
-    q = pos_i[s, I_SHARES]
+    q = pos_i[s, I_SHARES] * pos_f[s, F_LOT]
     slip = p[P_SLIP]
     value = q * (price * (1.0 - slip))
     fee = value * p[P_COMM]
@@ -268,7 +270,7 @@ def _independent_loop(intraday: bool):
                             elif entries[s, t] and not long:
                                 pos_i[s, I_PENDING] = PENDING_BUY
                         cash_out[t] += acct[s, A_CASH] - before
-                q = pos_i[s, I_SHARES]
+                q = pos_i[s, I_SHARES] * pos_f[s, F_LOT]
                 if q > 0:
                     value = q * mark
                     value_out[t] += value
@@ -366,7 +368,7 @@ def _shared_loop(intraday: bool):
                     pos_i[s, I_VALID] += 1
                     if pos_i[s, I_SHARES] > 0:
                         pos_i[s, I_INMKT] += 1
-                q = pos_i[s, I_SHARES]
+                q = pos_i[s, I_SHARES] * pos_f[s, F_LOT]
                 if q > 0:
                     value += q * pos_f[s, F_LAST]
                     n_open += 1

@@ -13,9 +13,12 @@ Execution rules (issue 4):
 - long only, one position per symbol; an entry signal while long (or while an entry is pending)
   and an exit signal while flat are ignored; an entry and an exit on the same bar cancel out
   (vectorbt's default).
-- integer shares: ``floor(budget / (price * (1 + slippage) * (1 + commission)))`` and never more
+- quantities in lots (``lot_sizes``: 1 share for stocks, the default; 1e-8 for Upbit's KRW pairs):
+  ``floor(budget / (price * (1 + slippage) * (1 + commission)) / lot)`` lots and never more
   than the cash (the same as the issue's ``price * (1 + commission + slippage)`` when slippage is
-  0; with slippage the product keeps the cross term so a buy can never overspend).
+  0; with slippage the product keeps the cross term so a buy can never overspend). A buy worth
+  less than the symbol's ``min_order_values`` (Upbit: 5,000 KRW; default 0) is not placed. A lot
+  of 1 computes exactly what whole shares did (every product by 1.0 is exact).
 - trade prices (``entry_price``/``exit_price``) are reference prices (open, close, stop level);
   cash moves at the price worsened by slippage, reported as a cost of its own.
 - stops are checked from the entry bar itself with ``next_open`` fills (the open comes before the
@@ -51,7 +54,7 @@ Intraday entries (``entry_price`` given, as ``volatility_breakout`` returns it):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
@@ -78,6 +81,8 @@ def run(
     markets: list[str] | None = None,
     progress: Callable[[float], None] | None = None,
     entry_price: np.ndarray | None = None,
+    lot_sizes: Sequence[float] | np.ndarray | None = None,
+    min_order_values: Sequence[float] | np.ndarray | None = None,
 ) -> Result:
     """Backtest boolean ``entries``/``exits`` (shape ``panel.shape``) on ``panel`` under ``config``.
 
@@ -86,16 +91,20 @@ def run(
     about 20 times, ending with 1.0. ``entry_price`` (float, ``panel.shape``, NaN where there is no
     entry) makes every entry an intraday one, filled during its bar at that price (see the module
     docstring); it must be a positive price wherever ``entries`` is True on a bar with a close.
-    Raises ValueError on shape or market mismatches and on a missing entry price.
+    ``lot_sizes`` (per symbol, > 0; default 1) is the quantity step of each symbol's orders and
+    ``min_order_values`` (per symbol, KRW, >= 0; default 0) the smallest buy placed.
+    Raises ValueError on shape or market mismatches, a bad lot or minimum and a missing entry price.
     """
     entries, exits = _check_signals(panel, entries, exits)
     markets = _check_markets(panel, markets)
+    lots = _check_per_symbol(panel, "lot_sizes", lot_sizes, 1.0, positive=True)
+    minimums = _check_per_symbol(panel, "min_order_values", min_order_values, 0.0, positive=False)
     if entry_price is not None:
         entry_price = _check_entry_price(panel, entries, entry_price)
     arrays = simulate(panel, entries, exits, config=config, markets=markets, progress=progress,
-                      entry_price=entry_price)
+                      entry_price=entry_price, lots=lots, min_order_values=minimums)
     return Result(panel=panel, config=config, entries=entries, exits=exits, markets=markets, arrays=arrays,
-                  entry_price=entry_price)
+                  entry_price=entry_price, lots=lots, min_order_values=minimums)
 
 
 def _check_signals(panel: Panel, entries: np.ndarray, exits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,6 +135,24 @@ def _check_entry_price(panel: Panel, entries: np.ndarray, entry_price: np.ndarra
             f"{panel.dates[t]} has {price[s, t]!r}"
         )
     return price
+
+
+def _check_per_symbol(panel: Panel, name: str, values: Sequence[float] | np.ndarray | None, default: float, *,
+                      positive: bool) -> np.ndarray:
+    if values is None:
+        return np.full(panel.n_symbols, default)
+    try:
+        array = np.array(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be numbers, one per symbol") from error
+    if array.shape[0] != panel.n_symbols:
+        raise ValueError(f"{name} has {array.shape[0]} entries for {panel.n_symbols} symbols")
+    bad = ~np.isfinite(array) | ((array <= 0.0) if positive else (array < 0.0))
+    if bad.any():
+        s = int(np.flatnonzero(bad)[0])
+        rule = "a positive number" if positive else "a number >= 0"
+        raise ValueError(f"{name} must be {rule}: {panel.symbols[s]} has {array[s]!r}")
+    return array
 
 
 def _check_markets(panel: Panel, markets: list[str] | None) -> list[str]:
@@ -210,10 +237,13 @@ def simulate(
     progress: Callable[[float], None] | None = None,
     write_accounts: bool = False,
     entry_price: np.ndarray | None = None,
+    lots: np.ndarray | None = None,
+    min_order_values: np.ndarray | None = None,
 ) -> SimulationArrays:
     """Run the compiled loops on checked inputs; ``write_accounts`` also fills per-account series.
 
-    ``entry_price`` (checked, C-contiguous float64) switches the run to intraday entries.
+    ``entry_price`` (checked, C-contiguous float64) switches the run to intraday entries; ``lots``
+    and ``min_order_values`` (checked, per symbol) default to whole units without a minimum.
 
     Shared accounts run bar chunks in order; independent accounts run symbol chunks, in parallel
     threads when the universe is large (the loop releases the GIL; each chunk has its own buffers,
@@ -225,6 +255,9 @@ def simulate(
     tax_table, sym_market = _tax_table(config, markets, panel.dates)
     pos_f = np.zeros((n_sym, k.NF))
     pos_f[:, k.F_LAST] = np.nan
+    lots = np.ones(n_sym) if lots is None else lots
+    pos_f[:, k.F_LOT] = lots
+    pos_f[:, k.F_MIN_VALUE] = 0.0 if min_order_values is None else min_order_values
     pos_i = np.zeros((n_sym, k.NI), dtype=np.int64)
     acct = np.zeros((n_acct, k.NA))
     acct[:, k.A_CASH] = acct[:, k.A_PREV_EQ] = acct[:, k.A_PEAK] = config.cash
@@ -279,13 +312,13 @@ def simulate(
         value = np.sum([part.value for part in parts], axis=0)
         n_open = np.sum([part.n_open for part in parts], axis=0)
     return SimulationArrays(
-        trades=TradeTable.from_kernel(tf, ti, pos_f[:, k.F_LAST]),
+        trades=TradeTable.from_kernel(tf, ti, pos_f[:, k.F_LAST], lots),
         cash=np.asarray(cash, dtype=np.float64).reshape(n_bars),
         holdings=np.asarray(value, dtype=np.float64).reshape(n_bars),
         open_positions=np.asarray(n_open, dtype=np.int64).reshape(n_bars),
         final_cash=acct[:, k.A_CASH].copy(),
         last_close=pos_f[:, k.F_LAST].copy(),
-        final_shares=pos_i[:, k.I_SHARES].copy(),
+        final_shares=pos_i[:, k.I_SHARES] * lots,
         valid_bars=pos_i[:, k.I_VALID].copy(),
         bars_in_market=pos_i[:, k.I_INMKT].copy(),
         account_max_drawdown=acct[:, k.A_MAXDD].copy(),

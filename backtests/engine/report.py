@@ -6,7 +6,7 @@
   ``annual_turnover`` divides by the years covered.
 - the benchmark buys every symbol of the universe at its first opportunity (a buy signal on the
   symbol's first bar, so with ``next_open`` the open of its second bar) with an equal share of the
-  total initial capital, integer shares and the same commission/slippage, and holds to the end
+  total initial capital, the symbols' lots and the same commission/slippage, and holds to the end
   (marked to the last close, no sell costs), with independent equal accounts.
 """
 
@@ -116,7 +116,8 @@ def benchmark(result: Result) -> dict:
     hold = replace(config, cash=result.arrays.initial_equity / n, accounts="independent",
                    sizing="all_in", max_positions=None, stop_loss=None, take_profit=None,
                    trailing_stop=None, max_holding_days=None)
-    arrays = simulate(panel, entries, np.zeros_like(entries), config=hold, markets=result.markets)
+    arrays = simulate(panel, entries, np.zeros_like(entries), config=hold, markets=result.markets, lots=result.lots,
+                      min_order_values=result.min_order_values)
     equity = arrays.cash + arrays.holdings
     metrics = m.equity_metrics(equity, panel.dates, result.arrays.initial_equity, config.periods_per_year)
     return {"equity": equity, "metrics": metrics}

@@ -8,6 +8,7 @@ the engine on thousands of symbols does not pay for what a caller never reads.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -22,6 +23,24 @@ if TYPE_CHECKING:
     from backtests.engine.panel import Panel
 
 REASONS = k.REASONS
+MAX_LOT_DECIMALS = 10
+
+
+def lot_decimals(lot: float) -> int:
+    """Decimals a quantity in lots of ``lot`` needs: 0 for whole shares, 8 for 1e-8, 4 for 0.0001."""
+    if not lot > 0 or not np.isfinite(lot):
+        return 0
+    exponent = Decimal(repr(float(lot))).normalize().as_tuple().exponent
+    return min(MAX_LOT_DECIMALS, max(0, -int(exponent)))
+
+
+def quantity(value: float, lot: float = 1.0) -> int | float:
+    """A traded quantity as a plain number: an int for whole lots of whole units (stocks), else the
+    float rounded to the lot's decimals (so 0.1 BTC never prints as 0.10000000000000002)."""
+    decimals = lot_decimals(lot)
+    if decimals == 0:
+        return int(round(float(value)))
+    return round(float(value), decimals)
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,7 +50,8 @@ class TradeTable:
     ``exit_bar`` is -1 and ``exit_price``/``cash_in`` NaN for a position still open; ``reason``
     indexes ``REASONS``. Costs are KRW: ``commission`` (both sides), ``tax`` (sell), ``slippage``
     (both sides). ``cash_out`` is what the buy cost, ``cash_in`` what the sale returned.
-    For open trades ``pnl``/returns use the last close without sell costs.
+    For open trades ``pnl``/returns use the last close without sell costs. ``shares`` is the
+    quantity (float: lots x lot size; whole numbers for stocks).
     """
 
     symbol: np.ndarray
@@ -50,13 +70,14 @@ class TradeTable:
     mark_price: np.ndarray
 
     @classmethod
-    def from_kernel(cls, tf: np.ndarray, ti: np.ndarray, last_close: np.ndarray) -> TradeTable:
+    def from_kernel(cls, tf: np.ndarray, ti: np.ndarray, last_close: np.ndarray, lots: np.ndarray) -> TradeTable:
+        """``ti`` counts lots; ``lots`` is each symbol's lot size."""
         symbol = ti[k.T_SYM]
         return cls(
             symbol=symbol,
             entry_bar=ti[k.T_ENTRY_BAR],
             exit_bar=ti[k.T_EXIT_BAR],
-            shares=ti[k.T_SHARES],
+            shares=ti[k.T_SHARES] * lots[symbol],
             bars_held=ti[k.T_HELD],
             reason=ti[k.T_REASON],
             entry_price=tf[k.T_ENTRY_PRICE],
@@ -103,7 +124,7 @@ class Trade:
     entry_price: float
     exit_date: dt.date | None
     exit_price: float | None
-    shares: int
+    shares: int | float  # an int for stocks, a multiple of the lot (1e-8) for crypto
     gross_return: float
     net_return: float
     pnl: float
@@ -136,7 +157,7 @@ class SimulationArrays:
     open_positions: np.ndarray  # (n_bars,) open positions at each close
     final_cash: np.ndarray  # (n_accounts,)
     last_close: np.ndarray  # (n_symbols,) NaN for a symbol without any bar
-    final_shares: np.ndarray  # (n_symbols,)
+    final_shares: np.ndarray  # (n_symbols,) quantity held at the end (float)
     valid_bars: np.ndarray  # (n_symbols,)
     bars_in_market: np.ndarray  # (n_symbols,) bars closed while holding
     account_max_drawdown: np.ndarray  # (n_accounts,)
@@ -157,6 +178,8 @@ class Result:
     markets: list[str]
     arrays: SimulationArrays
     entry_price: np.ndarray | None = None  # intraday entry prices, when the run had them
+    lots: np.ndarray | None = None  # (n_symbols,) lot size per symbol (None: 1)
+    min_order_values: np.ndarray | None = None  # (n_symbols,) smallest buy in KRW (None: 0)
 
     @property
     def dates(self) -> np.ndarray:
@@ -188,7 +211,8 @@ class Result:
         from backtests.engine.core import simulate
 
         again = simulate(self.panel, self.entries, self.exits, config=self.config, markets=self.markets,
-                         write_accounts=True, entry_price=self.entry_price)
+                         write_accounts=True, entry_price=self.entry_price, lots=self.lots,
+                         min_order_values=self.min_order_values)
         assert again.account_cash is not None and again.account_holdings is not None
         return again.account_cash, again.account_holdings
 
@@ -211,6 +235,7 @@ class Result:
         t = self.arrays.trades
         dates, symbols = self.panel.dates.tolist(), self.panel.symbols
         gross, net, pnl = t.gross_return.tolist(), t.net_return.tolist(), t.pnl.tolist()
+        lots = np.ones(self.panel.n_symbols) if self.lots is None else self.lots
         rows = []
         for i in range(len(t)):
             closed = t.exit_bar[i] >= 0
@@ -220,7 +245,7 @@ class Result:
                 entry_price=float(t.entry_price[i]),
                 exit_date=dates[t.exit_bar[i]] if closed else None,
                 exit_price=float(t.exit_price[i]) if closed else None,
-                shares=int(t.shares[i]),
+                shares=quantity(t.shares[i], lots[t.symbol[i]]),
                 gross_return=gross[i],
                 net_return=net[i],
                 pnl=pnl[i],
