@@ -22,18 +22,41 @@ from .result import Signals
 PRICE_FIELDS = ("open", "high", "low", "close")
 # Cells (symbols x bars) per block: ~2.5 MB per float64 array, a handful of which are alive at once.
 BLOCK_CELLS = 320_000
+# Compiled row kernels (``in_row_chunks``): below this many cells one call in the calling thread is
+# cheaper than handing chunks to the pool; above it, a few chunks per worker balance the load.
+PARALLEL_MIN_CELLS = 200_000
+CHUNKS_PER_WORKER = 4
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+
+def _workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def _executor() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-            _pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="signals")
+            _pool = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="signals")
         return _pool
+
+
+def in_row_chunks(work: Callable[[int, int], None], n_rows: int, n_bars: int) -> None:
+    """Call ``work(start, stop)`` over chunks of rows covering ``0:n_rows``, in the pool's threads.
+
+    For compiled kernels that release the GIL (``nogil``) and write their own rows of preallocated
+    outputs: every row is computed the same way whatever the chunking, so the result does not depend
+    on it. A small input (or a single CPU) runs as one call in the calling thread.
+    """
+    workers = _workers()
+    if n_rows * n_bars < PARALLEL_MIN_CELLS or workers == 1 or n_rows < 2:
+        work(0, n_rows)
+        return
+    least = PARALLEL_MIN_CELLS // (CHUNKS_PER_WORKER * max(n_bars, 1))  # no chunk too small to pay its hand-off
+    rows = max(1, least, -(-n_rows // (workers * CHUNKS_PER_WORKER)))
+    list(_executor().map(lambda start: work(start, min(start + rows, n_rows)), range(0, n_rows, rows)))
 
 
 def by_row_blocks(signals: Callable[..., Signals] | None = None, *, when: bool = True):  # noqa: ANN201

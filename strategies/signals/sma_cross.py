@@ -3,6 +3,11 @@
 Entry at bar t when SMA(fast) crosses above SMA(slow), exit when it crosses below (strict crosses,
 see ``crosses``). Averages run over each symbol's own present bars (see ``_bars``); the first
 possible signal is on the symbol's ``slow + 1``-th present bar.
+
+With numba installed the whole computation runs as one compiled pass per symbol (``_sma_cross_rows``,
+``nogil``, chunks of symbols on the signal threads): the same cumulative sum, window differences,
+division and strict crosses as the numpy building blocks, in the same order, so the signals are
+identical; without numba those blocks run over row blocks (``_signals_numpy``).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._bars import own_bars
-from ._blocks import by_row_blocks
+from ._blocks import by_row_blocks, in_row_chunks
 from ._windows import rolling_means
 from .crosses import crosses
 from .params import Param, must_be_greater
@@ -37,11 +42,102 @@ def check(params: dict[str, Any]) -> dict[str, list[str]]:
     return {}
 
 
-@by_row_blocks
 def signals(*, close: np.ndarray, fast: int, slow: int, open: np.ndarray | None = None,
             high: np.ndarray | None = None, low: np.ndarray | None = None) -> Signals:
-    """Entries and exits (symbols x bars) from ``close``; NaN bars never signal."""
+    """Entries and exits (symbols x bars) from ``close``; NaN bars never signal.
+
+    Raises ValueError on a price array that is not 2-D or holds an infinity.
+    """
+    prices = np.asarray(close, dtype=np.float64)
+    if _sma_cross_kernel is None or prices.ndim != 2:
+        return _signals_numpy(close=prices, fast=fast, slow=slow)
+    prices = np.ascontiguousarray(prices)
+    n_rows, n_bars = prices.shape
+    entries = np.empty(prices.shape, dtype=bool)
+    exits = np.empty(prices.shape, dtype=bool)
+    infinite = np.zeros(n_rows, dtype=np.bool_)
+
+    def work(start: int, stop: int) -> None:
+        _sma_cross_kernel(prices[start:stop], int(fast), int(slow), entries[start:stop], exits[start:stop],
+                          infinite[start:stop])
+
+    in_row_chunks(work, n_rows, n_bars)
+    if infinite.any():
+        raise ValueError("price arrays must hold finite prices or NaN for a missing bar, not infinities")
+    return Signals(entries, exits)
+
+
+@by_row_blocks
+def _signals_numpy(*, close: np.ndarray, fast: int, slow: int) -> Signals:
+    """The numpy path of :func:`signals` (no numba), from the indicator building blocks."""
     bars, (prices,) = own_bars(close)
     fast_ma, slow_ma = rolling_means(prices, [fast, slow])
     up, down = crosses(fast_ma, slow_ma)
     return Signals(bars.unpack(up), bars.unpack(down))
+
+
+def _sma_cross_rows(close: np.ndarray, fast: int, slow: int, entries: np.ndarray, exits: np.ndarray,
+                    infinite: np.ndarray) -> None:
+    """One pass per row: its present bars packed, their cumulative sum, the two means, the crosses.
+
+    Bit-identical to ``own_bars`` + ``rolling_means`` + ``crosses`` + ``unpack``: the cumulative sum
+    adds the present values in order (numpy's cumsum; the zeros it adds for leading missing bars
+    change nothing), a window is ``sums[k] - sums[k - n]`` (``sums[n - 1]`` for the first) divided by
+    ``n``, a window of 1 is the value itself, and a cross compares the gap with the previous present
+    bar's (NaN never crosses). ``infinite[i]`` is set when row i holds an infinity.
+    """
+    n_rows, n_bars = close.shape
+    values = np.empty(n_bars)
+    sums = np.empty(n_bars)
+    fast_means = np.empty(n_bars)
+    slow_means = np.empty(n_bars)
+    columns = np.empty(n_bars, dtype=np.int64)
+    for i in range(n_rows):
+        entries[i, :] = False
+        exits[i, :] = False
+        m = 0
+        total = 0.0
+        for t in range(n_bars):
+            x = close[i, t]
+            if x == x:
+                if x - x != 0.0:  # an infinity
+                    infinite[i] = True
+                total += x
+                values[m] = x
+                sums[m] = total
+                columns[m] = t
+                m += 1
+        first = max(fast, slow) - 1  # the means are NaN before their windows fill
+        _window_means(values, sums, first, m, fast, fast_means)
+        _window_means(values, sums, first, m, slow, slow_means)
+        before = np.nan
+        for j in range(first, m):
+            gap = fast_means[j] - slow_means[j]
+            if gap > 0.0 and before <= 0.0:
+                entries[i, columns[j]] = True
+            elif gap < 0.0 and before >= 0.0:
+                exits[i, columns[j]] = True
+            before = gap
+
+
+def _window_means(values: np.ndarray, sums: np.ndarray, first: int, m: int, n: int, out: np.ndarray) -> None:
+    """``out[j]`` = the mean of packed bars ``j - n + 1 .. j`` for ``first <= j < m`` (``first >= n - 1``),
+    as ``rolling_means`` computes it (separate simple loops, which the compiler vectorises)."""
+    if n == 1:
+        out[first:m] = values[first:m]
+        return
+    start = first
+    if start == n - 1 and start < m:
+        out[start] = sums[start] / n
+        start += 1
+    for j in range(start, m):
+        out[j] = (sums[j] - sums[j - n]) / n
+
+
+try:
+    import numba
+except ImportError:  # numba is optional: the numpy path gives the same signals, slower
+    _sma_cross_kernel = None
+else:
+    _window_means = numba.njit(cache=True, nogil=True)(_window_means)
+    _sma_cross_kernel = numba.njit(cache=True, nogil=True)(_sma_cross_rows)

@@ -249,3 +249,28 @@ def test_empty_panels_are_fine():
         for name in PARAMS:
             sig = compute(name, open=close, high=close, low=close, close=close, params=PARAMS[name])
             assert sig.entries.shape == shape and not sig.entries.any()
+
+
+@pytest.mark.parametrize(("fast", "slow"), [(3, 7), (1, 5), (10, 30), (2, 300)])
+@pytest.mark.parametrize("integer", [True, False])
+def test_the_compiled_sma_cross_matches_the_numpy_blocks_in_chunks_of_symbols(fast, slow, integer, monkeypatch):
+    from strategies.signals import sma_cross
+
+    if sma_cross._sma_cross_kernel is None:
+        pytest.skip("numba is not installed")
+    close = np.vstack([make_panel(seed, integer=integer)["close"] for seed in range(5)])  # 30 symbols
+    expected = sma_cross._signals_numpy(close=close, fast=fast, slow=slow)
+    whole = sma_cross.signals(close=close, fast=fast, slow=slow)
+    monkeypatch.setattr(_blocks, "PARALLEL_MIN_CELLS", 1)  # chunks of symbols on the signal threads
+    monkeypatch.setattr(_blocks, "_workers", lambda: 2)
+    chunked = sma_cross.signals(close=close, fast=fast, slow=slow)
+    for got in (whole, chunked):
+        assert np.array_equal(got.entries, expected.entries) and np.array_equal(got.exits, expected.exits)
+    assert expected.entries.any() or slow > close.shape[1]
+
+
+def test_the_compiled_sma_cross_refuses_an_infinite_price():
+    close = make_panel(2, integer=False)["close"]
+    close[3, 77] = np.inf
+    with pytest.raises(ValueError, match="infinit"):
+        compute("sma_cross", close=close, params={"fast": 3, "slow": 7})
