@@ -27,6 +27,22 @@ from strategies import signals
 
 # Share of the progress bar that computing the signals stands for (the engine takes the rest).
 SIGNALS_SHARE = 0.1
+# (lot size, minimum order value in KRW) by market when the instrument master does not say: whole
+# shares on KRX; Upbit's KRW market trades 8-decimal quantities from 5,000 KRW an order.
+MARKET_LOTS: dict[str, tuple[float, float]] = {"CRYPTO": (1e-8, 5000.0)}
+STOCK_LOT = (1.0, 0.0)
+
+
+def symbol_lots(symbols: Sequence[str], markets: Sequence[str] | None,
+                master: Mapping[str, tuple[float, float]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(lot sizes, minimum order values)`` per symbol: the instrument master's (``{code: (lot,
+    minimum)}``) when it knows the code, else the market's default (:data:`MARKET_LOTS`; whole
+    shares without a minimum for stocks and unknown markets)."""
+    master = master or {}
+    rows = [master.get(code) or MARKET_LOTS.get(str(market).upper(), STOCK_LOT)
+            for code, market in zip(symbols, markets or [""] * len(symbols), strict=True)]
+    return (np.array([row[0] for row in rows], dtype=np.float64).reshape(len(rows)),
+            np.array([row[1] for row in rows], dtype=np.float64).reshape(len(rows)))
 
 
 class NoBarsError(ValueError):
@@ -80,13 +96,16 @@ def run_strategy(
     config: EngineConfig,
     markets: list[str] | None = None,
     progress: Callable[[float], None] | None = None,
+    lots: Mapping[str, tuple[float, float]] | None = None,
 ) -> Result:
     """Validate ``params`` for ``strategy_type``, compute its signals on ``panel`` and backtest them.
 
     Raw parameter values may be strings (``{"fast": "10"}``): the type's schema converts them.
     Intraday entries (``volatility_breakout``) reach the engine with their entry price. ``markets``
     as for :func:`backtests.engine.run`. ``progress`` receives increasing fractions: the signals
-    are the first :data:`SIGNALS_SHARE`, the engine the rest, the last call is 1.0.
+    are the first :data:`SIGNALS_SHARE`, the engine the rest, the last call is 1.0. ``lots`` is the
+    instrument master's ``{code: (lot size, minimum order value)}``; a symbol it lacks trades its
+    market's lots (:func:`symbol_lots`).
 
     Raises ``strategies.signals.UnknownStrategyType``, ``strategies.signals.ParamError`` (one
     message per field) before any computation, and ValueError on inconsistent inputs.
@@ -97,8 +116,9 @@ def run_strategy(
     report = _Progress(progress)
     report(SIGNALS_SHARE)
     engine_progress = None if progress is None else report.engine
+    lot_sizes, minimums = symbol_lots(panel.symbols, markets, lots)
     result = run(panel, sig.entries, sig.exits, config=config, markets=markets, progress=engine_progress,
-                 entry_price=sig.entry_price)
+                 entry_price=sig.entry_price, lot_sizes=lot_sizes, min_order_values=minimums)
     report(1.0)
     return result
 
