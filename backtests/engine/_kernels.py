@@ -214,14 +214,20 @@ def _independent_loop(intraday: bool):
             mark = pos_f[s, F_LAST]
             valid = pos_i[s, I_VALID]
             in_market = pos_i[s, I_INMKT]
+            lot = pos_f[s, F_LOT]
             for t in range(n_bars):
                 c = close[s, t]
                 touched = False
                 if c == c:
                     valid += 1
                     mark = c
+                    if (not risk and not intraday and pos_i[s, I_SHARES] > 0 and pos_i[s, I_PENDING] == 0
+                            and entries[s, t] == exits[s, t]):
+                        # a bar held without an event: all the full step below would do is count it
+                        pos_i[s, I_HELD] += 1
                     # an intraday entry fills during its bar, so one on the last bar still trades
-                    if pos_i[s, I_SHARES] > 0 or pos_i[s, I_PENDING] != 0 or (entries[s, t] and (t < last or intraday)):
+                    elif (pos_i[s, I_SHARES] > 0 or pos_i[s, I_PENDING] != 0
+                          or (entries[s, t] and (t < last or intraday))):
                         touched = True
                         before = acct[s, A_CASH]
                         if pos_i[s, I_SHARES] > 0:
@@ -269,8 +275,10 @@ def _independent_loop(intraday: bool):
                                 pos_i[s, I_PENDING] = PENDING_SELL
                             elif entries[s, t] and not long:
                                 pos_i[s, I_PENDING] = PENDING_BUY
-                        cash_out[t] += acct[s, A_CASH] - before
-                q = pos_i[s, I_SHARES] * pos_f[s, F_LOT]
+                        moved = acct[s, A_CASH] - before
+                        if moved != 0.0:  # most touched bars only hold: no change of cash to add
+                            cash_out[t] += moved
+                q = pos_i[s, I_SHARES] * lot
                 if q > 0:
                     value = q * mark
                     value_out[t] += value
