@@ -41,7 +41,8 @@ class BacktestCreateSerializer(serializers.Serializer):
     commission = serializers.DecimalField(max_digits=8, decimal_places=6, required=False,
                                           help_text="Per side, as a fraction (0.00015 = 0.015 %).")
     sell_tax = serializers.DecimalField(max_digits=8, decimal_places=6, required=False, allow_null=True,
-                                        help_text="Fixed sell tax fraction; null for the statutory rate by date.")
+                                        help_text="Fixed sell tax fraction; null for the statutory rate by market and "
+                                                  "settlement date (trade date + 2 KRX trading days).")
     slippage_bps = serializers.DecimalField(max_digits=7, decimal_places=2, required=False)
     fill = serializers.ChoiceField(choices=Fill.choices, required=False)
     accounts = serializers.ChoiceField(choices=Accounts.choices, required=False)

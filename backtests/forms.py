@@ -66,7 +66,8 @@ class BacktestForm(TypeParamFields, forms.Form):
     )
     sell_tax = forms.DecimalField(
         label=_("Sell tax (%)"), required=False, min_value=0, max_digits=8, decimal_places=4,
-        help_text=_("Empty: the statutory rate by market and date. In percent, e.g. 0.18."),
+        help_text=_("Empty: the statutory rate by market and settlement date (the trade date plus two "
+                    "trading days). In percent, e.g. 0.2."),
     )
     slippage_bps = forms.DecimalField(label=_("Slippage (bp)"), min_value=0, max_digits=7, decimal_places=2,
                                       initial=Decimal(0), help_text=_("1 bp = 0.01 percent of the price, each side."))

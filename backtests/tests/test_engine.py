@@ -1,6 +1,6 @@
 """Hand-computed cases for every execution rule of the backtest engine (issue 4).
 
-Default costs: commission 0.015 % per side, KOSPI sell tax by date (0.18 % in 2024), no slippage.
+Default costs: commission 0.015 % per side, KOSPI sell tax by settlement date (0.18 % in 2024), no slippage.
 """
 
 from __future__ import annotations
@@ -60,6 +60,29 @@ def test_one_trade_close_fill():
 @pytest.mark.parametrize(("start", "rate"), [("2024-06-03", 0.0018), ("2025-06-02", 0.0015), ("2026-06-01", 0.0020)])
 def test_kospi_sell_tax_follows_the_year_of_the_sale(start, rate):
     (trade,) = one_trade("next_open", start=start).trades
+    assert trade.tax == pytest.approx(9899 * 1030 * rate)
+
+
+@pytest.mark.parametrize(("sold", "rate"), [
+    ("2019-05-29", 0.0030), ("2019-05-30", 0.0025),  # settled 2019-05-31 / 2019-06-03
+    ("2020-12-28", 0.0025), ("2020-12-29", 0.0023),  # 2020-12-30 / 2021-01-04
+    ("2022-12-27", 0.0023), ("2022-12-28", 0.0020),  # 2022-12-29 / 2023-01-02
+    ("2023-12-26", 0.0020), ("2023-12-27", 0.0018),  # 2023-12-28 / 2024-01-02
+    ("2024-12-26", 0.0018), ("2024-12-27", 0.0015),  # 2024-12-30 / 2025-01-02
+    ("2025-12-26", 0.0015), ("2025-12-29", 0.0020),  # 2025-12-30 / 2026-01-02
+])
+def test_the_sell_tax_is_the_rate_of_the_settlement_date_on_both_sides_of_each_change(sold, rate):
+    start = str(np.datetime64(sold) - 3)  # the sell fills at bar 3's open
+    (trade,) = one_trade("next_open", start=start).trades
+    assert str(trade.exit_date) == sold
+    assert trade.tax == pytest.approx(9899 * 1030 * rate)
+
+
+@pytest.mark.parametrize(("sold", "rate"), [("2019-05-29", 0.0030), ("2019-05-30", 0.0010)])
+def test_konex_sell_tax_before_and_after_its_2019_cut(sold, rate):
+    panel = make_panel(CLOSE, OPEN, start=str(np.datetime64(sold) - 3))
+    entries, exits = signals((5,), entries=[0], exits=[2])
+    (trade,) = run(panel, entries, exits, config=EngineConfig(), markets=["KONEX"]).trades
     assert trade.tax == pytest.approx(9899 * 1030 * rate)
 
 

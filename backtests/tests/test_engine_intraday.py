@@ -13,6 +13,7 @@ import pytest
 
 from backtests.engine import Costs, EngineConfig, run
 from backtests.tests.test_engine_helpers import holdings_from_trades, make_panel, random_walk_panel
+from backtests.tests.test_pipeline import sell_tax
 from strategies.signals import compute
 
 # bar 1 breaks out: open 1040 + 0.5 x bar 0's range (1100 - 950) = 1115 < high 1130
@@ -181,8 +182,7 @@ def breakout_loop(panel, k: float, cash: float, commission: float):
     sell at the next present bar's open. A plain reading of the rules, not the engine's code."""
     o, h, lo, c = panel.open[0], panel.high[0], panel.low[0], panel.close[0]
     n = len(c)
-    years = panel.dates.astype("datetime64[Y]").astype(int) + 1970
-    tax = np.where(years >= 2026, 0.0020, np.where(years == 2025, 0.0015, 0.0018))
+    tax = [sell_tax(day) for day in panel.dates]
     present = [t for t in range(n) if np.isfinite([o[t], h[t], lo[t], c[t]]).all()]
     trades, shares, sell_at_open, previous = [], 0, False, None
     for t in present:

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from backtests.engine import EngineConfig, Panel, run, sell_tax_rate
+from backtests.engine import EngineConfig, Panel, run, sell_tax_rate, sell_tax_rate_settled
 from backtests.engine.metrics import drawdown, equity_metrics, trade_metrics
 from backtests.tests.test_engine_helpers import random_walk_panel, sma_cross
 from marketdata.store import BarSet
@@ -51,14 +51,38 @@ def test_trade_metrics_on_known_trades():
     assert result["avg_holding_days"] == pytest.approx(3.0)
 
 
-def test_sell_tax_table_by_market_and_date():
-    days = ["2023-06-01", "2024-12-31", "2025-01-01", "2025-12-31", "2026-01-01"]
-    np.testing.assert_allclose(sell_tax_rate("KOSPI", days), [0.0018, 0.0018, 0.0015, 0.0015, 0.0020])
-    np.testing.assert_allclose(sell_tax_rate("kosdaq", days), [0.0018, 0.0018, 0.0015, 0.0015, 0.0020])
-    np.testing.assert_allclose(sell_tax_rate("KONEX", days), [0.001] * 5)
-    np.testing.assert_allclose(sell_tax_rate("CRYPTO", days), [0.0] * 5)
+def test_sell_tax_table_by_market_and_settlement_date():
+    # the last settlement day of each rate and the first of the next (broker-apis.md D4)
+    settled = ["2019-06-02", "2019-06-03", "2020-12-31", "2021-01-01", "2022-12-31", "2023-01-01",
+               "2023-12-31", "2024-01-01", "2024-12-31", "2025-01-01", "2025-12-31", "2026-01-01"]
+    equity = [0.0030, 0.0025, 0.0025, 0.0023, 0.0023, 0.0020, 0.0020, 0.0018, 0.0018, 0.0015, 0.0015, 0.0020]
+    np.testing.assert_allclose(sell_tax_rate_settled("KOSPI", settled), equity)
+    np.testing.assert_allclose(sell_tax_rate_settled("kosdaq", settled), equity)
+    np.testing.assert_allclose(sell_tax_rate_settled("KONEX", settled), [0.0030] + [0.0010] * 11)
+    np.testing.assert_allclose(sell_tax_rate_settled("CRYPTO", settled), [0.0] * 12)
+    np.testing.assert_allclose(sell_tax_rate_settled("KOSPI", ["2010-05-03"]), [0.0030])  # earlier: the first rate
     with pytest.raises(ValueError, match="unknown market"):
-        sell_tax_rate("NYSE", days)
+        sell_tax_rate("NYSE", settled)
+
+
+# (last sell executed at the old rate, its rate), (first sell at the new rate, its rate): the trade
+# date plus two KRX trading days crosses each change of the rate
+TAX_BOUNDARIES = [
+    ("2019-05-29", 0.0030), ("2019-05-30", 0.0025),  # settled 2019-05-31 / 2019-06-03
+    ("2020-12-28", 0.0025), ("2020-12-29", 0.0023),  # 2020-12-30 / 2021-01-04 (12-31 and 01-01 closed)
+    ("2022-12-27", 0.0023), ("2022-12-28", 0.0020),  # 2022-12-29 / 2023-01-02 (12-30 closed)
+    ("2023-12-26", 0.0020), ("2023-12-27", 0.0018),  # 2023-12-28 / 2024-01-02 (12-29 closed)
+    ("2024-12-26", 0.0018), ("2024-12-27", 0.0015),  # 2024-12-30 / 2025-01-02
+    ("2025-12-26", 0.0015), ("2025-12-29", 0.0020),  # 2025-12-30 / 2026-01-02
+]
+
+
+@pytest.mark.parametrize(("sold", "rate"), TAX_BOUNDARIES)
+def test_sell_tax_rate_follows_the_settlement_date_of_the_sell(sold, rate):
+    assert sell_tax_rate("KOSPI", [sold])[0] == rate
+    assert sell_tax_rate("KOSDAQ", np.array([sold], dtype="datetime64[D]"))[0] == rate
+    assert sell_tax_rate("KONEX", [sold])[0] == (0.0030 if sold == "2019-05-29" else 0.0010)
+    assert sell_tax_rate("CRYPTO", [sold])[0] == 0.0
 
 
 def test_panel_from_barset_aligns_on_the_union_of_dates():

@@ -15,6 +15,7 @@ import pytest
 from backtests.engine import EngineConfig, run
 from backtests.pipeline import SIGNALS_SHARE, NoBarsError, panel_from_csv, panel_from_store, run_strategy
 from backtests.tests.test_engine_helpers import random_walk_panel
+from marketdata.calendars import KRX
 from marketdata.store import BarStore
 from strategies.signals import REGISTRY, ParamError, UnknownStrategyType, compute
 
@@ -179,10 +180,20 @@ def test_panel_from_csv_names_a_missing_path_and_an_empty_folder(tmp_path):
 # --- the engine against a plain loop on real data -----------------------------------------------
 
 
+# KOSPI sell tax by the sale's settlement date (the trade date plus two KRX trading days):
+# (settled from, rate), broker-apis.md D4; 0.30 % before
+KOSPI_TAX_BY_SETTLEMENT = [("2019-06-03", 0.0025), ("2021-01-01", 0.0023), ("2023-01-01", 0.0020),
+                           ("2024-01-01", 0.0018), ("2025-01-01", 0.0015), ("2026-01-01", 0.0020)]
+
+
 def sell_tax(day: np.datetime64) -> float:
-    """KOSPI securities transaction tax on a sale that day (0.18 % up to 2024, 0.15 % in 2025, 0.20 % after)."""
-    year = int(str(day)[:4])
-    return 0.0020 if year >= 2026 else 0.0015 if year == 2025 else 0.0018
+    """KOSPI securities transaction tax on a sale that day: the rate of its settlement date."""
+    settled = KRX.settlement_date(day).isoformat()
+    rate = 0.0030
+    for since, since_rate in KOSPI_TAX_BY_SETTLEMENT:
+        if settled >= since:
+            rate = since_rate
+    return rate
 
 
 def sma_cross_loop(dates, open_, close, fast: int, slow: int, cash: float, commission: float):

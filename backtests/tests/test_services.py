@@ -232,3 +232,20 @@ def test_the_result_archive_round_trips_nan_free_json(user, sample_market, media
     assert decoded.trades == []
     assert decoded.metrics["win_rate"] is None  # NaN (no trades) becomes null
     assert decoded.dates[0] == "2023-01-02"
+
+
+def test_a_sell_pays_the_tax_rate_of_its_settlement_date(user, sample_market, media, enqueued,
+                                                         django_capture_on_commit_callbacks):
+    """Sold on Thursday 2024-12-26 it settles on 12-30 (0.18 %); sold on Friday 12-27 it settles on
+    2025-01-02, past the year-end closure and New Year's Day, at 2025's 0.15 %."""
+    rates = {}
+    for bought in (D(2024, 12, 24), D(2024, 12, 26)):
+        run = start(user, django_capture_on_commit_callbacks, strategy_type="buy_and_hold", params={},
+                    codes="005930", start=bought, end=D(2024, 12, 31), fill="close",
+                    options={"max_holding_days": 1})
+        services.backtest_execute(run_id=run.pk)
+        run.refresh_from_db()
+        assert run.status == RunStatus.SUCCEEDED, run.error
+        (trade,) = results.load(run.result_file.name).trades
+        rates[trade["exit_date"]] = trade["tax"] / (trade["shares"] * trade["exit_price"])
+    assert rates == {"2024-12-26": pytest.approx(0.0018), "2024-12-27": pytest.approx(0.0015)}

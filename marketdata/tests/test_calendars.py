@@ -107,7 +107,8 @@ def test_next_and_previous_trading_days_skip_weekends_and_holidays():
 ])
 def test_settlement_is_two_krx_trading_days_after_the_trade(trade, settled):
     assert KRX.settlement_date(trade) == settled
-    assert calendar_for("KOSDAQ").settlement_dates(np.array([trade], dtype="datetime64[D]"))[0] == np.datetime64(settled)
+    vectorised = calendar_for("KOSDAQ").settlement_dates(np.array([trade], dtype="datetime64[D]"))
+    assert vectorised[0] == np.datetime64(settled)
 
 
 def test_settlement_dates_are_vectorised_over_many_years():
