@@ -67,7 +67,9 @@ from backtests.engine.panel import Panel
 from backtests.engine.result import Result, SimulationArrays, TradeTable
 
 PROGRESS_CHUNKS = 20
-# independent runs use one thread per this many symbols, up to the CPUs available
+# independent runs cut the symbols in chunks of about this many (at least), by the panel's size alone:
+# the cash series sums the chunks' totals, so fixed chunks give the same bits on any CPU count, in
+# threads or not; many chunks also keep both threads busy on a loaded machine
 PARALLEL_MIN_SYMBOLS = 256
 _NO_ENTRY_PRICE = np.empty((0, 0))
 
@@ -245,9 +247,10 @@ def simulate(
     ``entry_price`` (checked, C-contiguous float64) switches the run to intraday entries; ``lots``
     and ``min_order_values`` (checked, per symbol) default to whole units without a minimum.
 
-    Shared accounts run bar chunks in order; independent accounts run symbol chunks, in parallel
-    threads when the universe is large (the loop releases the GIL; each chunk has its own buffers,
-    merged in symbol order, so the result does not depend on scheduling).
+    Shared accounts run bar chunks in order; independent accounts run chunks of symbols fixed by the
+    panel's size (``PARALLEL_MIN_SYMBOLS``), in parallel threads when there are several CPUs (the loop
+    releases the GIL; each chunk has its own buffers, merged in symbol order, so the result depends
+    neither on scheduling nor on the number of CPUs).
     """
     n_sym, n_bars = panel.shape
     shared = config.accounts == "shared"
@@ -271,10 +274,10 @@ def simulate(
     args = (panel.open, panel.high, panel.low, panel.close, entries, exits, entry_px, tax_table, sym_market,
             _parameters(config, n_sym))
     size = n_bars if shared else n_sym
-    if progress is not None:
-        chunks = PROGRESS_CHUNKS
+    if shared:
+        chunks = PROGRESS_CHUNKS if progress is not None else 1
     else:
-        chunks = 1 if shared else min(_workers(), max(1, n_sym // PARALLEL_MIN_SYMBOLS))
+        chunks = max(1, n_sym // PARALLEL_MIN_SYMBOLS)
     step = max(1, -(-size // chunks))
     bounds = [(start, min(size, start + step)) for start in range(0, size, step)] or [(0, 0)]
     if shared:
@@ -292,10 +295,11 @@ def simulate(
                             write_accounts, acct_cash, acct_value)
             return bounds[i][1] - bounds[i][0]
 
-        if len(parts) == 1:
-            work(0)
-            if progress is not None:
-                progress(1.0)
+        if len(parts) == 1 or _workers() == 1:
+            for i in range(len(parts)):
+                work(i)
+                if progress is not None:
+                    progress(bounds[i][1] / size if size else 1.0)
         else:
             done = 0
             with ThreadPoolExecutor(max_workers=min(_workers(), len(parts))) as pool:
