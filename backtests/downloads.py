@@ -26,6 +26,11 @@ def _percent(value: float | None) -> float | str:
     return "" if value is None else round(value * 100, 4)
 
 
+def _quantity(value: float, decimals: int) -> int | str:
+    """Whole shares as they are; a crypto quantity with its lot's decimals, never "5e-05"."""
+    return int(value) if decimals == 0 else f"{value:.{decimals}f}"
+
+
 def _csv(columns: list[str], rows: list[list[Any]]) -> bytes:
     return csv_bytes(columns, rows)
 
@@ -33,9 +38,11 @@ def _csv(columns: list[str], rows: list[list[Any]]) -> bytes:
 def trades_csv(run: BacktestRun) -> bytes:
     names = instrument_names(codes=run.codes)
     stored = results.load(run.result_file.name)
+    decimals = stored.quantity_decimals
     rows = [
         [t["symbol"], names.get(t["symbol"], ""), t["entry_date"], t["entry_price"], t["exit_date"] or "",
-         "" if t["exit_price"] is None else t["exit_price"], t["shares"], _percent(t["gross_return"]),
+         "" if t["exit_price"] is None else t["exit_price"], _quantity(t["shares"], decimals.get(t["symbol"], 0)),
+         _percent(t["gross_return"]),
          _percent(t["net_return"]), "" if t["pnl"] is None else round(t["pnl"], 2), round(t["commission"], 2),
          round(t["tax"], 2), round(t["slippage"], 2), t["holding_days"], t["exit_reason"]]
         for t in stored.trades

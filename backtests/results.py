@@ -25,6 +25,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from backtests.engine import REASONS, Result
+from backtests.engine.result import lot_decimals, quantity
 
 FORMAT_VERSION = 1
 SIGNAL_KINDS = ("entry", "exit")
@@ -83,7 +84,8 @@ def encode(result: Result) -> bytes:
         "t_symbol": t.symbol.astype(np.int32),
         "t_entry_bar": t.entry_bar.astype(np.int32),
         "t_exit_bar": t.exit_bar.astype(np.int32),
-        "t_shares": t.shares.astype(np.int64),
+        "t_shares": t.shares.astype(np.float64),  # quantities: fractions of a lot size below 1 (crypto)
+        "lots": np.ones(panel.n_symbols) if result.lots is None else np.asarray(result.lots, dtype=np.float64),
         "t_held": t.bars_held.astype(np.int32),
         "t_reason": t.reason.astype(np.int8),
         "t_entry_price": t.entry_price,
@@ -156,9 +158,22 @@ class RunResult:
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
     @cached_property
+    def lots(self) -> list[float]:
+        """Each symbol's lot size (results stored before lots existed: whole shares)."""
+        if "lots" in self.arrays:
+            return [float(lot) for lot in self.arrays["lots"]]
+        return [1.0] * len(self.symbols)
+
+    @cached_property
+    def quantity_decimals(self) -> dict[str, int]:
+        """``{symbol: decimals its quantities are shown with}`` (0 for stocks, 8 for Upbit pairs)."""
+        return {symbol: lot_decimals(lot) for symbol, lot in zip(self.symbols, self.lots, strict=True)}
+
+    @cached_property
     def trades(self) -> list[dict[str, Any]]:
-        """One dict per trade in the order they were opened; an open position has no exit."""
-        a, dates, symbols = self.arrays, self.dates, self.symbols
+        """One dict per trade in the order they were opened; an open position has no exit.
+        ``shares`` is an int for stocks and a float rounded to the lot's decimals for crypto."""
+        a, dates, symbols, lots = self.arrays, self.dates, self.symbols, self.lots
         columns = {name: a[name].tolist() for name in a if name.startswith("t_")}
         rows = []
         for i in range(len(columns["t_symbol"])):
@@ -171,7 +186,7 @@ class RunResult:
                 "entry_price": columns["t_entry_price"][i],
                 "exit_date": dates[exit_bar] if closed else None,
                 "exit_price": columns["t_exit_price"][i] if closed else None,
-                "shares": columns["t_shares"][i],
+                "shares": quantity(columns["t_shares"][i], lots[columns["t_symbol"][i]]),
                 "gross_return": jsonable(columns["t_gross"][i]),
                 "net_return": jsonable(columns["t_net"][i]),
                 "pnl": jsonable(columns["t_pnl"][i]),

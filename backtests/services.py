@@ -22,7 +22,7 @@ from backtests.models import ACTIVE_STATUSES, BacktestRun, RunStatus
 from backtests.validation import ENGINE_VERSION, Spec, engine_config
 from core import realtime
 from core.errors import ApplicationError
-from marketdata.selectors import bar_store
+from marketdata.selectors import bar_store, instrument_lots
 
 logger = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def backtest_execute(*, run_id: int) -> BacktestRun | None:
             crypto=all(market == "CRYPTO" for market in markets),
         )
         result = run_strategy(panel, strategy_type=run.strategy_type, params=run.params, config=config,
-                              markets=markets, progress=progress)
+                              markets=markets, progress=progress, lots=instrument_lots(codes=panel.symbols))
         metrics = result.metrics
         name = results.save(run_id=run.pk, owner_id=run.owner_id, result=result)
     except Cancelled:

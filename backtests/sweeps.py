@@ -26,7 +26,7 @@ from backtests import results, services
 from backtests.engine.report import summary_metrics
 from backtests.models import ACTIVE_STATUSES, BacktestRun, BacktestSweep, RunStatus, SweepCell
 from backtests.validation import ENGINE_VERSION, Spec, backtest_spec_check, engine_config
-from marketdata.selectors import bar_store
+from marketdata.selectors import bar_store, instrument_lots
 from core import realtime
 from core.errors import ApplicationError
 from strategies import signals
@@ -199,6 +199,7 @@ def sweep_execute_chunk(*, sweep_id: int, cell_ids: list[int]) -> None:
         config = engine_config(cash=sweep.cash, commission=sweep.commission, sell_tax=sweep.sell_tax,
                                slippage_bps=sweep.slippage_bps, fill=sweep.fill, accounts=sweep.accounts,
                                options=sweep.options, crypto=all(m == "CRYPTO" for m in markets))
+        lots = instrument_lots(codes=panel.symbols)
     except Exception as error:  # no data any more: every cell of the chunk fails the same way
         logger.exception("sweep %s chunk failed to load", sweep_id)
         _finish_chunk(sweep_id, {cell_id: ({}, str(error)[:500]) for cell_id in cell_ids})
@@ -209,7 +210,7 @@ def sweep_execute_chunk(*, sweep_id: int, cell_ids: list[int]) -> None:
             return  # cancelled, or failed by the stale sweep
         try:
             result = run_strategy(panel, strategy_type=sweep.strategy_type, params=cell.params, config=config,
-                                  markets=markets)
+                                  markets=markets, lots=lots)
             metrics = results.jsonable(summary_metrics(result, with_benchmark=False))
             outcome[cell.pk] = ({name: metrics.get(name) for name in CELL_METRICS}, "")
         except signals.ParamError as error:  # a contradictory combination (fast >= slow): that cell only

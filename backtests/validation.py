@@ -39,6 +39,9 @@ RANGE_OUTSIDE_DATA = gettext_lazy("The period is outside the data: bars exist fr
 CASH_TOO_SMALL = gettext_lazy(
     "The capital is too small to buy one share of %(code)s (about %(price)s KRW per position needed)."
 )
+CASH_TOO_SMALL_LOT = gettext_lazy(
+    "The capital is too small for the smallest order of %(code)s (about %(price)s KRW per position needed)."
+)
 CASH_NOT_POSITIVE = gettext_lazy("Enter an amount above 0.")
 UNKNOWN_TYPE = gettext_lazy("Unknown strategy type.")
 BAD_RISK = gettext_lazy("%(message)s")
@@ -193,7 +196,7 @@ def backtest_spec_check(
     if not errors.keys() & {"codes", "start", "end"}:
         coverage = _check_data(wanted, start, end, errors)
         if config is not None and not errors.keys() & {"codes", "start", "cash"}:
-            _check_cash(wanted, coverage, config, errors)
+            _check_cash(wanted, coverage, config, errors, instruments)
     if errors:
         raise ValidationError(errors)
     return Spec(
@@ -239,8 +242,10 @@ def _check_data(codes: list[str], start: dt.date, end: dt.date, errors: dict[str
     return coverage
 
 
-def _check_cash(codes: list[str], coverage: dict, config: EngineConfig, errors: dict[str, list[str]]) -> None:
-    """The first position of every symbol must be able to buy one share at its first price."""
+def _check_cash(codes: list[str], coverage: dict, config: EngineConfig, errors: dict[str, list[str]],
+                instruments: Mapping[str, Instrument]) -> None:
+    """The first position of every symbol must be able to buy one lot (one share; 1e-8 BTC) at its
+    first price, and at least the exchange's minimum order value (Upbit: 5,000 KRW)."""
     kind, value = config.sizing_code()
     n = len(codes)
     if config.accounts == "independent" or kind == 0:
@@ -254,9 +259,13 @@ def _check_cash(codes: list[str], coverage: dict, config: EngineConfig, errors: 
     factor = (1 + config.costs.slippage) * (1 + config.costs.commission)
     for code in codes:
         price = coverage[code]["first_open"]
-        if math.isfinite(price) and budget < price * factor:
-            errors["cash"] = [CASH_TOO_SMALL % {"code": code, "price": number_format(math.ceil(price * factor),
-                                                                                     force_grouping=True)}]
+        instrument = instruments.get(code)
+        lot = float(instrument.lot_size) if instrument is not None else 1.0
+        minimum = float(instrument.min_order_value) if instrument is not None else 0.0
+        needed = max(price * lot * factor, minimum * factor)
+        if math.isfinite(price) and budget < needed:
+            message = CASH_TOO_SMALL if lot >= 1 else CASH_TOO_SMALL_LOT
+            errors["cash"] = [message % {"code": code, "price": number_format(math.ceil(needed), force_grouping=True)}]
             return
 
 

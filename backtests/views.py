@@ -212,10 +212,12 @@ def trades(request: HttpRequest, pk: int) -> HttpResponse:
 def _trades_context(run: BacktestRun, query, names: dict[str, str] | None = None) -> dict[str, Any]:
     sort = query.get("sort", "entry_date")
     sort = sort if sort in TRADE_SORTS else "entry_date"
-    rows = results.sorted_trades(list(_stored(run).trades), sort)
+    stored = _stored(run)
+    rows = results.sorted_trades(list(stored.trades), sort)
     page = Paginator(rows, TRADES_PAGE_SIZE).get_page(query.get("page"))
     return {"run": run, "page_obj": page, "trades": page.object_list, "sort": sort,
-            "names": instrument_names(codes=run.codes) if names is None else names}
+            "names": instrument_names(codes=run.codes) if names is None else names,
+            "quantity_decimals": stored.quantity_decimals}
 
 
 @login_required

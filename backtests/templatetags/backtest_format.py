@@ -118,6 +118,18 @@ def price(value: Any, code: Any = "") -> str:
 
 
 @register.filter
+def quantity(value: Any, decimals: Any = 0) -> str:
+    """A traded quantity with the decimals its lot needs: "1,234" shares, "0.09876543" BTC."""
+    if _missing(value):
+        return DASH
+    try:
+        places = max(0, min(10, int(decimals or 0)))
+    except (TypeError, ValueError):
+        places = 0
+    return _grouped(float(value), places)
+
+
+@register.filter
 def code_label(code: Any, kind: str) -> str:
     """The translated label of an engine code: ``{{ trade.exit_reason|code_label:"exit_reason" }}``."""
     return labels.code_label(code, kind)

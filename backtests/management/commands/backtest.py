@@ -93,7 +93,8 @@ class Command(BaseCommand):
         parser.add_argument("--commission", default="0.00015", help="commission per side, a fraction "
                             "(default 0.00015 = 0.015 %%)")
         parser.add_argument("--sell-tax", help="a fixed sell tax, a fraction (default: the statutory rate "
-                            "by market and date, e.g. 0.0018 in 2024, 0.0015 in 2025 on KOSPI/KOSDAQ)")
+                            "by market and settlement date, the trade date + 2 KRX trading days: on "
+                            "KOSPI/KOSDAQ 0.0018 for sells settled in 2024, 0.0015 in 2025, 0.002 from 2026)")
         parser.add_argument("--slippage-bps", default="0", help="slippage in basis points against every fill "
                             "(default 0)")
         parser.add_argument("--fill", default="next_open", help="next_open (default) or close")
@@ -292,6 +293,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _shares(value: int | float) -> str:
+    """A quantity as written: whole shares plainly, a crypto fraction without an exponent."""
+    return str(value) if isinstance(value, int) else f"{value:.10f}".rstrip("0").rstrip(".")
+
+
 def _write_trades(result: Result, path: Path) -> None:
     try:
         with path.open("w", newline="", encoding="utf-8") as handle:
@@ -299,7 +305,7 @@ def _write_trades(result: Result, path: Path) -> None:
             writer.writerow(TRADES_HEADER)
             for trade in result.trades:
                 writer.writerow([
-                    trade.symbol, trade.entry_date.isoformat(), _plain(trade.entry_price), trade.shares,
+                    trade.symbol, trade.entry_date.isoformat(), _plain(trade.entry_price), _shares(trade.shares),
                     trade.exit_date.isoformat() if trade.exit_date else "",
                     _plain(trade.exit_price) if trade.exit_price is not None else "",
                     f"{trade.net_return * 100:.4f}", trade.exit_reason,
