@@ -33,13 +33,19 @@ MARKET_LOTS: dict[str, tuple[float, float]] = {"CRYPTO": (1e-8, 5000.0)}
 STOCK_LOT = (1.0, 0.0)
 
 
+def _market_of_code(code: str) -> str:
+    """A bar file's market when nothing else says: Upbit's KRW pairs are "KRW-..." (KRX codes hold no dash)."""
+    return "CRYPTO" if str(code).upper().startswith("KRW-") else ""
+
+
 def symbol_lots(symbols: Sequence[str], markets: Sequence[str] | None,
                 master: Mapping[str, tuple[float, float]] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(lot sizes, minimum order values)`` per symbol: the instrument master's (``{code: (lot,
     minimum)}``) when it knows the code, else the market's default (:data:`MARKET_LOTS`; whole
-    shares without a minimum for stocks and unknown markets)."""
+    shares without a minimum for stocks and unknown markets; without a market a "KRW-" code, such
+    as a bar file ``KRW-BTC.csv``, is a crypto pair)."""
     master = master or {}
-    rows = [master.get(code) or MARKET_LOTS.get(str(market).upper(), STOCK_LOT)
+    rows = [master.get(code) or MARKET_LOTS.get(str(market or _market_of_code(code)).upper(), STOCK_LOT)
             for code, market in zip(symbols, markets or [""] * len(symbols), strict=True)]
     return (np.array([row[0] for row in rows], dtype=np.float64).reshape(len(rows)),
             np.array([row[1] for row in rows], dtype=np.float64).reshape(len(rows)))

@@ -116,6 +116,8 @@ def test_market_defaults_and_the_master_for_lots():
                                  {"KRW-ETH": (0.0001, 5000.0)})
     assert lots.tolist() == [1.0, 1e-8, 0.0001]
     assert minimums.tolist() == [0.0, 5000.0, 5000.0]
+    # bar files carry no market: a KRW pair is still crypto
+    assert symbol_lots(["005930", "KRW-BTC"], None)[0].tolist() == [1.0, 1e-8]
 
 
 def test_bad_lots_are_refused():

@@ -104,3 +104,16 @@ def test_the_capital_check_asks_for_the_minimum_order_not_a_whole_coin(
     assert refused.status_code == 400
     (message,) = refused.json()["error"]["fields"]["cash"]
     assert "KRW-BTC" in message and "5,003" in message  # 5,000 KRW and the commission on it
+
+
+def test_the_command_trades_a_krw_bar_file_in_lots(tmp_path):
+    from django.core.management import call_command
+
+    from backtests.tests.conftest import SAMPLE_BARS
+
+    out = tmp_path / "trades.csv"
+    call_command("backtest", "--csv", str(SAMPLE_BARS / "KRW-BTC.csv"), "--strategy", "sma_cross", "--param",
+                 "fast=10", "--param", "slow=30", "--trades-out", str(out), stdout=io.StringIO())
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) > 10
+    assert all(0 < float(row["shares"]) < 1 and len(row["shares"].split(".")[1]) <= 8 for row in rows)

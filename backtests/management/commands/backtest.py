@@ -232,7 +232,11 @@ def _load(request: _Request) -> tuple[Panel, list[str], list[str]]:
         except ValueError as error:
             raise CommandError(str(BAD_CSV).format(error=error)) from error
         notes = [] if request.config.costs.sell_tax is not None else [str(KOSPI_ASSUMED)]
-        return panel, [DEFAULT_MARKET] * panel.n_symbols, notes
+        # a "KRW-..." file is an Upbit pair (crypto: no tax, 1e-8 lots), any other the KOSPI's
+        markets = [CRYPTO_MARKET if code.upper().startswith("KRW-") else DEFAULT_MARKET for code in panel.symbols]
+        if all(market == CRYPTO_MARKET for market in markets):
+            notes = []
+        return panel, markets, notes
     root = settings.MARKET_DATA_ROOT
     try:
         panel, markets = panel_from_store(BarStore(root), request.codes, request.start, request.end)
