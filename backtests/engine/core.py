@@ -71,6 +71,8 @@ PROGRESS_CHUNKS = 20
 # the cash series sums the chunks' totals, so fixed chunks give the same bits on any CPU count, in
 # threads or not; many chunks also keep both threads busy on a loaded machine
 PARALLEL_MIN_SYMBOLS = 256
+# ... and a small panel still in a few chunks, so its progress moves in steps (by size alone, too)
+SMALL_PANEL_CHUNKS = 4
 _NO_ENTRY_PRICE = np.empty((0, 0))
 
 
@@ -277,7 +279,7 @@ def simulate(
     if shared:
         chunks = PROGRESS_CHUNKS if progress is not None else 1
     else:
-        chunks = max(1, n_sym // PARALLEL_MIN_SYMBOLS)
+        chunks = max(1, n_sym // PARALLEL_MIN_SYMBOLS, min(n_sym, SMALL_PANEL_CHUNKS))
     step = max(1, -(-size // chunks))
     bounds = [(start, min(size, start + step)) for start in range(0, size, step)] or [(0, 0)]
     if shared:
