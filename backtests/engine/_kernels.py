@@ -298,6 +298,110 @@ def _independent_loop(intraday: bool):
     return run
 
 
+@njit(cache=True, nogil=True)
+def run_independent_plain(open_, high, low, close, entries, exits, entry_px, tax_table, sym_market, p, s0, s1,
+                          pos_f, pos_i, acct, counters, tf, ti, cash_out, value_out, open_out,
+                          write_accounts, acct_cash, acct_value):
+    """``run_independent`` without stops, take profit, max holding or intraday entries (the caller
+    checks): the same operations in the same order, with a symbol's position and account held in
+    local variables between its events, so a bar without an event touches no state array."""
+    n_bars = close.shape[1]
+    last = n_bars - 1
+    fill_close = p[P_FILL_CLOSE] > 0.0
+    # the opens a next-open fill will read, gathered first: scattered over the whole open array, each
+    # read inside the loop below would wait for main memory in turn; these independent reads overlap
+    opens_ahead = np.empty(n_bars)
+    for s in range(s0, s1):
+        if not fill_close:
+            for t in range(last):
+                if entries[s, t] != exits[s, t]:
+                    opens_ahead[t] = open_[s, t + 1]
+        m = sym_market[s]
+        mark = pos_f[s, F_LAST]
+        valid = pos_i[s, I_VALID]
+        in_market = pos_i[s, I_INMKT]
+        lot = pos_f[s, F_LOT]
+        shares = pos_i[s, I_SHARES]
+        pending = pos_i[s, I_PENDING]
+        held = pos_i[s, I_HELD]
+        cash = acct[s, A_CASH]
+        prev_eq = acct[s, A_PREV_EQ]
+        peak = acct[s, A_PEAK]
+        max_dd = acct[s, A_MAXDD]
+        for t in range(n_bars):
+            c = close[s, t]
+            touched = False
+            if c == c:
+                valid += 1
+                mark = c
+                if shares > 0 and pending == 0 and entries[s, t] == exits[s, t]:
+                    held += 1  # a bar held without an event
+                elif shares > 0 or pending != 0 or (entries[s, t] and t < last):
+                    touched = True
+                    before = cash
+                    if shares > 0:
+                        held += 1
+                    pos_i[s, I_SHARES] = shares
+                    pos_i[s, I_HELD] = held
+                    pos_i[s, I_PENDING] = 0
+                    acct[s, A_CASH] = cash
+                    acct[s, A_PREV_EQ] = prev_eq
+                    if pending != 0:
+                        o = open_[s, t]
+                        if o != o:
+                            o = c
+                        if pending == PENDING_SELL:
+                            _sell(s, s, t, o, R_SIGNAL, tax_table[m, t], pos_f, pos_i, acct, counters, tf, ti, p)
+                        else:
+                            _buy(s, s, t, o, pos_f, pos_i, acct, counters, tf, ti, p)
+                    if t < last and entries[s, t] != exits[s, t]:
+                        long = pos_i[s, I_SHARES] > 0
+                        if fill_close:
+                            if exits[s, t] and long:
+                                _sell(s, s, t, c, R_SIGNAL, tax_table[m, t], pos_f, pos_i, acct, counters, tf, ti, p)
+                            elif entries[s, t] and not long:
+                                _buy(s, s, t, c, pos_f, pos_i, acct, counters, tf, ti, p)
+                        elif exits[s, t] and long:
+                            pos_i[s, I_PENDING] = PENDING_SELL
+                        elif entries[s, t] and not long:
+                            pos_i[s, I_PENDING] = PENDING_BUY
+                    shares = pos_i[s, I_SHARES]
+                    pending = pos_i[s, I_PENDING]
+                    held = pos_i[s, I_HELD]
+                    cash = acct[s, A_CASH]
+                    moved = cash - before
+                    if moved != 0.0:
+                        cash_out[t] += moved
+            equity = cash
+            q = shares * lot
+            if q > 0:
+                value = q * mark
+                value_out[t] += value
+                open_out[t] += 1
+                if c == c:
+                    in_market += 1
+                equity = cash + value
+            if q > 0 or touched:  # _mark_account on locals
+                prev_eq = equity
+                if equity > peak:
+                    peak = equity
+                elif equity < peak * (1.0 + max_dd):
+                    max_dd = equity / peak - 1.0
+            if write_accounts:
+                acct_cash[s, t] = cash
+                acct_value[s, t] = q * mark if q > 0 else 0.0
+        pos_f[s, F_LAST] = mark
+        pos_i[s, I_VALID] = valid
+        pos_i[s, I_INMKT] = in_market
+        pos_i[s, I_SHARES] = shares
+        pos_i[s, I_PENDING] = pending
+        pos_i[s, I_HELD] = held
+        acct[s, A_CASH] = cash
+        acct[s, A_PREV_EQ] = prev_eq
+        acct[s, A_PEAK] = peak
+        acct[s, A_MAXDD] = max_dd
+
+
 run_independent = _independent_loop(False)
 run_independent_intraday = _independent_loop(True)
 

@@ -273,8 +273,10 @@ def simulate(
     entry_px = entry_price if intraday else _NO_ENTRY_PRICE
     run_shared = k.run_shared_intraday if intraday else k.run_shared
     run_independent = k.run_independent_intraday if intraday else k.run_independent
-    args = (panel.open, panel.high, panel.low, panel.close, entries, exits, entry_px, tax_table, sym_market,
-            _parameters(config, n_sym))
+    params = _parameters(config, n_sym)
+    if not intraday and not (params[[k.P_SL, k.P_TP, k.P_TS, k.P_MAXHOLD]] > 0.0).any():
+        run_independent = k.run_independent_plain  # the same steps, a symbol's state in local variables
+    args = (panel.open, panel.high, panel.low, panel.close, entries, exits, entry_px, tax_table, sym_market, params)
     size = n_bars if shared else n_sym
     if shared:
         chunks = PROGRESS_CHUNKS if progress is not None else 1
