@@ -402,6 +402,24 @@ def run_independent_plain(open_, high, low, close, entries, exits, entry_px, tax
         acct[s, A_MAXDD] = max_dd
 
 
+@njit(cache=True, nogil=True)
+def compact_trades(tf, ti, starts, counts):
+    """Move block ``i`` of trades (``counts[i]`` columns from ``starts[i]``) to follow block ``i - 1``,
+    in place (blocks in increasing order: every move goes left); returns the number of trades."""
+    n = 0
+    for i in range(starts.shape[0]):
+        src = starts[i]
+        if src != n:
+            for r in range(tf.shape[0]):
+                for j in range(counts[i]):
+                    tf[r, n + j] = tf[r, src + j]
+            for r in range(ti.shape[0]):
+                for j in range(counts[i]):
+                    ti[r, n + j] = ti[r, src + j]
+        n += counts[i]
+    return n
+
+
 run_independent = _independent_loop(False)
 run_independent_intraday = _independent_loop(True)
 

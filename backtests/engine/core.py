@@ -185,7 +185,9 @@ def _parameters(config: EngineConfig, n_symbols: int) -> np.ndarray:
 
 @dataclass
 class _Part:
-    """Output buffers of one chunk of the run (independent chunks run in parallel threads)."""
+    """Output buffers of one chunk of the run (independent chunks run in parallel threads): its own
+    series, and its own columns ``start:`` of the run's trade buffers (sized by its entries, the
+    most trades it can open), so the chunks never write the same memory."""
 
     counters: np.ndarray
     tf: np.ndarray
@@ -193,24 +195,26 @@ class _Part:
     cash: np.ndarray
     value: np.ndarray
     n_open: np.ndarray
+    start: int
 
     @classmethod
-    def new(cls, capacity: int, n_bars: int) -> _Part:
-        return cls(
-            counters=np.zeros(2, dtype=np.int64),
-            tf=np.empty((k.NTF, capacity)),  # column-major: a trade column is contiguous
-            ti=np.empty((k.NTI, capacity), dtype=np.int64),
-            cash=np.zeros(n_bars),
-            value=np.zeros(n_bars),
-            n_open=np.zeros(n_bars, dtype=np.int64),
-        )
+    def new(cls, tf: np.ndarray, ti: np.ndarray, start: int, n_bars: int) -> _Part:
+        counters = np.zeros(2, dtype=np.int64)
+        counters[k.C_TRADES] = start
+        return cls(counters=counters, tf=tf, ti=ti, cash=np.zeros(n_bars), value=np.zeros(n_bars),
+                   n_open=np.zeros(n_bars, dtype=np.int64), start=start)
 
     def buffers(self) -> tuple[np.ndarray, ...]:
         return self.counters, self.tf, self.ti, self.cash, self.value, self.n_open
 
-    def trades(self) -> tuple[np.ndarray, np.ndarray]:
-        n = int(self.counters[k.C_TRADES])
-        return self.tf[:, :n], self.ti[:, :n]
+    @property
+    def n_trades(self) -> int:
+        return int(self.counters[k.C_TRADES]) - self.start
+
+
+def _trade_buffers(capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    # column-major: a trade column is contiguous
+    return np.empty((k.NTF, capacity)), np.empty((k.NTI, capacity), dtype=np.int64)
 
 
 def _tax_table(config: EngineConfig, markets: list[str], dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -285,14 +289,18 @@ def simulate(
     step = max(1, -(-size // chunks))
     bounds = [(start, min(size, start + step)) for start in range(0, size, step)] or [(0, 0)]
     if shared:
-        parts = [_Part.new(int(np.count_nonzero(entries)) + 1, n_bars)]
+        parts = [_Part.new(*_trade_buffers(int(np.count_nonzero(entries)) + 1), 0, n_bars)]
         for start, stop in bounds:
             run_shared(*args, start, stop, pos_f, pos_i, acct, *parts[0].buffers(), write_accounts,
                        acct_cash, acct_value)
             if progress is not None:
                 progress(stop / size if size else 1.0)
     else:
-        parts = [_Part.new(int(np.count_nonzero(entries[start:stop])) + 1, n_bars) for start, stop in bounds]
+        # each chunk buys at most once per entry signal of its symbols: its columns of one trade buffer
+        capacities = [int(np.count_nonzero(entries[start:stop])) + 1 for start, stop in bounds]
+        offsets = np.concatenate(([0], np.cumsum(capacities)))
+        tf_all, ti_all = _trade_buffers(int(offsets[-1]))
+        parts = [_Part.new(tf_all, ti_all, int(offsets[i]), n_bars) for i in range(len(bounds))]
 
         def work(i: int) -> int:
             run_independent(*args, bounds[i][0], bounds[i][1], pos_f, pos_i, acct, *parts[i].buffers(),
@@ -337,7 +345,8 @@ def simulate(
 
 
 def _merge_trades(parts: list[_Part]) -> tuple[np.ndarray, np.ndarray]:
-    pieces = [part.trades() for part in parts]
-    if len(pieces) == 1:
-        return pieces[0]
-    return (np.concatenate([tf for tf, _ in pieces], axis=1), np.concatenate([ti for _, ti in pieces], axis=1))
+    """The trades of every part in part order: their blocks of the shared buffers moved together."""
+    tf, ti = parts[0].tf, parts[0].ti
+    n = k.compact_trades(tf, ti, np.array([part.start for part in parts], dtype=np.int64),
+                         np.array([part.n_trades for part in parts], dtype=np.int64))
+    return tf[:, :n], ti[:, :n]

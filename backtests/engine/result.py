@@ -73,6 +73,8 @@ class TradeTable:
     def from_kernel(cls, tf: np.ndarray, ti: np.ndarray, last_close: np.ndarray, lots: np.ndarray) -> TradeTable:
         """``ti`` counts lots; ``lots`` is each symbol's lot size."""
         symbol = ti[k.T_SYM]
+        mark_price = last_close[symbol]  # a fresh array: closed trades take their exit price
+        np.copyto(mark_price, tf[k.T_EXIT_PRICE], where=ti[k.T_EXIT_BAR] >= 0)
         return cls(
             symbol=symbol,
             entry_bar=ti[k.T_ENTRY_BAR],
@@ -87,7 +89,7 @@ class TradeTable:
             slippage=tf[k.T_BUY_SLIP] + tf[k.T_SELL_SLIP],
             cash_out=tf[k.T_CASH_OUT],
             cash_in=tf[k.T_CASH_IN],
-            mark_price=np.where(ti[k.T_EXIT_BAR] >= 0, tf[k.T_EXIT_PRICE], last_close[symbol]),
+            mark_price=mark_price,
         )
 
     def __len__(self) -> int:
