@@ -278,7 +278,8 @@ def simulate(
     run_shared = k.run_shared_intraday if intraday else k.run_shared
     run_independent = k.run_independent_intraday if intraday else k.run_independent
     params = _parameters(config, n_sym)
-    if not intraday and not (params[[k.P_SL, k.P_TP, k.P_TS, k.P_MAXHOLD]] > 0.0).any():
+    if not intraday and not (params[k.P_SL] > 0.0 or params[k.P_TP] > 0.0 or params[k.P_TS] > 0.0
+                             or params[k.P_MAXHOLD] > 0.0):
         run_independent = k.run_independent_plain  # the same steps, a symbol's state in local variables
     args = (panel.open, panel.high, panel.low, panel.close, entries, exits, entry_px, tax_table, sym_market, params)
     size = n_bars if shared else n_sym
@@ -347,6 +348,8 @@ def simulate(
 def _merge_trades(parts: list[_Part]) -> tuple[np.ndarray, np.ndarray]:
     """The trades of every part in part order: their blocks of the shared buffers moved together."""
     tf, ti = parts[0].tf, parts[0].ti
+    if len(parts) == 1:
+        return tf[:, :parts[0].n_trades], ti[:, :parts[0].n_trades]
     n = k.compact_trades(tf, ti, np.array([part.start for part in parts], dtype=np.int64),
                          np.array([part.n_trades for part in parts], dtype=np.int64))
     return tf[:, :n], ti[:, :n]
