@@ -221,13 +221,10 @@ def _independent_loop(intraday: bool):
                 if c == c:
                     valid += 1
                     mark = c
-                    if (not risk and not intraday and pos_i[s, I_SHARES] > 0 and pos_i[s, I_PENDING] == 0
-                            and entries[s, t] == exits[s, t]):
-                        # a bar held without an event: all the full step below would do is count it
-                        pos_i[s, I_HELD] += 1
                     # an intraday entry fills during its bar, so one on the last bar still trades
-                    elif (pos_i[s, I_SHARES] > 0 or pos_i[s, I_PENDING] != 0
-                          or (entries[s, t] and (t < last or intraday))):
+                    # (runs without stops or intraday entries go to run_independent_plain)
+                    if (pos_i[s, I_SHARES] > 0 or pos_i[s, I_PENDING] != 0
+                            or (entries[s, t] and (t < last or intraday))):
                         touched = True
                         before = acct[s, A_CASH]
                         if pos_i[s, I_SHARES] > 0:
