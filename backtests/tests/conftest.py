@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from backtests import results
 from marketdata.models import Instrument, Market
 from marketdata.store import BarStore
 
@@ -68,3 +69,11 @@ def _english():
 
     with translation.override("en"):
         yield
+
+
+@pytest.fixture
+def fresh_result_cache():
+    """Result files are cached per process by name; every test's media starts with run 1 again."""
+    results._CACHE.clear()
+    yield
+    results._CACHE.clear()

@@ -10,7 +10,7 @@ import re
 import pytest
 from django.test import Client
 
-from backtests import results, services
+from backtests import services
 from backtests.models import BacktestRun, RunStatus
 from marketdata.models import Instrument
 from marketdata.services import instruments_import_crypto
@@ -23,10 +23,8 @@ EIGHT_DECIMALS = re.compile(r"^\d+\.\d{8}$")
 
 
 @pytest.fixture(autouse=True)
-def _fresh_result_cache():
-    results._CACHE.clear()
-    yield
-    results._CACHE.clear()
+def _fresh_result_cache(fresh_result_cache):
+    pass
 
 
 @pytest.fixture

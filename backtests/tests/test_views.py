@@ -8,7 +8,7 @@ import json
 import pytest
 from django.test import Client
 
-from backtests import results, services, sweeps, validation
+from backtests import services, sweeps, validation
 from backtests.models import BacktestRun, BacktestSweep, RunStatus
 from marketdata.models import Instrument
 from strategies.models import Strategy
@@ -23,11 +23,8 @@ FORM = {
 
 
 @pytest.fixture(autouse=True)
-def _fresh_result_cache():
-    """Result files are cached per process by name; every test's media starts with run 1 again."""
-    results._CACHE.clear()
-    yield
-    results._CACHE.clear()
+def _fresh_result_cache(fresh_result_cache):
+    pass
 
 
 @pytest.fixture

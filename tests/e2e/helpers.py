@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import email
 import email.policy
 import hashlib
@@ -12,7 +13,10 @@ import struct
 import time
 from pathlib import Path
 
+import numpy as np
 from playwright.sync_api import expect
+
+from marketdata.models import Instrument, Market
 
 
 def totp_code(secret: str, at: float | None = None, *, period: int = 30, digits: int = 6) -> str:
@@ -105,3 +109,19 @@ def choose_strategy_type(page, value: str) -> None:
         page.locator("[data-testid=strategy-type]").select_option(value)
     # (locator assertions, not wait_for_function: its polling evaluates a string, which the CSP forbids)
     expect(page.locator(".htmx-request, .htmx-swapping, .htmx-settling")).to_have_count(0)
+
+
+SAMPLE_BARS = Path(__file__).resolve().parents[2] / "marketdata" / "sample_data" / "bars"
+
+
+def write_sample_market(store, samples: dict[str, tuple[str, str]]) -> None:
+    """Put the shipped real daily bars of ``samples`` (code -> (Korean name, English name)) into the
+    server's bar store, and their instruments into the master (as KOSPI stocks)."""
+    for code, (name, name_en) in samples.items():
+        with open(SAMPLE_BARS / f"{code}.csv", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        columns = {"date": np.array([row["date"] for row in rows], dtype="datetime64[D]")}
+        for column in ("open", "high", "low", "close", "volume"):
+            columns[column] = np.array([float(row[column]) for row in rows])
+        store.write(code, "KOSPI", **columns)
+        Instrument.objects.create(code=code, name=name, name_en=name_en, market=Market.KOSPI)

@@ -7,14 +7,11 @@ hynix, with stop loss and take profit) and stored where the server reads it.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from pathlib import Path
 
-import numpy as np
 import pytest
 from django.db import connection
 from playwright.sync_api import expect
@@ -23,13 +20,11 @@ from accounts.tests.factories import UserFactory
 from backtests import services, validation
 from backtests.engine import REASONS
 from backtests.models import BacktestRun, RunStatus
-from marketdata.models import Instrument, Market
 from marketdata.store import BarStore
-from tests.e2e.helpers import login
+from tests.e2e.helpers import login, write_sample_market
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
-SAMPLE_BARS = Path(__file__).resolve().parents[2] / "marketdata" / "sample_data" / "bars"
 SAMPLE = {"005930": ("삼성전자", "Samsung Electronics"), "000660": ("SK하이닉스", "SK hynix")}
 PHONE = {"width": 390, "height": 844}
 
@@ -38,14 +33,7 @@ PHONE = {"width": 390, "height": 844}
 def sample_market(market_data_root, settings):
     settings.MARKET_DATA_ROOT = market_data_root  # the test process writes results from the server's bars
     store = BarStore(market_data_root)
-    for code, (name, name_en) in SAMPLE.items():
-        with open(SAMPLE_BARS / f"{code}.csv", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        columns = {"date": np.array([row["date"] for row in rows], dtype="datetime64[D]")}
-        for column in ("open", "high", "low", "close", "volume"):
-            columns[column] = np.array([float(row[column]) for row in rows])
-        store.write(code, "KOSPI", **columns)
-        Instrument.objects.create(code=code, name=name, name_en=name_en, market=Market.KOSPI)
+    write_sample_market(store, SAMPLE)
     yield store
     for code in store.codes():
         store.delete(code)

@@ -14,19 +14,16 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
 from backtests.models import BacktestRun, RunStatus
-from marketdata.models import Instrument, Market
 from marketdata.store import BarStore
-from tests.e2e.helpers import choose_strategy_type, login
+from tests.e2e.helpers import choose_strategy_type, login, write_sample_market
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
-SAMPLE_BARS = Path(__file__).resolve().parents[2] / "marketdata" / "sample_data" / "bars"
 SAMPLE = {"005930": ("삼성전자", "Samsung Electronics"), "035720": ("카카오", "Kakao")}
 
 
@@ -34,14 +31,7 @@ SAMPLE = {"005930": ("삼성전자", "Samsung Electronics"), "035720": ("카카�
 def sample_market(market_data_root):
     """Real sample bars of Samsung (2000-) and Kakao (2021-) in the server's bar store."""
     store = BarStore(market_data_root)
-    for code, (name, name_en) in SAMPLE.items():
-        with open(SAMPLE_BARS / f"{code}.csv", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        columns = {"date": np.array([row["date"] for row in rows], dtype="datetime64[D]")}
-        for column in ("open", "high", "low", "close", "volume"):
-            columns[column] = np.array([float(row[column]) for row in rows])
-        store.write(code, "KOSPI", **columns)
-        Instrument.objects.create(code=code, name=name, name_en=name_en, market=Market.KOSPI)
+    write_sample_market(store, SAMPLE)
     yield store
     for code in store.codes():
         store.delete(code)
