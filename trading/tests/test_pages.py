@@ -13,3 +13,10 @@ def test_placeholder_pages_say_the_feature_is_not_there_yet(client, django_user_
     assert "not available yet" in body
     for promise in ("Connect your KIS", "never lost or doubled", "on Telegram if you link it"):
         assert promise not in body
+
+
+def test_the_landing_page_does_not_promise_trading_yet(client):
+    client.cookies["lang"] = "en"
+    body = client.get("/").content.decode()
+    assert "Backtest Korean stocks and crypto" in body
+    assert "then run them live or on paper" not in body and "is being built" in body
