@@ -20,7 +20,7 @@ from accounts.models import User
 from backtests import results
 from backtests.models import ACTIVE_STATUSES, BacktestRun, RunStatus
 from backtests.validation import ENGINE_VERSION, Spec, engine_config
-from core import realtime
+from core import events
 from core.errors import ApplicationError
 from marketdata.selectors import bar_store, instrument_lots
 
@@ -63,7 +63,7 @@ def _payload(run: BacktestRun) -> dict[str, Any]:
 
 
 def _push(run: BacktestRun, event: str) -> None:
-    realtime.user_push(user_id=run.owner_id, event=event, payload=_payload(run))
+    events.publish(user_id=run.owner_id, event=event, payload=_payload(run))
 
 
 def backtest_start(
@@ -305,7 +305,7 @@ def _fail_stale_sweeps(silent: dt.datetime) -> int:
             status=RunStatus.FAILED, error=message, finished_at=timezone.now())
         if updated:
             count += 1
-            realtime.user_push(user_id=sweep.owner_id, event="sweep.finished",
+            events.publish(user_id=sweep.owner_id, event="sweep.finished",
                                payload={"id": sweep.pk, "status": RunStatus.FAILED, "error": message})
     return count
 

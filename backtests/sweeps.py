@@ -27,7 +27,7 @@ from backtests.engine.report import summary_metrics
 from backtests.models import ACTIVE_STATUSES, BacktestRun, BacktestSweep, RunStatus, SweepCell
 from backtests.validation import ENGINE_VERSION, Spec, backtest_spec_check, engine_config
 from marketdata.selectors import bar_store, instrument_lots
-from core import realtime
+from core import events
 from core.errors import ApplicationError
 from strategies import signals
 from strategies.schema import param_errors, translate_param_message
@@ -177,7 +177,7 @@ def _enqueue(sweep_id: int, chunks: list[list[int]]) -> None:
 
 
 def _push(sweep: BacktestSweep, event: str) -> None:
-    realtime.user_push(user_id=sweep.owner_id, event=event, payload={
+    events.publish(user_id=sweep.owner_id, event=event, payload={
         "id": sweep.pk, "status": sweep.status, "progress": sweep.progress, "cells_done": sweep.cells_done,
         "cells_total": sweep.cells_total, "error": sweep.error,
     })

@@ -1,8 +1,8 @@
 """The live channel: push an event to one user's browser tabs and devices.
 
-Every consumer of ``/ws/user/`` joins the group ``user.<id>``. Services call
-``user_push`` inside their transaction; the event leaves only on commit, so
-nothing rolled back is ever announced.
+Every consumer of ``/ws/user/`` joins the group ``user.<id>``. Services never
+call this module: they publish through ``core.events.publish`` (on commit), whose
+websocket route sends here.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.db import transaction
-from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
@@ -30,17 +28,6 @@ def user_group(user_id: int) -> str:
 def remember_server_loop() -> None:
     global _server_loop
     _server_loop = asyncio.get_running_loop()
-
-
-def user_push(*, user_id: int, event: str, payload: dict[str, Any] | None = None) -> None:
-    """Send ``event`` with ``payload`` to every open socket of the user, on commit."""
-    message = {
-        "type": "user.event",
-        "event": event,
-        "payload": payload or {},
-        "sent_at": timezone.now().isoformat(),
-    }
-    transaction.on_commit(lambda: group_send(user_group(user_id), message))
 
 
 def group_send(group: str, message: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from core import realtime
+from core import events
 
 EVENT_TEST = "notification.test"
 
@@ -28,7 +28,7 @@ def test_event_push(*, user: User) -> None:
             "body": _("The live channel works: this came from the worker at %(time)s.")
             % {"time": date_format(sent, "H:i:s")},
         }
-    realtime.user_push(user_id=user.pk, event=EVENT_TEST, payload=payload)
+    events.publish(user_id=user.pk, event=EVENT_TEST, payload=payload)
 
 
 def _zone(user: User):

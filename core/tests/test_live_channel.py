@@ -9,7 +9,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connections
 
 from config.routing import websocket_urlpatterns
-from core import realtime
+from core import events
 from core.consumers import CLOSE_UNAUTHENTICATED
 
 application = URLRouter(websocket_urlpatterns)
@@ -48,7 +48,7 @@ async def test_a_pushed_event_reaches_only_its_user(user, other_user):
     alice, bob = communicator_for(user), communicator_for(other_user)
     assert (await alice.connect())[0] and (await bob.connect())[0]
 
-    await in_worker_thread(realtime.user_push, user_id=user.pk, event="order.filled", payload={"code": "005930"})
+    await in_worker_thread(events.publish, user_id=user.pk, event="order.filled", payload={"code": "005930"})
 
     message = await alice.receive_json_from(timeout=2)
     assert message["event"] == "order.filled"
@@ -68,7 +68,7 @@ async def test_nothing_is_announced_when_the_transaction_rolls_back(user):
 
     def push_then_fail():
         with pytest.raises(RuntimeError), transaction.atomic():
-            realtime.user_push(user_id=user.pk, event="order.filled")
+            events.publish(user_id=user.pk, event="order.filled")
             raise RuntimeError("broker refused")
 
     await in_worker_thread(push_then_fail)

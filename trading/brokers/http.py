@@ -1,0 +1,303 @@
+"""What the REST brokers (KIS, Kiwoom) share: sending, error families, the shared token, pacing.
+
+``HttpBroker.call`` is the one door to the network. It takes a budget slot, attaches the shared
+token, sends with explicit timeouts and sorts every failure into ``Refused`` / ``TokenExpired`` /
+``UnknownOutcome`` (``base.py``). A subclass supplies the broker's envelope: how a token is issued
+and revoked, which reply codes mean "token refused", "rate limited", and what a refusal says.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .base import (
+    AccessToken,
+    Broker,
+    BrokerError,
+    Clock,
+    Credentials,
+    RateLimited,
+    Refused,
+    RequestBudget,
+    TokenExpired,
+    TokenStore,
+    UnknownOutcome,
+    redact,
+)
+
+logger = logging.getLogger("trading.brokers")
+
+# A token is renewed this long before the broker says it expires (python-kis and Kiwoom's own
+# client refresh 10 minutes early).
+TOKEN_RENEW_SECONDS = 600
+# How long a process waits for another process's token issuance before looking again.
+TOKEN_WAIT_SECONDS = 15.0
+
+
+def default_timeout() -> httpx.Timeout:
+    # connect fails fast (nothing was sent: safe); a read may wait for a slow broker.
+    return httpx.Timeout(connect=3.0, read=10.0, write=5.0, pool=5.0)
+
+
+@dataclass
+class Reply:
+    """A broker answer: HTTP status, headers, JSON object body ({} when none) and the reply code."""
+
+    status: int
+    headers: httpx.Headers
+    body: dict[str, Any]
+    code: str
+
+
+# -- per-process stand-ins for the shared stores (pure tests; the Django edge gives shared ones) --
+class MemoryTokenStore:
+    """Tokens in this process only. ``TokenStore`` protocol."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, AccessToken] = {}
+        self._cooldowns: dict[str, float] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: str) -> AccessToken | None:
+        return self._tokens.get(key)
+
+    def put(self, key: str, token: AccessToken) -> None:
+        self._tokens[key] = token
+
+    def drop(self, key: str, value: str) -> None:
+        token = self._tokens.get(key)
+        if token is not None and token.value == value:
+            del self._tokens[key]
+
+    @contextmanager
+    def single_flight(self, key: str, *, timeout: float) -> Iterator[bool]:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        got = lock.acquire(timeout=timeout)
+        try:
+            yield got
+        finally:
+            if got:
+                lock.release()
+
+    def cooldown_until(self, key: str) -> float:
+        return self._cooldowns.get(key, 0.0)
+
+    def set_cooldown(self, key: str, until: float) -> None:
+        self._cooldowns[key] = until
+
+
+class MemoryBudget:
+    """A sliding one-second window per key in this process only. ``RequestBudget`` protocol."""
+
+    def __init__(self) -> None:
+        self._starts: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str, *, per_second: int, priority: bool = False) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                window = self._starts.setdefault(key, deque())
+                while window and window[0] <= now - 1.0:
+                    window.popleft()
+                if len(window) < per_second:
+                    window.append(now)
+                    return
+                pause = window[0] + 1.0 - now
+            time.sleep(max(pause, 0.001))
+
+
+class HttpBroker(abc.ABC):
+    """Base of the REST clients. ``clock`` reads token expiry (injectable); pacing uses real time,
+    since the broker measures real seconds."""
+
+    broker: Broker
+    token_refused_codes: frozenset[str] = frozenset()
+    rate_limit_codes: frozenset[str] = frozenset()
+    rate_limit_retries = 3
+    rate_limit_pause = 0.2
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        base_url: str,
+        tokens: TokenStore | None = None,
+        budget: RequestBudget | None = None,
+        requests_per_second: int = 1,
+        client: httpx.Client | None = None,
+        timeout: httpx.Timeout | None = None,
+        clock: Clock = time.time,
+        sleep: Any = time.sleep,
+    ) -> None:
+        self.credentials = credentials
+        self.environment = credentials.environment
+        self.base_url = base_url.rstrip("/")
+        self.tokens = tokens if tokens is not None else MemoryTokenStore()
+        self.budget = budget if budget is not None else MemoryBudget()
+        self.requests_per_second = max(1, int(requests_per_second))
+        self._client = client or httpx.Client()
+        self.timeout = timeout or default_timeout()
+        self.clock = clock
+        self.sleep = sleep
+
+    def __repr__(self) -> str:  # never the key, the secret or the account
+        return f"<{type(self).__name__} {self.environment} {self.credentials.key_id}>"
+
+    # -- keys --------------------------------------------------------------------------------
+    @property
+    def token_key(self) -> str:
+        return f"{self.broker}:{self.environment}:{self.credentials.key_id}"
+
+    # -- the envelope, per broker -------------------------------------------------------------
+    @abc.abstractmethod
+    def _issue(self) -> AccessToken:
+        """Ask the broker for a token (one request). Raises ``Refused`` (``retryable`` with
+        ``retry_after`` set on the error when the broker says "too often")."""
+
+    @abc.abstractmethod
+    def _revoke(self, token: str) -> None: ...
+
+    @abc.abstractmethod
+    def _reply_code(self, body: dict[str, Any]) -> str: ...
+
+    @abc.abstractmethod
+    def _broker_message(self, body: dict[str, Any]) -> str: ...
+
+    @abc.abstractmethod
+    def _is_success(self, reply: Reply) -> bool: ...
+
+    def _refusal(self, reply: Reply) -> Refused:
+        """A refusal built from a non-success reply (subclasses map codes to retryable/not)."""
+        return Refused(f"refused by the broker ({reply.code or reply.status})", code=reply.code,
+                       broker_message=self._broker_message(reply.body))
+
+    # -- token --------------------------------------------------------------------------------
+    def _fresh(self, token: AccessToken | None) -> bool:
+        return token is not None and self.clock() < token.expires_at - TOKEN_RENEW_SECONDS
+
+    def ensure_token(self) -> None:
+        self._token()
+
+    def _token(self) -> str:
+        """The shared token; issued by one process only, renewed before expiry, never spun on."""
+        token = self.tokens.get(self.token_key)
+        if self._fresh(token):
+            return token.value  # type: ignore[union-attr]
+        deadline = time.monotonic() + 90.0
+        while True:
+            with self.tokens.single_flight(self.token_key, timeout=TOKEN_WAIT_SECONDS) as holder:
+                token = self.tokens.get(self.token_key)
+                if self._fresh(token):
+                    return token.value  # type: ignore[union-attr]
+                if holder:
+                    wait = self.tokens.cooldown_until(self.token_key) - self.clock()
+                    if wait <= 0:
+                        return self._issue_and_store()
+                else:
+                    wait = 0.2
+            if time.monotonic() + wait > deadline:
+                raise Refused("the broker allows another token only later; try again in a minute",
+                              code="token_cooldown", retryable=True)
+            self.sleep(min(max(wait, 0.05), 65.0))
+
+    def _issue_and_store(self) -> str:
+        try:
+            token = self._issue()
+        except Refused as exc:
+            retry_after = getattr(exc, "retry_after", 0.0)
+            if retry_after:
+                self.tokens.set_cooldown(self.token_key, self.clock() + retry_after)
+            raise
+        self.tokens.put(self.token_key, token)
+        logger.info("token issued for %s", self.token_key)
+        return token.value
+
+    def revoke_token(self) -> None:
+        token = self.tokens.get(self.token_key)
+        if token is None:
+            return
+        self.tokens.drop(self.token_key, token.value)
+        self._revoke(token.value)
+
+    # -- sending --------------------------------------------------------------------------------
+    def _send(self, method: str, path: str, *, priority: bool = False, **kwargs: Any) -> Reply:
+        """One request within the budget; transport failures sorted into the error families."""
+        self.budget.acquire(self.token_key, per_second=self.requests_per_second, priority=priority)
+        url = self.base_url + path
+        try:
+            response = self._client.request(method, url, timeout=self.timeout, **kwargs)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # the connection never opened: nothing reached the broker
+            raise Refused(f"the broker could not be reached on {path} ({type(exc).__name__})",
+                          code="unreachable", retryable=True) from None
+        except httpx.TimeoutException as exc:
+            raise UnknownOutcome(f"no answer in time on {path} ({type(exc).__name__})", code="timeout") from None
+        except httpx.TransportError as exc:
+            raise UnknownOutcome(f"the connection broke on {path} ({type(exc).__name__})", code="connection") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        body = body if isinstance(body, dict) else {}
+        return Reply(response.status_code, response.headers, body, self._reply_code(body))
+
+    def call(self, method: str, path: str, headers: dict[str, str], *, priority: bool = False,
+             retry_rate_limit: bool = True, **kwargs: Any) -> Reply:
+        """One authorised call. A refused token is dropped and reissued once; a rate limit is
+        retried (a definite refusal, never executed); any other non-success reply raises
+        ``Refused`` and a 5xx or unreadable answer raises ``UnknownOutcome``."""
+        reissued = False
+        limited = 0
+        while True:
+            token = self._token()
+            reply = self._send(method, path, priority=priority,
+                               headers={**headers, **self._auth_headers(token)}, **kwargs)
+            if reply.code in self.token_refused_codes or reply.status == 401:
+                self.tokens.drop(self.token_key, token)
+                if reissued:
+                    raise TokenExpired("the broker refused a fresh token", code=reply.code or "401",
+                                       broker_message=self._broker_message(reply.body))
+                reissued = True
+                continue
+            if reply.code in self.rate_limit_codes or reply.status == 429:
+                if retry_rate_limit and limited < self.rate_limit_retries:
+                    limited += 1
+                    self.sleep(self.rate_limit_pause * limited)
+                    continue
+                raise RateLimited("the broker's request limit was reached; try again shortly",
+                                  code=reply.code or "429", broker_message=self._broker_message(reply.body))
+            if reply.status >= 500:
+                # the request reached the broker and failed there: its effect is unknown
+                raise UnknownOutcome(f"the broker answered HTTP {reply.status}", code=reply.code or f"http_{reply.status}",
+                                     broker_message=self._broker_message(reply.body))
+            if self._is_success(reply):
+                return reply
+            if not reply.body:
+                raise UnknownOutcome(f"the broker's answer was unreadable (HTTP {reply.status})",
+                                     code=f"http_{reply.status}")
+            raise self._refusal(reply)
+
+    @abc.abstractmethod
+    def _auth_headers(self, token: str) -> dict[str, str]: ...
+
+    def _safe(self, text: str) -> str:
+        return redact(text, self.credentials.app_secret, self.credentials.app_key, self.credentials.account_no)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+__all__ = ["HttpBroker", "MemoryBudget", "MemoryTokenStore", "Reply", "BrokerError", "default_timeout"]
