@@ -301,6 +301,32 @@ MARKET_DATA_KIWOOM_APP_SECRET = env.str("MARKET_DATA_KIWOOM_APP_SECRET", default
 MARKET_DATA_KIWOOM_REQUESTS_PER_SECOND = env.float("MARKET_DATA_KIWOOM_REQUESTS_PER_SECOND", default=4.0)
 
 # ---------------------------------------------------------------------------
+# Brokers (trading/brokers/): every base URL from the environment, defaulting to the official
+# hosts (broker-apis.md A1/B1), so any server that speaks the same API can stand in
+# ---------------------------------------------------------------------------
+BROKER_KIS_REAL_URL = env.str("BROKER_KIS_REAL_URL", default="https://openapi.koreainvestment.com:9443")
+BROKER_KIS_MOCK_URL = env.str("BROKER_KIS_MOCK_URL", default="https://openapivts.koreainvestment.com:29443")
+BROKER_KIS_REAL_WS_URL = env.str("BROKER_KIS_REAL_WS_URL", default="ws://ops.koreainvestment.com:21000")
+BROKER_KIS_MOCK_WS_URL = env.str("BROKER_KIS_MOCK_WS_URL", default="ws://ops.koreainvestment.com:31000")
+BROKER_KIWOOM_REAL_URL = env.str("BROKER_KIWOOM_REAL_URL", default="https://api.kiwoom.com")
+BROKER_KIWOOM_MOCK_URL = env.str("BROKER_KIWOOM_MOCK_URL", default="https://mockapi.kiwoom.com")
+BROKER_KIWOOM_REAL_WS_URL = env.str("BROKER_KIWOOM_REAL_WS_URL", default="wss://api.kiwoom.com:10000/api/dostk/websocket")
+BROKER_KIWOOM_MOCK_WS_URL = env.str("BROKER_KIWOOM_MOCK_WS_URL", default="wss://mockapi.kiwoom.com:10000/api/dostk/websocket")
+# Requests per second per app key, across every process (A7: KIS 18 real, 1 mock; B7: Kiwoom <= 5)
+BROKER_KIS_REAL_REQUESTS_PER_SECOND = env.int("BROKER_KIS_REAL_REQUESTS_PER_SECOND", default=18)
+BROKER_KIS_MOCK_REQUESTS_PER_SECOND = env.int("BROKER_KIS_MOCK_REQUESTS_PER_SECOND", default=1)
+BROKER_KIWOOM_REAL_REQUESTS_PER_SECOND = env.int("BROKER_KIWOOM_REAL_REQUESTS_PER_SECOND", default=5)
+BROKER_KIWOOM_MOCK_REQUESTS_PER_SECOND = env.int("BROKER_KIWOOM_MOCK_REQUESTS_PER_SECOND", default=5)
+BROKER_HTTP_CONNECT_TIMEOUT = env.float("BROKER_HTTP_CONNECT_TIMEOUT", default=3.0)
+BROKER_HTTP_READ_TIMEOUT = env.float("BROKER_HTTP_READ_TIMEOUT", default=10.0)
+# Paper accounts: virtual cash a new account starts with unless the user chooses an amount
+PAPER_DEFAULT_CASH = env.int("PAPER_DEFAULT_CASH", default=10_000_000)
+# When this share of a broker's checked accounts fail at once (and at least the minimum count),
+# trading through that broker is limited: users see a banner and new orders are refused.
+BROKER_OUTAGE_FAILURE_SHARE = env.float("BROKER_OUTAGE_FAILURE_SHARE", default=0.5)
+BROKER_OUTAGE_MIN_ACCOUNTS = env.int("BROKER_OUTAGE_MIN_ACCOUNTS", default=3)
+
+# ---------------------------------------------------------------------------
 # Backtests: plan limits (per user) and the sweep of runs whose worker died
 # ---------------------------------------------------------------------------
 BACKTEST_MAX_CONCURRENT_RUNS = env.int("BACKTEST_MAX_CONCURRENT_RUNS", default=3)

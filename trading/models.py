@@ -127,3 +127,6 @@ class RequestWindow(models.Model):
 
 
 ZERO = Decimal(0)
+
+# The paper broker's book lives in its own module; imported here so Django finds its models.
+from trading.paper.models import *  # noqa: E402,F401,F403
