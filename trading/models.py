@@ -51,6 +51,8 @@ class BrokerAccount(BaseModel):
     app_key_encrypted = models.TextField(blank=True, editable=False)
     app_secret_encrypted = models.TextField(blank=True, editable=False)
     app_key_last4 = models.CharField(max_length=4, blank=True, editable=False)
+    # a non-secret name of the app key (sha256 prefix): accounts sharing a key share its token
+    app_key_id = models.CharField(max_length=16, blank=True, db_index=True, editable=False)
     status = models.CharField(max_length=10, choices=AccountStatus.choices, default=AccountStatus.PENDING, db_index=True)
     status_code = models.CharField(max_length=32, blank=True)
     status_reason = models.CharField(max_length=300, blank=True)
@@ -100,6 +102,7 @@ class BrokerAccount(BaseModel):
         self.app_key_encrypted = crypto.encrypt(app_key)
         self.app_secret_encrypted = crypto.encrypt(app_secret)
         self.app_key_last4 = app_key[-4:]
+        self.app_key_id = Credentials(app_key=app_key, app_secret="").key_id
 
     def credentials(self) -> Credentials:
         """Decrypted credentials for a broker client (never logged or rendered)."""
