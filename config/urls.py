@@ -8,6 +8,7 @@ from backtests.urls import api_urlpatterns as backtests_api
 from core import views as core_views
 from marketdata.urls import api_urlpatterns as marketdata_api
 from strategies.urls import api_urlpatterns as strategies_api
+from trading.urls import api_urlpatterns as trading_api
 
 api_v1 = [
     path("auth/token/", accounts_api.TokenCreateApi.as_view(), name="token"),
@@ -17,6 +18,7 @@ api_v1 = [
     *marketdata_api,
     *backtests_api,
     *strategies_api,
+    *trading_api,
 ]
 
 urlpatterns = [

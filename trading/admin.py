@@ -1,1 +1,88 @@
-"""Admin of trading: registered as its models arrive."""
+"""Admin of trading: broker accounts (masked, never a secret), with verify / disable / enable actions
+and the broker outage switch, all through the same services as the pages (audited as the admin)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from core.audit import Actor
+from trading import health, services
+from trading.models import BrokerAccount, BrokerKind
+
+
+@admin.register(BrokerAccount)
+class BrokerAccountAdmin(admin.ModelAdmin):
+    list_display = ["id", "nickname", "owner", "broker", "environment", "masked_account", "masked_key", "status",
+                    "status_reason", "last_verified_at"]
+    list_filter = ["status", "broker", "environment", ("owner", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["nickname", "owner__email", "=id"]
+    list_select_related = ["owner"]
+    actions = ["verify", "disable", "enable", "mark_outage", "clear_outage"]
+    # never the encrypted fields, the balance of the owner or the whole account number
+    fields = ["owner", "nickname", "broker", "environment", "masked_account", "masked_key", "hts_id", "status",
+              "status_code", "status_reason", "last_verified_at", "last_checked_at", "paper_initial_cash",
+              "created_at", "updated_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # users connect their own accounts (the broker verifies their keys)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # deleting revokes the token at the broker: only through the service (below, or the owner)
+
+    @admin.display(description=gettext_lazy("account number"))
+    def masked_account(self, account: BrokerAccount) -> str:
+        return account.masked_account_no
+
+    @admin.display(description=gettext_lazy("app key"))
+    def masked_key(self, account: BrokerAccount) -> str:
+        return account.masked_app_key
+
+    @admin.action(description=gettext_lazy("Verify the selected accounts with their brokers"))
+    def verify(self, request: HttpRequest, queryset: QuerySet[BrokerAccount]) -> None:
+        actor = Actor.from_request(request, door="admin")
+        ok = failed = 0
+        for account in queryset.select_related("owner"):
+            outcome = services.broker_account_verify(actor=actor, account=account)
+            ok, failed = ok + outcome.ok, failed + (not outcome.ok)
+        self.message_user(request, _("%(ok)d verified, %(failed)d failed.") % {"ok": ok, "failed": failed},
+                          messages.SUCCESS if not failed else messages.WARNING)
+
+    @admin.action(description=gettext_lazy("Disable the selected accounts (no checks, no trading)"))
+    def disable(self, request: HttpRequest, queryset: QuerySet[BrokerAccount]) -> None:
+        actor = Actor.from_request(request, door="admin")
+        for account in queryset:
+            services.broker_account_set_disabled(actor=actor, account=account, disabled=True)
+        self.message_user(request, _("%(count)d accounts disabled.") % {"count": queryset.count()})
+
+    @admin.action(description=gettext_lazy("Enable the selected accounts (and verify them)"))
+    def enable(self, request: HttpRequest, queryset: QuerySet[BrokerAccount]) -> None:
+        actor = Actor.from_request(request, door="admin")
+        for account in queryset:
+            services.broker_account_set_disabled(actor=actor, account=account, disabled=False)
+        self.message_user(request, _("%(count)d accounts enabled.") % {"count": queryset.count()})
+
+    @admin.action(description=gettext_lazy("Mark the selected accounts' brokers as limited (banner, orders refused)"))
+    def mark_outage(self, request: HttpRequest, queryset: QuerySet[BrokerAccount]) -> None:
+        self._outage(request, queryset, on=True)
+
+    @admin.action(description=gettext_lazy("Clear the limited mark of the selected accounts' brokers"))
+    def clear_outage(self, request: HttpRequest, queryset: QuerySet[BrokerAccount]) -> None:
+        self._outage(request, queryset, on=False)
+
+    def _outage(self, request: HttpRequest, queryset: QuerySet[BrokerAccount], *, on: bool) -> None:
+        from core.audit import audit_record
+
+        pairs = set(queryset.exclude(broker=BrokerKind.PAPER).values_list("broker", "environment"))
+        for broker, environment in pairs:
+            health.set_limited(broker=broker, environment=environment, on=on)
+            audit_record(actor=Actor.from_request(request, door="admin"), action="broker.limited" if on else "broker.restored",
+                         owner=None, object_type="broker", object_id=f"{broker}:{environment}")
+        self.message_user(request, _("%(count)d brokers updated.") % {"count": len(pairs)})

@@ -1,8 +1,23 @@
 from django.urls import path
 
-from trading import views
+from trading import api, views
 
 app_name = "trading"
 urlpatterns = [
     path("", views.index, name="index"),
+    path("accounts/new/", views.connect, name="connect"),
+    path("accounts/new/paper/", views.paper, name="paper"),
+    path("accounts/<int:pk>/", views.account, name="account"),
+    path("accounts/<int:pk>/verify/", views.verify, name="verify"),
+    path("accounts/<int:pk>/rotate/", views.rotate, name="rotate"),
+    path("accounts/<int:pk>/rename/", views.rename, name="rename"),
+    path("accounts/<int:pk>/delete/", views.delete, name="delete"),
+]
+
+api_urlpatterns = [
+    path("broker-accounts/", api.BrokerAccountListApi.as_view(), name="broker_account_list"),
+    path("broker-accounts/paper/", api.PaperAccountCreateApi.as_view(), name="broker_account_paper"),
+    path("broker-accounts/<int:pk>/", api.BrokerAccountDetailApi.as_view(), name="broker_account_detail"),
+    path("broker-accounts/<int:pk>/verify/", api.BrokerAccountVerifyApi.as_view(), name="broker_account_verify"),
+    path("broker-accounts/<int:pk>/rotate-keys/", api.BrokerAccountRotateApi.as_view(), name="broker_account_rotate"),
 ]

@@ -100,7 +100,7 @@ class Credentials:
     """What a client needs to act for one account. ``account_no`` is 10 digits (KIS: CANO 8 +
     ACNT_PRDT_CD 2; Kiwoom: the token's account). ``repr`` never shows the secret."""
 
-    app_key: str
+    app_key: str = field(repr=False)
     app_secret: str = field(repr=False)
     account_no: str = field(default="", repr=False)
     hts_id: str = ""

@@ -5,7 +5,7 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("path", ["/trading/", "/notifications/"])
+@pytest.mark.parametrize("path", ["/notifications/"])
 def test_placeholder_pages_say_the_feature_is_not_there_yet(client, django_user_model, path):
     user = django_user_model.objects.create_user(email="new@example.com", password="pw-123456789", language="en")
     client.force_login(user)
@@ -20,3 +20,11 @@ def test_the_landing_page_does_not_promise_trading_yet(client):
     body = client.get("/").content.decode()
     assert "Backtest Korean stocks and crypto" in body
     assert "then run them live or on paper" not in body and "is being built" in body
+
+
+def test_the_trading_page_connects_accounts_but_does_not_promise_orders_yet(client, django_user_model):
+    user = django_user_model.objects.create_user(email="new@example.com", password="pw-123456789", language="en")
+    client.force_login(user)
+    body = client.get("/trading/").content.decode()
+    assert "Connect a broker account" in body and "Open a paper account" in body
+    assert "Placing orders from the platform comes next" in body
