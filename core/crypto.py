@@ -19,3 +19,8 @@ def encrypt(text: str) -> str:
 
 def decrypt(token: str) -> str:
     return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS)).decrypt(token.encode()).decode()
+
+
+def rotate(token: str) -> str:
+    """``token`` re-encrypted with the newest key (it may have been encrypted with any listed key)."""
+    return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS)).rotate(token.encode()).decode()
