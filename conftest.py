@@ -14,6 +14,10 @@ def _fast_and_isolated(settings, tmp_path):
     settings.MARKET_DATA_ROOT = tmp_path / "marketdata"
     settings.MEDIA_ROOT = tmp_path / "media"
     cache.clear()  # rate limits and throttles start fresh in every test
+    # no test ever reaches a real broker: every broker URL refuses connections at once
+    # (tests that need a broker start a fake one and point the setting at it)
+    for name in ("KIS_REAL", "KIS_MOCK", "KIWOOM_REAL", "KIWOOM_MOCK"):
+        setattr(settings, f"BROKER_{name}_URL", "http://127.0.0.1:9")
 
 
 @pytest.fixture

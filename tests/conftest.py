@@ -22,6 +22,7 @@ from marketdata.models import Instrument, Market
 from marketdata.store import BarStore
 from strategies.models import Strategy, Watchlist
 from strategies.tests.factories import StrategyFactory, WatchlistFactory
+from trading.models import AccountStatus, BrokerAccount
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class World:
     run: BacktestRun
     sweep: BacktestSweep
     token: ApiToken  # a spare device token of alice's (the sweeps may revoke it)
+    broker_account: BrokerAccount  # a KIS mock account (its broker URL refuses connections in tests)
 
     @property
     def cell_id(self) -> int:
@@ -67,4 +69,9 @@ def alice_world(user, settings, monkeypatch, django_capture_on_commit_callbacks)
     sweeps.sweep_execute_chunk(sweep_id=sweep.pk, cell_ids=list(sweep.cells.values_list("pk", flat=True)))
     sweep.refresh_from_db()
     token, _key = account_services.api_token_create(user=user, name="spare phone")
-    return World(alice=user, strategy=strategy, watchlist=watchlist, run=run, sweep=sweep, token=token)
+    broker_account = BrokerAccount(owner=user, broker="kis", environment="mock", account_no="5012345601",
+                                   nickname="alice kis", status=AccountStatus.VERIFIED)
+    broker_account.set_keys(app_key="P" * 36, app_secret="S" * 180)
+    broker_account.save()
+    return World(alice=user, strategy=strategy, watchlist=watchlist, run=run, sweep=sweep, token=token,
+                 broker_account=broker_account)

@@ -29,6 +29,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from accounts.models import ApiToken
 from backtests.models import BacktestRun, BacktestSweep
 from strategies.models import Strategy, Watchlist
+from trading.models import BrokerAccount
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 MARK = "q7x9"  # in the name of everything alice owns: found in an answer to bob, it is a leak
@@ -50,6 +51,8 @@ PARAMETERS: dict[str, dict[str, str]] = {
     "api/v1/strategies/<int:pk>/": {"pk": "strategy"},
     "api/v1/strategy-presets/<str:key>/": {"key": "=sma_cross.default"},
     "api/v1/watchlists/<int:pk>/": {"pk": "watchlist"},
+    "trading/accounts/<int:pk>/": {"pk": "broker_account"},
+    "api/v1/broker-accounts/<int:pk>/": {"pk": "broker_account"},
     # the admin answers a non-staff visitor with its login page whatever the id
     "admin/": {"object_id": "=1", "id": "=1", "content_type_id": "=1", "app_label": "=strategies",
                "url": "=nothing-here/"},
@@ -129,13 +132,15 @@ def named_world(alice_world):
     BacktestRun.objects.filter(owner=alice_world.alice).update(title=f"alice run {MARK}")
     BacktestSweep.objects.filter(pk=alice_world.sweep.pk).update(title=f"alice sweep {MARK}")
     ApiToken.objects.filter(pk=alice_world.token.pk).update(name=f"alice phone {MARK}")
+    BrokerAccount.objects.filter(pk=alice_world.broker_account.pk).update(nickname=f"alice kis {MARK}")
     return alice_world
 
 
 def test_no_route_leaks_alices_objects_or_fails_with_5xx(named_world, other_user, monkeypatch):
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": None, "user": None, "auth": None})
     objects = {"strategy": named_world.strategy.pk, "watchlist": named_world.watchlist.pk, "run": named_world.run.pk,
-               "sweep": named_world.sweep.pk, "cell": named_world.cell_id, "token": named_world.token.pk}
+               "sweep": named_world.sweep.pk, "cell": named_world.cell_id, "token": named_world.token.pk,
+               "broker_account": named_world.broker_account.pk}
     routes = sorted(walk(get_resolver().url_patterns), key=lambda item: item[0])
     unfillable, problems = [], []
     requests = 0
@@ -164,7 +169,8 @@ def test_no_route_leaks_alices_objects_or_fails_with_5xx(named_world, other_user
                    Watchlist.objects.filter(pk=objects["watchlist"]).exists(),
                    BacktestRun.objects.filter(pk=objects["run"]).exists(),
                    BacktestSweep.objects.filter(pk=objects["sweep"]).exists(),
-                   ApiToken.objects.filter(pk=objects["token"]).exists()]
+                   ApiToken.objects.filter(pk=objects["token"]).exists(),
+                   BrokerAccount.objects.filter(pk=objects["broker_account"]).exists()]
     assert all(still_there), still_there
 
 

@@ -77,6 +77,7 @@ def _path_parameters(world) -> dict[str, int | str]:
         "/api/v1/watchlists/": {"id": world.watchlist.pk},
         "/api/v1/instruments/": {"code": "005930"},
         "/api/v1/auth/tokens/": {"id": world.token.pk},
+        "/api/v1/broker-accounts/": {"id": world.broker_account.pk},
     }
 
 

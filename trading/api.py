@@ -73,7 +73,7 @@ class AccountDetailSerializer(AccountOutputSerializer):
 
 
 class BrokerAccountListApi(APIView):
-    class ConnectSerializer(serializers.Serializer):
+    class BrokerAccountConnectSerializer(serializers.Serializer):
         broker = serializers.ChoiceField(choices=REAL_BROKERS)
         environment = serializers.ChoiceField(choices=BrokerEnvironment.choices)
         account_no = serializers.CharField(max_length=20, help_text="KIS 12345678-01 (CANO + ACNT_PRDT_CD); Kiwoom 10 digits.")
@@ -87,10 +87,10 @@ class BrokerAccountListApi(APIView):
         accounts = selectors.broker_account_list(user=request.user)
         return Response(AccountOutputSerializer(accounts, many=True).data)
 
-    @extend_schema(request=ConnectSerializer, responses={201: AccountDetailSerializer, 400: INVALID},
+    @extend_schema(request=BrokerAccountConnectSerializer, responses={201: AccountDetailSerializer, 400: INVALID},
                    summary="Connect a KIS or Kiwoom account (verified with the broker before it is saved)")
     def post(self, request):
-        data = self.ConnectSerializer(data=request.data)
+        data = self.BrokerAccountConnectSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         account = services.broker_account_connect(actor=Actor.from_request(request, door="api"), owner=request.user,
                                                   **data.validated_data)
@@ -98,15 +98,15 @@ class BrokerAccountListApi(APIView):
 
 
 class PaperAccountCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class PaperAccountInputSerializer(serializers.Serializer):
         nickname = serializers.CharField(max_length=60)
         cash = serializers.IntegerField(required=False, min_value=0, max_value=10**13,
                                         help_text="Virtual KRW, 1,000,000 to 10,000,000,000 (default 10,000,000).")
 
-    @extend_schema(request=InputSerializer, responses={201: AccountDetailSerializer, 400: INVALID},
+    @extend_schema(request=PaperAccountInputSerializer, responses={201: AccountDetailSerializer, 400: INVALID},
                    summary="Open a paper account with virtual cash")
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.PaperAccountInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         account = services.broker_account_open_paper(actor=Actor.from_request(request, door="api"),
                                                      owner=request.user, **data.validated_data)
@@ -114,18 +114,18 @@ class PaperAccountCreateApi(APIView):
 
 
 class BrokerAccountDetailApi(APIView):
-    class RenameSerializer(serializers.Serializer):
+    class BrokerAccountRenameSerializer(serializers.Serializer):
         nickname = serializers.CharField(max_length=60)
 
     @extend_schema(responses={200: AccountDetailSerializer, 404: NOT_FOUND})
     def get(self, request, pk: int):
         return Response(AccountDetailSerializer(selectors.broker_account_get(user=request.user, pk=pk)).data)
 
-    @extend_schema(request=RenameSerializer, responses={200: AccountDetailSerializer, 400: INVALID, 404: NOT_FOUND},
+    @extend_schema(request=BrokerAccountRenameSerializer, responses={200: AccountDetailSerializer, 400: INVALID, 404: NOT_FOUND},
                    summary="Rename")
     def patch(self, request, pk: int):
         account = selectors.broker_account_get(user=request.user, pk=pk)
-        data = self.RenameSerializer(data=request.data)
+        data = self.BrokerAccountRenameSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         account = services.broker_account_rename(actor=Actor.from_request(request, door="api"), account=account,
                                                  **data.validated_data)
@@ -156,15 +156,15 @@ class BrokerAccountVerifyApi(APIView):
 
 
 class BrokerAccountRotateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class RotateKeysInputSerializer(serializers.Serializer):
         app_key = serializers.CharField(max_length=400, write_only=True)
         app_secret = serializers.CharField(max_length=800, write_only=True, style={"input_type": "password"})
 
-    @extend_schema(request=InputSerializer, responses={200: AccountDetailSerializer, 400: INVALID, 404: NOT_FOUND},
+    @extend_schema(request=RotateKeysInputSerializer, responses={200: AccountDetailSerializer, 400: INVALID, 404: NOT_FOUND},
                    summary="Replace the app key and secret (verified first)")
     def post(self, request, pk: int):
         account = selectors.broker_account_get(user=request.user, pk=pk)
-        data = self.InputSerializer(data=request.data)
+        data = self.RotateKeysInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         account = services.broker_account_rotate_keys(actor=Actor.from_request(request, door="api"), account=account,
                                                       **data.validated_data)
