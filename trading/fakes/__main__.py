@@ -1,0 +1,50 @@
+"""Serve a fake broker by hand: ``python -m trading.fakes kis --port 18443 --demo``.
+
+``--demo`` loads demo accounts (their fake keys and account numbers are printed), prices and the
+sample bars. Point ``BROKER_KIS_REAL_URL`` / ``BROKER_KIS_MOCK_URL`` (or the Kiwoom ones) at the
+printed URL. Each broker is one entry of ``FAKES``: a module with ``build_demo(port) -> server`` (not
+started) and the server class for an empty one; a demo server may offer ``demo_lines()`` to print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import threading
+
+# broker name -> (module, class of an empty server)
+FAKES: dict[str, tuple[str, str]] = {
+    "kis": ("trading.fakes.kis", "FakeKis"),
+    "kiwoom": ("trading.fakes.kiwoom", "FakeKiwoom"),
+}
+
+
+def build(name: str, port: int, demo: bool):  # -> FakeServer
+    module_name, class_name = FAKES[name]
+    module = importlib.import_module(module_name)
+    return module.build_demo(port) if demo else getattr(module, class_name)(port=port)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m trading.fakes", description="Serve a fake broker API.")
+    parser.add_argument("broker", choices=sorted(FAKES))
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--demo", action="store_true", help="load demo accounts, prices and sample bars")
+    args = parser.parse_args(argv)
+    server = build(args.broker, args.port, args.demo).start()
+    print(f"fake {args.broker} serving on {server.url}", flush=True)
+    for line in getattr(server, "demo_lines", lambda: [])():
+        print(line, flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
