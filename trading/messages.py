@@ -63,6 +63,8 @@ def explain(error: BrokerError) -> str:
 
 def is_broker_side(error: BrokerError) -> bool:
     """True when the failure is the broker's (down, slow, limiting), not the account's credentials."""
+    if error.code in BAD_KEY_CODES | WRONG_ACCOUNT_CODES | WRONG_ENVIRONMENT_CODES | IP_CODES:
+        return False
     if isinstance(error, UnknownOutcome | RateLimited):
         return True
     return isinstance(error, Refused) and error.code in {"unreachable", "token_cooldown"}

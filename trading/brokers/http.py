@@ -126,6 +126,9 @@ class HttpBroker(abc.ABC):
     broker: Broker
     token_refused_codes: frozenset[str] = frozenset()
     rate_limit_codes: frozenset[str] = frozenset()
+    # codes that mean "refused, not carried out" even when they come with HTTP 5xx (KIS sends its
+    # gateway refusals, e.g. an unknown app key, as HTTP 500)
+    definite_refusal_codes: frozenset[str] = frozenset()
     rate_limit_retries = 3
     rate_limit_pause = 0.2
 
@@ -279,7 +282,7 @@ class HttpBroker(abc.ABC):
                     continue
                 raise RateLimited("the broker's request limit was reached; try again shortly",
                                   code=reply.code or "429", broker_message=self._broker_message(reply.body))
-            if reply.status >= 500:
+            if reply.status >= 500 and reply.code not in self.definite_refusal_codes:
                 # the request reached the broker and failed there: its effect is unknown
                 raise UnknownOutcome(f"the broker answered HTTP {reply.status}", code=reply.code or f"http_{reply.status}",
                                      broker_message=self._broker_message(reply.body))
