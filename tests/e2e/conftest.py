@@ -141,7 +141,20 @@ def market_data_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, market_data_root, tmp_path_factory) -> str:
+def fake_kis_server():
+    """A fake KIS (real and mock hosts in one) the server's broker settings point at."""
+    from trading.fakes.kis import FakeKis
+
+    server = FakeKis().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, market_data_root, fake_kis_server,
+                    tmp_path_factory) -> str:
     from django.conf import settings
     from django.db import connection
 
@@ -156,6 +169,8 @@ def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, market_data
         ACCOUNT_EMAIL_VERIFICATION="mandatory",
         SITE_URL=url,
         MARKET_DATA_ROOT=str(market_data_root),
+        BROKER_KIS_REAL_URL=fake_kis_server.url,
+        BROKER_KIS_MOCK_URL=fake_kis_server.url,
         PYTHONUNBUFFERED="1",
     )
     logs = tmp_path_factory.mktemp("server-logs")
