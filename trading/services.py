@@ -96,6 +96,11 @@ def _verify(client: BrokerClient) -> Verification:
     """A token, then the balance: the two calls every later action depends on."""
     try:
         client.ensure_token()
+        # Kiwoom binds a key to one account and takes no account number: check it is the one typed
+        # (KIS refuses a foreign account number in the balance call itself: OPSQ2000).
+        check_account = getattr(client, "verify_account", None)
+        if check_account is not None:
+            check_account()
         return Verification(client.balance(), None)
     except BrokerError as exc:
         logger.info("verification failed: %s %s", type(exc).__name__, exc.code)

@@ -215,3 +215,30 @@ def test_field_keys_rotate_without_losing_a_secret(user, fake_kis, settings):
     settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]  # the old key dropped
     account.refresh_from_db()
     assert account.credentials().app_secret == SECRET
+
+
+def test_a_kiwoom_mock_account_connects_and_shows_its_balance(user, settings, django_capture_on_commit_callbacks):
+    from trading.fakes.kiwoom import FakeKiwoom
+
+    key, secret = "kiwoom-app-key-0001", "kiwoom-secret-key-0001"
+    server = FakeKiwoom(environment="mock", requests_per_second=50)
+    server.add_account(key, secret, "8012345611", environment="mock", cash=2_000_000,
+                       positions={"000660": (3, 150_000)})
+    server.set_price("000660", 182_000, name="SK하이닉스", previous_close=180_000)
+    with server:
+        settings.BROKER_KIWOOM_MOCK_URL = server.url
+        settings.BROKER_KIWOOM_MOCK_REQUESTS_PER_SECOND = 40
+        with django_capture_on_commit_callbacks(execute=True):
+            account = services.broker_account_connect(
+                actor=Actor.of_user(user), owner=user, broker="kiwoom", environment="mock",
+                account_no="8012345611", app_key=key, app_secret=secret, nickname="키움 모의")
+        assert account.status == AccountStatus.VERIFIED
+        assert account.balance_snapshot["positions"][0]["symbol"] == "000660"
+        assert account.balance_snapshot["orderable_cash"] is not None
+        with pytest.raises(services.BrokerRefused):  # the token's account is not the one typed
+            services.broker_account_connect(
+                actor=Actor.of_user(user), owner=user, broker="kiwoom", environment="mock",
+                account_no="8099999911", app_key=key, app_secret=secret, nickname="남의 계좌")
+        with django_capture_on_commit_callbacks(execute=True):
+            services.broker_account_delete(actor=Actor.of_user(user), account=account)
+        assert server.count("/oauth2/revoke") == 1
