@@ -158,13 +158,25 @@ else:
 # Cache, channel layer, Celery: Redis when REDIS_URL is set, in-memory otherwise
 # ---------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# "brokers": what every process shares per broker app key (the encrypted access token, its issuance
+# lock and cooldown; trading.sharing). Never in-memory: a management command run beside the server
+# must find the server's token, so embedded mode keeps it in the database (table created on migrate).
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "brokers": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                    "KEY_PREFIX": "brokers"},
+    }
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # a large MAX_ENTRIES: Django's culling would drop live tokens at random past the default 300
+        "brokers": {"BACKEND": "trading.sharing.BrokerDatabaseCache", "LOCATION": "broker_cache",
+                    "OPTIONS": {"MAX_ENTRIES": 1_000_000}},
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://localhost/")
