@@ -1,177 +1,125 @@
-"""Daily bars from the Kiwoom REST API (ka10081, 주식일봉차트).
+"""Daily bars from Kiwoom (``ka10081``) through the trading client ``trading.brokers.kiwoom.KiwoomClient``.
 
-Endpoints, headers and fields follow ../shared/docs/broker-apis.md Part B: token
-``POST /oauth2/token`` (B3), bars ``POST /api/dostk/chart`` with header ``api-id: ka10081`` and body
-``stk_cd``/``base_dt``/``upd_stkpc_tp`` (B6), paging with the ``cont-yn``/``next-key`` headers
-(B2), errors in ``return_code``/``return_msg`` (B7). Prices carry a sign (direction versus the
-previous close): the absolute value is the price. ``trde_prica`` is in millions of KRW (inferred
-from published sample answers: 9,263,135 shares at ~70,100 → "648525").
+A thin adapter: the ``MARKET_DATA_KIWOOM_*`` settings become ``Credentials``, the client's token store
+and request budget are the ones passed in (``tokens=`` / ``budget=``, shared with the trading clients of
+the same app key) or this process's defaults, its ``daily_bars`` become ``ProviderBars`` and its errors
+a ``ProviderError`` (``permanent`` when asking again cannot help: a final refusal or a refused token).
+The environment is "mock" when the base URL is Kiwoom's mock host (``mockapi``), "real" otherwise.
 Pure module: no Django imports.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from datetime import date, datetime, timedelta, timezone
-from typing import Any
-
+from datetime import date
 import httpx
 
-from ._http import BrokerHttpProvider, Token, TokenCache, json_body, number, send
-from .base import ProviderBars, ProviderError, redact
+from trading.brokers.base import (
+    BrokerError, Credentials, Environment, RateLimited, Refused, RequestBudget, TokenExpired, TokenStore,
+)
+from trading.brokers.http import MemoryBudget, MemoryTokenStore
+from trading.brokers.kiwoom import CHART_PATH, KiwoomClient
 
-TOKEN_PATH = "/oauth2/token"
-CHART_PATH = "/api/dostk/chart"
-DAILY_BARS_API_ID = "ka10081"
-TOKEN_API_ID = "au10001"
-ROWS_KEY = "stk_dt_pole_chart_qry"
-VALUE_UNIT = 1_000_000  # trde_prica is reported in millions of KRW
-
-TOKEN_REFUSED_CODES = {8005, 8031, 8103}  # Kiwoom's own client reissues once on these (and on 401)
-RATE_LIMIT_CODE = 1700
-UNKNOWN_SYMBOL_CODES = {1901, 1902}
-SERVER_ERROR_CODE = 1999
-KST = timezone(timedelta(hours=9))
-
-TOKENS = TokenCache()
+from .base import DataProvider, ProviderBars, ProviderError
 
 
-class KiwoomProvider(BrokerHttpProvider):
-    """Kiwoom daily bars for KRX stocks.
+class ProcessTokens(MemoryTokenStore):
+    """This process's Kiwoom tokens when the caller passes no shared store; ``clear`` is for tests."""
 
-    ``adjusted`` sends ``upd_stkpc_tp`` ``1`` (adjusted) or ``0`` (raw); the mapping is unconfirmed
-    (broker-apis.md B6). Calls are paced to ``requests_per_second`` (Kiwoom: assume ≤ 5/s).
-    """
+    def clear(self) -> None:
+        with self._guard:
+            self._tokens.clear()
+            self._cooldowns.clear()
+
+
+class Unpaced:
+    """A ``RequestBudget`` that never waits (``requests_per_second <= 0``: tests and local fakes)."""
+
+    def acquire(self, key: str, *, per_second: int, priority: bool = False) -> None:
+        return None
+
+
+TOKENS = ProcessTokens()
+BUDGET = MemoryBudget()
+
+
+class KiwoomProvider(DataProvider):
+    """Kiwoom daily bars for KRX stocks. ``adjusted`` sends ``upd_stkpc_tp`` ``1`` (adjusted, mapping
+    unconfirmed: broker-apis.md B6) or ``0``; ``max_calls`` caps the pages one request may read."""
 
     name = "kiwoom"
-    label = "KIWOOM"
-    tokens = TOKENS
-    token_refused_codes = TOKEN_REFUSED_CODES
-    rate_limit_code = RATE_LIMIT_CODE
-
+    label = "KIWOOM"  # the settings prefix: MARKET_DATA_KIWOOM_*
     default_requests_per_second = 4.0
     default_rate_limit_pause = 1.0
 
-    def __init__(self, *args: Any, adjusted: bool = True, **kwargs: Any) -> None:
-        """``BrokerHttpProvider``'s arguments, and ``adjusted``."""
-        super().__init__(*args, **kwargs)
-        self.adjusted = adjusted
+    def __init__(
+        self,
+        base_url: str,
+        app_key: str,
+        app_secret: str,
+        client: httpx.Client | None = None,
+        *,
+        timeout: float = 10.0,
+        requests_per_second: float | None = None,
+        rate_limit_retries: int = 1,
+        rate_limit_pause: float | None = None,
+        max_calls: int = 100,
+        adjusted: bool = True,
+        tokens: TokenStore | None = None,
+        budget: RequestBudget | None = None,
+    ) -> None:
+        pace = self.default_requests_per_second if requests_per_second is None else requests_per_second
+        self.base_url, self.timeout = base_url.rstrip("/"), timeout
+        self._configured = bool(base_url and app_key and app_secret)
+        environment = Environment.MOCK if "mockapi" in base_url else Environment.REAL
+        self._kiwoom = KiwoomClient(
+            Credentials(app_key, app_secret, environment=environment), base_url=base_url,
+            tokens=tokens if tokens is not None else TOKENS,
+            budget=budget if budget is not None else (BUDGET if pace > 0 else Unpaced()),
+            requests_per_second=max(1, int(pace)), client=client, timeout=httpx.Timeout(timeout), sleep=time.sleep,
+        )
+        self._kiwoom.rate_limit_retries = rate_limit_retries
+        self._kiwoom.rate_limit_pause = self.default_rate_limit_pause if rate_limit_pause is None else rate_limit_pause
+        self._kiwoom.max_bar_pages = max_calls
+        self._kiwoom.adjusted_prices = adjusted
 
-    # -- bars -------------------------------------------------------------------------------
+    def __repr__(self) -> str:  # never the key or the secret
+        return f"<{type(self).__name__} {self.base_url}>"
+
     def daily_bars(self, code: str, start: date, end: date) -> ProviderBars:
-        """Asks from ``end`` backwards, following ``next-key`` until ``start`` is covered.
-
-        Raises ``ProviderError`` (transient for timeouts, 5xx, rate limits and 1999; permanent for
-        missing configuration, refused credentials, unknown symbols and other refusals).
-        """
-        self._check_configured()
-        request = {"stk_cd": code, "base_dt": end.strftime("%Y%m%d"), "upd_stkpc_tp": "1" if self.adjusted else "0"}
-        rows: dict[str, dict[str, Any]] = {}
-        cont_yn, next_key = "N", ""
-        for _ in range(self.max_calls):
-            response, body = self._post(CHART_PATH, DAILY_BARS_API_ID, request, cont_yn=cont_yn, next_key=next_key)
-            page = body.get(ROWS_KEY) or []
-            if not isinstance(page, list):
-                raise ProviderError(f"unreadable answer ({ROWS_KEY} is not a list)", permanent=False)
-            dated = [row for row in page if isinstance(row, dict) and row.get("dt")]
-            for row in dated:
-                rows.setdefault(row["dt"], row)
-            more = response.headers.get("cont-yn", "N") == "Y"
-            next_key = response.headers.get("next-key", "")
-            reached_start = any(row["dt"] <= start.strftime("%Y%m%d") for row in dated)
-            if not dated or not more or not next_key or reached_start:
-                break
-            cont_yn = "Y"
-        bars = self._bars(rows).between(start, end)
-        if not len(bars):
+        """Bars of ``code`` from ``start`` to ``end``. Raises ``ProviderError`` (transient for timeouts,
+        5xx, rate limits and unreadable answers; permanent for missing settings, refused keys, unknown
+        symbols and other final refusals)."""
+        if not self._configured:
+            raise ProviderError("not configured (set MARKET_DATA_KIWOOM_BASE_URL, MARKET_DATA_KIWOOM_APP_KEY "
+                                "and MARKET_DATA_KIWOOM_APP_SECRET)", permanent=True)
+        try:
+            bars = self._kiwoom.daily_bars(code, start, end)
+        except BrokerError as exc:
+            raise ProviderError(self._reason(exc), permanent=_permanent(exc)) from None
+        if not bars:
             raise ProviderError(f"empty answer for {code} {start}..{end}", permanent=False)
-        return bars
-
-    @staticmethod
-    def _bars(rows: dict[str, dict[str, Any]]) -> ProviderBars:
-        ordered = [rows[key] for key in sorted(rows)]
         return ProviderBars.build(
-            [datetime.strptime(r["dt"], "%Y%m%d").date() for r in ordered],
-            [number(r.get("open_pric")) for r in ordered],
-            [number(r.get("high_pric")) for r in ordered],
-            [number(r.get("low_pric")) for r in ordered],
-            [number(r.get("cur_prc")) for r in ordered],
-            [number(r.get("trde_qty")) for r in ordered],
-            value=[number(r.get("trde_prica")) * VALUE_UNIT for r in ordered],
+            [bar.day for bar in bars], [float(bar.open) for bar in bars], [float(bar.high) for bar in bars],
+            [float(bar.low) for bar in bars], [float(bar.close) for bar in bars], [bar.volume for bar in bars],
+            value=[float(bar.value) if bar.value is not None else float("nan") for bar in bars],
         )
 
-    # -- transport --------------------------------------------------------------------------
-    def _post(
-        self, path: str, api_id: str, payload: dict[str, str], *, cont_yn: str, next_key: str
-    ) -> tuple[httpx.Response, dict[str, Any]]:
-        """One POST with token handling: reissue once on 401/8005/8031/8103, back off on 1700/429."""
-        def headers(token: str) -> dict[str, str]:
-            return {
-                "Content-Type": "application/json;charset=UTF-8",
-                "authorization": f"Bearer {token}",
-                "api-id": api_id,
-                "cont-yn": cont_yn,
-                "next-key": next_key,
-            }
-
-        response, body, code = self._authorized("POST", path, headers, json=payload)
-        return response, self._checked(response, body, code)
-
-    def _checked(self, response: httpx.Response, body: dict[str, Any], code: int | None) -> dict[str, Any]:
-        self._check_http(response, body)
-        if code in UNKNOWN_SYMBOL_CODES:
-            raise ProviderError(f"unknown symbol{self._message(body)}", permanent=True)
-        if code == SERVER_ERROR_CODE:
-            raise ProviderError(f"server error{self._message(body)}", permanent=False)
-        if code:
-            raise ProviderError(f"refused{self._message(body)}", permanent=True)
-        return body
-
-    @staticmethod
-    def _reply_code(body: dict[str, Any]) -> int | None:
-        return _return_code(body)
-
-    def _message(self, body: dict[str, Any]) -> str:
-        parts = [str(body.get(k)).strip() for k in ("return_code", "return_msg") if body.get(k) not in (None, "")]
-        return redact(": " + " ".join(parts), self._app_secret) if parts else ""
-
-    # -- token ------------------------------------------------------------------------------
-    def _issue_token(self) -> Token:
-        response = send(
-            self._client, "POST", self.base_url + TOKEN_PATH, timeout=self.timeout,
-            headers={"Content-Type": "application/json;charset=UTF-8", "api-id": TOKEN_API_ID},
-            json={"grant_type": "client_credentials", "appkey": self.app_key, "secretkey": self._app_secret},
-        )
-        body = json_body(response) or {}
-        if response.status_code >= 500:
-            raise ProviderError(f"token request failed: server error HTTP {response.status_code}", permanent=False)
-        if _return_code(body) == RATE_LIMIT_CODE or response.status_code == 429:
-            raise ProviderError("rate limited while issuing a token", permanent=False)
-        token = body.get("token")
-        if response.status_code != 200 or _return_code(body) or not token:
-            raise ProviderError(f"token refused, check the app key and secret{self._message(body)}", permanent=True)
-        return Token(str(token), _expiry(body.get("expires_dt")))
+    def _reason(self, exc: BrokerError) -> str:
+        """One safe English sentence (the client's messages hold no secret)."""
+        code = exc.code or ""
+        if isinstance(exc, RateLimited):
+            return f"rate limited ({'HTTP 429' if code == '429' else code})"
+        if code == "timeout":
+            return f"timed out after {self.timeout:g}s on {CHART_PATH}"
+        if code in ("unreachable", "connection"):
+            return f"connection failed ({exc.message})"
+        if code.startswith("http_") and code[5:].isdigit() and int(code[5:]) >= 500:
+            return f"server error HTTP {code[5:]}"
+        said = f": {exc.broker_message}" if exc.broker_message else ""
+        return f"{exc.message}{said}"
 
 
-def _return_code(body: dict[str, Any]) -> int | None:
-    """``return_code`` as an int; a throttle reply may say ``5`` with ``[1700:…]`` in the message."""
-    raw = body.get("return_code")
-    if raw is None:
-        return None
-    try:
-        code = int(raw)
-    except (TypeError, ValueError):
-        return None
-    bracketed = re.search(r"\[(\d{4})\s*:", str(body.get("return_msg") or ""))
-    if code and bracketed:
-        return int(bracketed.group(1))
-    return code
-
-
-def _expiry(expires_dt: Any) -> float:
-    """``expires_dt`` (``YYYYMMDDHHMMSS`` KST) as epoch seconds; 24 h from now when missing."""
-    try:
-        return datetime.strptime(str(expires_dt), "%Y%m%d%H%M%S").replace(tzinfo=KST).timestamp()
-    except ValueError:
-        return time.time() + 86400
+def _permanent(exc: BrokerError) -> bool:
+    """Asking again cannot help: a final refusal or a token refused even fresh."""
+    return isinstance(exc, TokenExpired) or (isinstance(exc, Refused) and not exc.retryable)
