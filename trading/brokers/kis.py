@@ -18,6 +18,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import httpx
+
 from .base import (
     AccessToken,
     Balance,
@@ -98,6 +100,20 @@ ROWS_PER_CHART_CALL = 100
 MAX_CHART_CALLS = 200
 MAX_PAGES = 100
 LISTING_RESTARTS = 2
+
+
+class _HideQueries(logging.Filter):
+    """httpx logs every request's full URL at INFO; KIS GET queries carry the account number (CANO).
+    Keep the path, drop the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(arg.copy_with(query=None) if isinstance(arg, httpx.URL) else arg for arg in record.args)
+        return True
+
+
+if not any(isinstance(f, _HideQueries) for f in logging.getLogger("httpx").filters):
+    logging.getLogger("httpx").addFilter(_HideQueries())
 
 
 def number(text: Any) -> Decimal:

@@ -172,6 +172,12 @@ class FakeKis(FakeServer):
         with self.lock:
             self.book.fill(order_no, Decimal(str(quantity)), None if price is None else Decimal(str(price)))
 
+    def add_order(self, app_key: str, symbol: str, quantity: Any, price: Any, *, side: str = "buy") -> FakeOrder:
+        """A resting limit order placed outside the API (as from HTS/MTS), without checks."""
+        with self.lock:
+            return self.book._new_order(self.book.accounts[app_key], symbol=symbol, side="02" if side == "buy" else "01",
+                                        quantity=Decimal(str(quantity)), price=Decimal(str(price)), division="00")
+
     def lose_answer_next(self, path: str, times: int = 1) -> None:
         """Carry out the next request to ``path``, then send no answer (the client times out)."""
         with self.lock:
