@@ -340,6 +340,24 @@ def test_day_orders_read_every_page(client, fake):
     assert len(sent(fake, "kt00007")) == 2
 
 
+def test_a_listing_that_moves_between_pages_is_read_again(client, fake):
+    for _ in range(25):
+        client.place_order(buy("005930", 1, price=50_000))
+    listing, calls = fake._kt00007, []
+
+    def moving(account, body):
+        answer, rows_key = listing(account, body)
+        calls.append(body)
+        if len(calls) == 2:  # an order slipped in before page 2: its first row was already on page 1
+            answer[rows_key] = answer[rows_key][:1] + answer[rows_key]
+        return answer, rows_key
+
+    fake._kt00007 = moving
+    orders = client.day_orders(date(2025, 3, 3))
+
+    assert len(calls) == 4 and len(orders) == len({o.order_no for o in orders}) == 25
+
+
 def test_todays_fills_come_from_ka10076_and_older_ones_from_kt00007(client, fake, clock):
     client.place_order(buy("005930", 2, OrderType.MARKET))
     [today] = client.day_fills(date(2025, 3, 3))
@@ -421,6 +439,16 @@ def test_the_fakes_own_rate_limit_is_absorbed_by_retries(fake, clock):
         real.quote("005930")
     refused = [r for r in fake.requests if r.path == STOCKS]
     assert len(refused) > 5  # some were answered 1700 and sent again after a pause
+
+
+def test_a_token_of_the_other_environment_is_a_configuration_error_after_one_reissue(client, fake):
+    client.ensure_token()
+    mismatch = Answer(200, {"return_code": 8031, "return_msg": "[8031:투자구분(실전/모의)이 다릅니다]"})
+    fake.fail_next(STOCKS, mismatch, times=2)
+    with pytest.raises(Refused) as caught:
+        client.quote("005930")
+    assert caught.value.code == "8031" and "other Kiwoom environment" in str(caught.value)
+    assert fake.token_issuances(KEY) == 2
 
 
 @pytest.mark.parametrize(("code", "words"), [
