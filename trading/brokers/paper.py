@@ -5,16 +5,16 @@ database and asks here for every decision. Decisions and their sources:
 
 - **Sessions** (broker-apis.md D1) from the platform's calendar (``marketdata.calendars``: holidays,
   the first trading day's 10:00 open, the college entrance exam day). KRX takes orders from 08:30
-  to the session's close (15:30 on a normal day): ``PRE_OPEN`` (08:30 .. open) is the opening call
-  auction, longer on a late-open day (our reading: orders still open at 08:30, unconfirmed for the
-  exam day), ``CONTINUOUS`` (open .. close - 10 min) continuous trading, ``CLOSING_AUCTION``
-  (close - 10 min .. close) the closing call auction. An order placed during an auction (market or limit) rests and takes part in that
-  auction: the first match after the open (opening auction) or after the close (closing auction)
-  fills it at the newest price if it crosses. Continuous trading fills a market order at once and
-  a marketable limit order at the newest price; a resting limit fills at its own limit when a
-  newer price crosses it. What a KRX order still holds after the closing auction expires with the
-  day (no after-hours sessions on paper). IOC/FOK orders need continuous trading. KRW crypto
-  pairs trade around the clock, every day; their orders rest until filled or cancelled.
+  to the session's close (15:30 on a normal day). ``PRE_OPEN`` (08:30 .. open) is the opening
+  call auction, longer on a late-open day (our reading; unconfirmed for the exam day);
+  ``CONTINUOUS`` (open .. close - 10 min); ``CLOSING_AUCTION`` (close - 10 min .. close).
+  An order placed during an auction (market or limit) rests for that auction: the first match
+  after the open, or the first after the close, fills it at the newest price if it crosses.
+  In continuous trading a market order fills at once at the newest price, a limit order that
+  crosses it fills at that price, and a resting limit fills at its own limit when a newer price
+  crosses it. What a KRX order still holds after the closing auction expires with the day (no
+  after-hours sessions on paper). IOC/FOK orders need continuous trading. KRW crypto pairs trade
+  around the clock, every day; their orders rest until filled or cancelled.
 - **Prices**: limit prices must sit on the tick grid of their own band (``marketdata.ticks``,
   D2 for stocks, Upbit's KRW table for crypto) and, on KRX, inside ±30 % of the previous close
   (D3: the upper limit rounded down to its tick, the lower rounded up). Crypto has no daily limit.
@@ -23,7 +23,9 @@ database and asks here for every decision. Decisions and their sources:
 - **Costs** (D4) through the backtest engine's cost model (``backtests.engine.costs``): commission
   per side, the sell tax dated by the sell's settlement date (trade date + 2 KRX trading days).
   KRX amounts are whole won, commission and tax truncated (원 미만 절사); crypto amounts keep four
-  decimals of a won.
+  decimals of a won. A resting buy holds its price × quantity + commission; a market buy is held
+  at the upper price limit, as the brokers count a market order's buying power (crypto: at the
+  newest price, and a fill never spends more than the free cash).
 - **Partial fills**: one match fills at most ``volume_share`` of the volume behind the price
   (a bar's volume, a tick's volume; at least one lot), and only a price newer than the last one
   the order saw can fill a resting order again. A price without a volume (a quote) has no cap.
@@ -85,7 +87,7 @@ MESSAGES: dict[str, str] = {
         "Not enough {symbol} to sell: {available} can be sold, the order is for {quantity}."),
     "no_price": gettext_noop("There is no price for {symbol} yet, so the paper broker cannot trade it."),
     "unknown_symbol": gettext_noop("{symbol} is not a known instrument."),
-    "halted": gettext_noop("{symbol} is suspended from trading."),
+    "halted": gettext_noop("{symbol} is not trading now (suspended or delisted)."),
     "unknown_order": gettext_noop("Order {order_no} was not found in this account."),
     "order_closed": gettext_noop("Order {order_no} has nothing left to change: it is {status}."),
     "bad_revision": gettext_noop(

@@ -264,11 +264,10 @@ def paper_order_cancel(*, account: BrokerAccount, order_no: str, quantity: Decim
                        now: dt.datetime) -> PaperOrder:
     """Cancel ``quantity`` (None: all that is open) of an open order; its reserved cash is freed.
     Open orders can be cancelled at any time (they only exist while their day lasts on KRX)."""
-    with localized_refusals():
-        with transaction.atomic():
-            book = _lock(account)
-            _expire_stale(book, now)
-            order = _open_order(book, order_no)
-            rules = prices.instrument_rules(order.symbol)
-            _take_part(order, rules, _part(order, rules, quantity), PaperOrderStatus.CANCELLED, now)
-            return order
+    with localized_refusals(), transaction.atomic():
+        book = _lock(account)
+        _expire_stale(book, now)
+        order = _open_order(book, order_no)
+        rules = prices.instrument_rules(order.symbol)
+        _take_part(order, rules, _part(order, rules, quantity), PaperOrderStatus.CANCELLED, now)
+        return order

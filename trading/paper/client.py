@@ -13,8 +13,8 @@ Differences a caller may notice (the rest is the protocol's contract):
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 import functools
+from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -188,7 +188,8 @@ class PaperClient:
     @_localized
     def day_orders(self, day: dt.date, *, open_only: bool = False) -> list[OrderRecord]:
         self._expire()
-        return [_order_record(o) for o in selectors.paper_order_list(account=self.account, day=day, open_only=open_only)]
+        orders = selectors.paper_order_list(account=self.account, day=day, open_only=open_only)
+        return [_order_record(o) for o in orders]
 
     @_localized
     def day_fills(self, day: dt.date) -> list[FillRecord]:

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from core import clock
 from marketdata.calendars import SEOUL
@@ -172,18 +172,33 @@ def _match_book(book_id: int, symbol: str, rules: InstrumentRules, point: PriceP
     return fills
 
 
+def _needs_a_visit(rules: InstrumentRules, day: dt.date, phase: Phase, point: PricePoint | None) -> Q:
+    """Orders a match can change: so a book whose orders have all seen this price is not locked."""
+    stale = Q() if rules.is_crypto else ~Q(order_day=day)
+    if phase is Phase.AFTER_CLOSE:
+        return Q(pk__isnull=False)  # the closing auction, then expiry
+    if point is None:
+        return stale if stale else Q(pk__isnull=True)
+    sees = Q(auction=True) | Q(last_price_at__isnull=True) | Q(last_price_at__lt=point.at)
+    return sees | stale if stale else sees
+
+
 def match_symbol(symbol: str, point: PricePoint | None, *, now: dt.datetime) -> list[PaperFill]:
     """Match every account's open orders of ``symbol`` against ``point`` (None: no price, only
     expiry). Nothing fills outside continuous trading and the closing auction's match (the first
     after the close, after which the day's KRX orders expire)."""
+    waiting = PaperOrder.objects.filter(status=PaperOrderStatus.OPEN, symbol=symbol)
+    if not waiting.exists():
+        return []  # most ticks: nobody has an order in this symbol
     try:
         rules = prices.instrument_rules(symbol)
     except PaperRefused:
         logger.warning("paper orders of %s wait: the symbol left the instrument master", symbol)
         return []
-    if market_moment(rules.market, now).phase not in (Phase.CONTINUOUS, Phase.AFTER_CLOSE):
+    moment = market_moment(rules.market, now)
+    if moment.phase not in (Phase.CONTINUOUS, Phase.AFTER_CLOSE):
         point = None  # nothing fills; only earlier days' leftovers expire
-    book_ids = sorted(set(PaperOrder.objects.filter(status=PaperOrderStatus.OPEN, symbol=symbol)
+    book_ids = sorted(set(waiting.filter(_needs_a_visit(rules, moment.day, moment.phase, point))
                           .values_list("book_id", flat=True)))
     fills: list[PaperFill] = []
     for book_id in book_ids:
@@ -191,7 +206,7 @@ def match_symbol(symbol: str, point: PricePoint | None, *, now: dt.datetime) -> 
     return fills
 
 
-def paper_match(symbol: str, price: Decimal | float | int | str, *, volume: Decimal | float | int | None = None,
+def paper_match(symbol: str, price: Decimal | float | str, *, volume: Decimal | float | None = None,
                 at: dt.datetime | None = None) -> list[PaperFill]:
     """A new price of ``symbol`` (a realtime tick): fill every paper order it reaches.
 

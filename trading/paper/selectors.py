@@ -30,7 +30,8 @@ def paper_book_get(*, account: BrokerAccount) -> PaperBook:
         raise PaperRefused("no_book") from None
 
 
-def paper_order_list(*, account: BrokerAccount, day: dt.date | None = None, open_only: bool = False) -> QuerySet[PaperOrder]:
+def paper_order_list(*, account: BrokerAccount, day: dt.date | None = None,
+                     open_only: bool = False) -> QuerySet[PaperOrder]:
     """Orders by order number: those placed on ``day`` (every day when None), or only the open ones."""
     orders = PaperOrder.objects.filter(book__account_id=account.pk)
     if day is not None:

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db
 CASH = Decimal(10_000_000)
 
 
-def order(side: Side, quantity, price=None, symbol: str = "005930", order_type: OrderType | None = None) -> OrderRequest:
+def order(side: Side, quantity, price=None, symbol: str = "005930",
+          order_type: OrderType | None = None) -> OrderRequest:
     kind = order_type or (OrderType.LIMIT if price is not None else OrderType.MARKET)
     return OrderRequest(symbol=symbol, side=side, quantity=Decimal(str(quantity)), order_type=kind,
                         price=None if price is None else Decimal(str(price)))
@@ -247,7 +248,7 @@ def test_crypto_trades_fractions_on_a_saturday(account, bitcoin, at):
     assert (fill.quantity, fill.price, fill.tax) == (Decimal("0.00012345"), 100_000_000, 0)
     assert client.sellable_quantity("KRW-BTC") == Decimal("0.00012345")
     balance = client.balance()
-    assert balance.deposit == balance.settlement_d2 == CASH - Decimal("12345") - Decimal("1.8517")
+    assert balance.deposit == balance.settlement_d2 == CASH - Decimal(12345) - Decimal("1.8517")
     assert refused(client.place_order, order(Side.SELL, "0.00004", symbol="KRW-BTC")).code == "below_min_order_value"
     assert refused(client.place_order, order(Side.BUY, "0.000000015", symbol="KRW-BTC")).code == "bad_lot"
 
@@ -260,3 +261,14 @@ def test_a_resting_crypto_order_stays_open_across_days(account, bitcoin, at):
     assert [o.order_no for o in client.open_orders()] == [ack.order_no]
     [fill] = paper_match("KRW-BTC", 89_000_000)
     assert fill.price == 90_000_000
+
+
+def test_the_periodic_task_matches_and_reports_the_fills(client, at):
+    from trading.paper.tasks import paper_match_open_orders
+
+    at(seoul(WEDNESDAY, 8, 45))
+    client.place_order(order(Side.BUY, 10))
+    assert paper_match_open_orders.apply().get() == 0  # the opening auction still collects
+    at(seoul(WEDNESDAY, 9, 1))
+    assert paper_match_open_orders.apply().get() == 1
+    assert client.open_orders() == []

@@ -156,7 +156,7 @@ def test_the_sell_tax_follows_the_settlement_date_across_the_2026_change():
 
 def test_a_buy_pays_commission_and_no_tax():
     buy = fill_amounts(STOCK, PaperCosts(), Side.BUY, Decimal(10), Decimal(71300), dt.date(2026, 3, 4))
-    assert (buy.value, buy.commission, buy.tax, buy.net_cash) == (Decimal(713000), Decimal(106), Decimal(0), Decimal(-713106))
+    assert (buy.value, buy.commission, buy.tax, buy.net_cash) == (713_000, 106, 0, -713_106)
     assert buy.settles_on == dt.date(2026, 3, 6)
 
 
@@ -217,4 +217,5 @@ def test_the_rules_module_imports_nothing_from_django():
     import sys
 
     code = "import sys, trading.brokers.paper; print(any(m.startswith('django') for m in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"
