@@ -21,7 +21,8 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import AllProvidersFailed, DataProvider, ProviderBars, ProviderError
 
 if TYPE_CHECKING:
-    from ._http import BrokerHttpProvider
+    from .kis import KisProvider
+    from .kiwoom import KiwoomProvider
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +118,19 @@ def _pykrx() -> DataProvider:
     return PykrxProvider()
 
 
-def _broker(provider_class: type[BrokerHttpProvider]) -> DataProvider:
-    """A broker provider from its ``MARKET_DATA_<label>_*`` settings."""
+def _shared() -> dict[str, Any]:
+    """The token store and request budget the trading clients share (one token and one pace per app
+    key across market data and trading); ``{}`` (each provider's process defaults) without them."""
+    try:
+        from trading.sharing import shared_budget, shared_token_store
+    except ImportError:
+        return {}
+    return {"tokens": shared_token_store(), "budget": shared_budget()}
+
+
+def _broker(provider_class: type[KisProvider | KiwoomProvider]) -> DataProvider:
+    """A broker provider from its ``MARKET_DATA_<label>_*`` settings; ``_REQUESTS_PER_SECOND`` is the
+    app key's budget."""
     prefix = f"MARKET_DATA_{provider_class.label}"
     return provider_class(
         getattr(settings, f"{prefix}_BASE_URL"),
@@ -126,6 +138,7 @@ def _broker(provider_class: type[BrokerHttpProvider]) -> DataProvider:
         getattr(settings, f"{prefix}_APP_SECRET"),
         timeout=_timeout(),
         requests_per_second=getattr(settings, f"{prefix}_REQUESTS_PER_SECOND"),
+        **_shared(),
     )
 
 

@@ -1,157 +1,105 @@
-"""Daily bars from the Korea Investment & Securities (KIS) Open API.
+"""Daily bars from KIS through the trading client ``trading.brokers.kis.KisClient``.
 
-Endpoints, headers and fields follow ../shared/docs/broker-apis.md Part A:
-token ``POST /oauth2/tokenP`` (A2.1), bars ``GET .../inquire-daily-itemchartprice`` with
-tr_id ``FHKST03010100`` (A5.9, at most 100 rows per call, no tr_cont paging: move the end date
-before the oldest row returned), errors ``rt_cd``/``msg_cd``/``msg1`` (A7).
-Pure module: no Django imports; ``chain.get_provider("kis")`` builds it from settings.
+A thin adapter: the ``MARKET_DATA_KIS_*`` settings become ``Credentials``; the client's token store
+and request budget are the ones passed in (``tokens=`` / ``budget=``: the chain passes those the
+trading clients share, so one app key has one token and one pace) or this process's defaults; its
+``daily_bars`` (``inquire-daily-itemchartprice``, 100 rows a call, broker-apis.md A5.9) become
+``ProviderBars`` and its errors a ``ProviderError``. The environment is "mock" when the base URL is
+KIS's mock host (``openapivts``), "real" otherwise. Pure module: no Django imports.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date
 
 import httpx
 
-from ._http import BrokerHttpProvider, Token, TokenCache, json_body, number, send
-from .base import ProviderBars, ProviderError, redact
+from trading.brokers.base import BrokerError, Credentials, Environment, RequestBudget, TokenStore
+from trading.brokers.http import MemoryBudget
+from trading.brokers.kis import DAILY_BARS_PATH, KisClient
 
-TOKEN_PATH = "/oauth2/tokenP"
-DAILY_BARS_PATH = "/uapi/domestic-stock/v1/quotations/inquire-daily-itemchartprice"
-DAILY_BARS_TR_ID = "FHKST03010100"
-ROWS_PER_CALL = 100
+from ._http import ProcessTokens, Unpaced, provider_bars, provider_error
+from .base import DataProvider, ProviderBars, ProviderError
 
-TOKEN_REFUSED_CODES = {"EGW00121", "EGW00123"}  # invalid / expired token: reissue once
-RATE_LIMIT_CODE = "EGW00201"
-TOKEN_TOO_OFTEN_CODE = "EGW00133"
-
-TOKENS = TokenCache()
+TOKENS = ProcessTokens()
+BUDGET = MemoryBudget()
+# A bars request never waits longer than this for the broker (a token cooldown lasts a minute):
+# the chain falls back to the next provider instead.
+MAX_WAIT_SECONDS = 5.0
 
 
-class KisProvider(BrokerHttpProvider):
+class _WouldWait(Exception):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+def _short_sleep(seconds: float) -> None:
+    if seconds > MAX_WAIT_SECONDS:
+        raise _WouldWait(seconds)
+    time.sleep(seconds)
+
+
+class KisProvider(DataProvider):
     """KIS daily bars for KRX stocks (``FID_COND_MRKT_DIV_CODE=J``).
 
-    ``org_adj_prc`` is sent as ``FID_ORG_ADJ_PRC``; this endpoint's docstring says ``0`` = adjusted
-    prices, but the samples conflict (broker-apis.md A5.9) — verify with a real account.
-    ``requests_per_second`` paces calls (real accounts allow 18/s, mock accounts 1/s).
-    ``rate_limit_retries`` resends a call refused with EGW00201 after ``rate_limit_pause`` seconds.
+    ``requests_per_second`` is the app key's pace (real 18/s, mock 1/s; ``<= 0`` does not pace);
+    ``rate_limit_retries`` / ``rate_limit_pause`` how often and after how long an EGW00201 is sent
+    again; ``org_adj_prc`` the chart's ``FID_ORG_ADJ_PRC`` (``0`` = adjusted per the endpoint's
+    docstring; the samples conflict, A5.9).
     """
 
     name = "kis"
-    label = "KIS"
-    tokens = TOKENS
-    token_refused_codes = TOKEN_REFUSED_CODES
-    rate_limit_code = RATE_LIMIT_CODE
+    label = "KIS"  # the settings prefix: MARKET_DATA_KIS_*
     default_requests_per_second = 15.0
     default_rate_limit_pause = 0.5
 
-    def __init__(self, *args: Any, org_adj_prc: str = "0", **kwargs: Any) -> None:
-        """``BrokerHttpProvider``'s arguments, and ``org_adj_prc``."""
-        super().__init__(*args, **kwargs)
-        self.org_adj_prc = org_adj_prc
+    def __init__(
+        self,
+        base_url: str,
+        app_key: str,
+        app_secret: str,
+        client: httpx.Client | None = None,
+        *,
+        timeout: float = 10.0,
+        requests_per_second: float | None = None,
+        rate_limit_retries: int = 1,
+        rate_limit_pause: float | None = None,
+        org_adj_prc: str = "0",
+        tokens: TokenStore | None = None,
+        budget: RequestBudget | None = None,
+    ) -> None:
+        pace = self.default_requests_per_second if requests_per_second is None else requests_per_second
+        self.base_url, self.timeout = base_url.rstrip("/"), timeout
+        self._configured = bool(base_url and app_key and app_secret)
+        environment = Environment.MOCK if "openapivts" in base_url else Environment.REAL
+        self._kis = KisClient(
+            Credentials(app_key, app_secret, environment=environment), base_url=base_url,
+            tokens=tokens if tokens is not None else TOKENS,
+            budget=budget if budget is not None else (BUDGET if pace > 0 else Unpaced()),
+            requests_per_second=max(1, int(pace)), client=client, timeout=httpx.Timeout(timeout), sleep=_short_sleep,
+        )
+        self._kis.rate_limit_retries = rate_limit_retries
+        self._kis.rate_limit_pause = self.default_rate_limit_pause if rate_limit_pause is None else rate_limit_pause
+        self._kis.org_adj_prc = org_adj_prc
 
-    # -- bars -------------------------------------------------------------------------------
+    def __repr__(self) -> str:  # never the key or the secret
+        return f"<{type(self).__name__} {self.base_url}>"
+
     def daily_bars(self, code: str, start: date, end: date) -> ProviderBars:
-        """Pages backwards from ``end`` until ``start`` is reached or the server has no older rows.
-
-        Raises ``ProviderError``: transient for timeouts, connection errors, HTTP 5xx and rate
-        limits; permanent for missing configuration, refused credentials and business errors.
-        """
-        self._check_configured()
-        rows: dict[str, dict[str, Any]] = {}
-        call_end = end
-        for _ in range(self.max_calls):
-            page = self._daily_page(code, start, call_end)
-            dated = [row for row in page if row.get("stck_bsop_date")]
-            new = {row["stck_bsop_date"]: row for row in dated if row["stck_bsop_date"] not in rows}
-            rows.update(new)
-            if not new or len(dated) < ROWS_PER_CALL:
-                break
-            oldest = datetime.strptime(min(new), "%Y%m%d").date()
-            if oldest <= start:
-                break
-            call_end = oldest - timedelta(days=1)
-        if not rows:
+        """Bars of ``code`` from ``start`` to ``end``. Raises ``ProviderError`` (transient for timeouts,
+        5xx, rate limits and a token KIS allows only later; permanent for missing settings, refused
+        keys and other final refusals)."""
+        if not self._configured:
+            raise ProviderError("not configured (set MARKET_DATA_KIS_BASE_URL, MARKET_DATA_KIS_APP_KEY "
+                                "and MARKET_DATA_KIS_APP_SECRET)", permanent=True)
+        try:
+            bars = self._kis.daily_bars(code, start, end)
+        except BrokerError as exc:
+            raise provider_error(exc, timeout=self.timeout, path=DAILY_BARS_PATH) from None
+        except _WouldWait as wait:
+            raise ProviderError(f"KIS allows a new token only in {wait.seconds:.0f}s", permanent=False) from None
+        if not bars:
             raise ProviderError(f"empty answer for {code} {start}..{end}", permanent=False)
-        ordered = [rows[key] for key in sorted(rows)]
-        bars = ProviderBars.build(
-            [datetime.strptime(r["stck_bsop_date"], "%Y%m%d").date() for r in ordered],
-            [number(r.get("stck_oprc")) for r in ordered],
-            [number(r.get("stck_hgpr")) for r in ordered],
-            [number(r.get("stck_lwpr")) for r in ordered],
-            [number(r.get("stck_clpr")) for r in ordered],
-            [number(r.get("acml_vol")) for r in ordered],
-            value=[number(r.get("acml_tr_pbmn")) for r in ordered],
-        ).between(start, end)
-        if not len(bars):
-            raise ProviderError(f"empty answer for {code} {start}..{end}", permanent=False)
-        return bars
-
-    def _daily_page(self, code: str, start: date, end: date) -> list[dict[str, Any]]:
-        params = {
-            "FID_COND_MRKT_DIV_CODE": "J",
-            "FID_INPUT_ISCD": code,
-            "FID_INPUT_DATE_1": start.strftime("%Y%m%d"),
-            "FID_INPUT_DATE_2": end.strftime("%Y%m%d"),
-            "FID_PERIOD_DIV_CODE": "D",
-            "FID_ORG_ADJ_PRC": self.org_adj_prc,
-        }
-        body = self._get(DAILY_BARS_PATH, DAILY_BARS_TR_ID, params)
-        output2 = body.get("output2") or []
-        if not isinstance(output2, list):
-            raise ProviderError("unreadable answer (output2 is not a list)", permanent=False)
-        return [row for row in output2 if isinstance(row, dict)]
-
-    # -- transport --------------------------------------------------------------------------
-    def _get(self, path: str, tr_id: str, params: dict[str, str]) -> dict[str, Any]:
-        """One GET with token handling: reissue once on EGW00121/EGW00123/401, back off on EGW00201."""
-        response, body, _ = self._authorized(
-            "GET", path, lambda token: self._headers(token, tr_id), params=params,
-        )
-        return self._checked(response, body)
-
-    def _checked(self, response: httpx.Response, body: dict[str, Any]) -> dict[str, Any]:
-        self._check_http(response, body)
-        if str(body.get("rt_cd", "0")) != "0":
-            raise ProviderError(f"refused{self._message(body)}", permanent=True)
-        return body
-
-    @staticmethod
-    def _reply_code(body: dict[str, Any]) -> str:
-        return str(body.get("msg_cd") or "")
-
-    def _message(self, body: dict[str, Any]) -> str:
-        code = body.get("msg_cd") or body.get("error_code") or ""
-        text = body.get("msg1") or body.get("error_description") or ""
-        detail = " ".join(str(part).strip() for part in (code, text) if part)
-        return redact(f": {detail}", self._app_secret) if detail else ""
-
-    def _headers(self, token: str, tr_id: str) -> dict[str, str]:
-        return {
-            "content-type": "application/json; charset=utf-8",
-            "authorization": f"Bearer {token}",
-            "appkey": self.app_key,
-            "appsecret": self._app_secret,
-            "tr_id": tr_id,
-            "custtype": "P",
-        }
-
-    # -- token ------------------------------------------------------------------------------
-    def _issue_token(self) -> Token:
-        response = send(
-            self._client, "POST", self.base_url + TOKEN_PATH, timeout=self.timeout,
-            json={"grant_type": "client_credentials", "appkey": self.app_key, "appsecret": self._app_secret},
-        )
-        body = json_body(response) or {}
-        code = str(body.get("msg_cd") or body.get("error_code") or "")
-        if code == TOKEN_TOO_OFTEN_CODE:
-            raise ProviderError(f"token issued too often, wait a minute{self._message(body)}", permanent=False)
-        if response.status_code >= 500 and code not in {"EGW00103", "EGW00105"}:
-            raise ProviderError(f"token request failed: server error HTTP {response.status_code}", permanent=False)
-        access_token = body.get("access_token")
-        if response.status_code != 200 or not access_token:
-            raise ProviderError(f"token refused, check the app key and secret{self._message(body)}", permanent=True)
-        expires_in = float(body.get("expires_in") or 86400)
-        return Token(str(access_token), time.time() + expires_in)
+        return provider_bars(bars)

@@ -1,5 +1,8 @@
 """Market-data providers against fake KIS/Kiwoom servers (real local HTTP), the local store,
-a CSV folder and a monkeypatched pykrx; the chain's fallback, error report and cache."""
+a CSV folder and a monkeypatched pykrx; the chain's fallback, error report and cache.
+
+KIS runs against ``trading.fakes.kis.FakeKis`` (KIS's own answer shapes, the trading client's fake);
+the Kiwoom parts here still use ``fake_brokers.FakeKiwoom``."""
 
 from __future__ import annotations
 
@@ -20,8 +23,11 @@ from marketdata.providers.chain import ChainResult, ProviderChain, default_chain
 from marketdata.providers.kis import KisProvider
 from marketdata.providers.kiwoom import KiwoomProvider
 from marketdata.providers.pykrx_provider import PykrxProvider
+from trading.brokers.http import MemoryTokenStore
+from trading.fakes.kis import FakeKis
+from trading.fakes.server import Answer
 
-from .fake_brokers import SAMPLE_BARS_DIR, FakeKis, FakeKiwoom, load_sample_bars
+from .fake_brokers import SAMPLE_BARS_DIR, FakeKiwoom, load_sample_bars
 
 pytestmark = pytest.mark.skipif(not (SAMPLE_BARS_DIR / "005930.csv").is_file(), reason="sample bars not available")
 
@@ -39,9 +45,49 @@ def _fresh_tokens():
     kiwoom_module.TOKENS.clear()
 
 
+KIS_KEY = "PSmarketDATAkey" + "k" * 21
+KIS_CHART = "/uapi/domestic-stock/v1/quotations/inquire-daily-itemchartprice"
+KIS_FAULTS = {
+    "http500": Answer(500, "Internal Server Error"),
+    "http429": Answer(429, "Too Many Requests"),
+    "rate_limit": Answer(500, {"rt_cd": "1", "msg_cd": "EGW00201", "msg1": "초당 거래건수를 초과하였습니다."}),
+    "slow": "timeout",
+}
+
+
+class ChartKis(FakeKis):
+    """The fake KIS with one market-data key, the sample bars of CODE and the counters these tests read."""
+
+    def __init__(self) -> None:
+        super().__init__(rate_limits={"real": 1000})
+        self.add_account(KIS_KEY, SECRET, "50000009-01")
+        self.load_bars(CODE, SAMPLE_BARS_DIR / f"{CODE}.csv")
+        self.base_url, self.app_key, self.app_secret = "", KIS_KEY, SECRET
+
+    def start(self) -> ChartKis:
+        super().start()
+        self.base_url = self.url
+        return self
+
+    @property
+    def chart_calls(self) -> int:
+        return self.count(KIS_CHART)
+
+    @property
+    def token_calls(self) -> int:
+        return self.count("/oauth2/tokenP")
+
+    def fail(self, mode: str, times: int = 20) -> None:
+        """The next ``times`` chart calls fail as ``mode`` says (``empty``: the code has no bars)."""
+        if mode == "empty":
+            self.listed[CODE].bars = []
+        else:
+            self.fail_next(KIS_CHART, KIS_FAULTS[mode], times)
+
+
 @pytest.fixture
 def fake_kis():
-    with FakeKis(app_secret=SECRET) as server:
+    with ChartKis() as server:
         yield server
 
 
@@ -51,7 +97,7 @@ def fake_kiwoom():
         yield server
 
 
-def kis_for(server: FakeKis, **options) -> KisProvider:
+def kis_for(server: ChartKis, **options) -> KisProvider:
     options = {"timeout": 2.0, "requests_per_second": 0, "rate_limit_retries": 0, **options}
     return KisProvider(server.base_url, server.app_key, server.app_secret, **options)
 
@@ -103,6 +149,7 @@ def test_kis_reuses_its_token_across_provider_instances(fake_kis):
 def test_kis_reissues_an_expired_token_once(fake_kis):
     provider = kis_for(fake_kis)
     provider.daily_bars(CODE, date(2024, 1, 1), date(2024, 1, 31))
+    fake_kis.advance(61)  # KIS gives one token a minute
     fake_kis.expire_tokens()
 
     bars = provider.daily_bars(CODE, date(2024, 2, 1), date(2024, 2, 28))
@@ -115,17 +162,17 @@ def test_kis_reissues_an_expired_token_once(fake_kis):
     ("mode", "reason", "permanent"),
     [
         ("http500", "server error HTTP 500", False),
-        ("slow", "timed out after 2s", False),
+        ("slow", "timed out after 1s", False),
         ("rate_limit", "rate limited (EGW00201)", False),
         ("http429", "rate limited (HTTP 429)", False),
         ("empty", "empty answer", False),
     ],
 )
 def test_kis_failures_become_provider_errors(fake_kis, mode, reason, permanent):
-    fake_kis.mode = mode
+    fake_kis.fail(mode)
 
     with pytest.raises(ProviderError) as caught:
-        kis_for(fake_kis).daily_bars(CODE, START, END)
+        kis_for(fake_kis, timeout=1.0).daily_bars(CODE, START, END)
 
     assert reason in caught.value.reason
     assert caught.value.permanent is permanent
@@ -133,14 +180,14 @@ def test_kis_failures_become_provider_errors(fake_kis, mode, reason, permanent):
 
 @pytest.mark.parametrize("status", [200, 500])
 def test_kis_rate_limit_is_read_from_the_body_whatever_the_status(fake_kis, status):
-    fake_kis.mode, fake_kis.rate_limit_status = "rate_limit", status
+    fake_kis.fail_next(KIS_CHART, Answer(status, {"rt_cd": "1", "msg_cd": "EGW00201", "msg1": "초당 거래건수를 초과하였습니다."}))
 
     with pytest.raises(ProviderError, match=r"rate limited \(EGW00201\)"):
         kis_for(fake_kis).daily_bars(CODE, START, END)
 
 
 def test_kis_retries_once_after_a_rate_limit(fake_kis):
-    fake_kis.mode, fake_kis.fail_times = "rate_limit", 1
+    fake_kis.fail("rate_limit", times=1)
 
     bars = kis_for(fake_kis, rate_limit_retries=1, rate_limit_pause=0.01).daily_bars(CODE, START, END)
 
@@ -155,7 +202,7 @@ def test_kis_refused_credentials_are_permanent_and_keep_the_secret_out(fake_kis,
         provider.daily_bars(CODE, START, END)
 
     assert caught.value.permanent
-    assert "token refused" in caught.value.reason
+    assert "KIS refused the app key or secret (EGW00105)" in caught.value.reason
     assert SECRET not in str(caught.value) and SECRET not in caplog.text
     assert SECRET not in repr(provider)
 
@@ -170,7 +217,7 @@ def test_kis_without_keys_says_it_is_not_configured():
 
 def test_kis_connection_refused_is_transient():
     with FakeKis() as server:
-        url = server.base_url
+        url = server.url
     with pytest.raises(ProviderError) as caught:
         KisProvider(url, "key", "secret", timeout=2.0).daily_bars(CODE, START, END)
 
@@ -233,7 +280,7 @@ def test_kiwoom_refused_credentials_keep_the_secret_out(fake_kiwoom, caplog):
 
 # -- chain ---------------------------------------------------------------------------------------
 def test_chain_falls_back_and_reports_which_provider_answered(fake_kis, fake_kiwoom, caplog):
-    fake_kis.mode = "http500"
+    fake_kis.fail("http500")
     chain = ProviderChain([kis_for(fake_kis), kiwoom_for(fake_kiwoom)], cache_seconds=0)
 
     with caplog.at_level(logging.WARNING, logger="marketdata.providers.chain"):
@@ -247,7 +294,8 @@ def test_chain_falls_back_and_reports_which_provider_answered(fake_kis, fake_kiw
 
 def test_chain_lists_every_reason_when_all_fail(fake_kis, fake_kiwoom, caplog):
     caplog.set_level(logging.DEBUG)
-    fake_kis.mode, fake_kiwoom.mode = "rate_limit", "slow"
+    fake_kis.fail("rate_limit")
+    fake_kiwoom.mode = "slow"
     local = FailingProvider("local", "no bars in the local store for 005930")
     chain = ProviderChain([local, kis_for(fake_kis), kiwoom_for(fake_kiwoom)], cache_seconds=0)
 
@@ -443,13 +491,59 @@ def test_chain_survives_a_provider_that_crashes(fake_kiwoom, caplog):
     assert "broken skipped" in caplog.text and "unexpected KeyError" in caplog.text
 
 
-def test_kis_paces_its_calls(fake_kis):
-    import time
+class RecordingBudget:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
 
-    started = time.monotonic()
-    kis_for(fake_kis, requests_per_second=10).daily_bars(CODE, START, END)  # token + 4 chart calls
+    def acquire(self, key: str, *, per_second: int, priority: bool = False) -> None:
+        self.calls.append((key, per_second))
 
-    assert time.monotonic() - started >= 0.3
+
+def test_kis_paces_every_call_through_the_budget_it_is_given(fake_kis):
+    budget = RecordingBudget()
+
+    kis_for(fake_kis, requests_per_second=10, budget=budget).daily_bars(CODE, START, END)
+
+    assert len(budget.calls) == 1 + fake_kis.chart_calls  # the token and every chart call
+    assert {per_second for _, per_second in budget.calls} == {10}
+    assert len({key for key, _ in budget.calls}) == 1 and KIS_KEY not in budget.calls[0][0]
+
+
+def test_kis_shares_the_token_store_it_is_given(fake_kis):
+    store = MemoryTokenStore()
+    kis_for(fake_kis, tokens=store).daily_bars(CODE, date(2024, 1, 1), date(2024, 1, 31))
+
+    kis_for(fake_kis, tokens=store).daily_bars(CODE, date(2024, 2, 1), date(2024, 2, 28))
+    with pytest.raises(ProviderError) as caught:  # another store: KIS allows one token a minute
+        kis_for(fake_kis, tokens=MemoryTokenStore()).daily_bars(CODE, START, END)
+
+    assert fake_kis.token_issuances(KIS_KEY) == 1
+    assert "EGW00133" in caught.value.reason and not caught.value.permanent
+
+
+def test_kis_does_not_wait_out_a_token_cooldown(fake_kis):
+    store = MemoryTokenStore()
+    kis_for(fake_kis).daily_bars(CODE, date(2024, 1, 1), date(2024, 1, 31))
+    with pytest.raises(ProviderError):
+        kis_for(fake_kis, tokens=store).daily_bars(CODE, START, END)
+
+    with pytest.raises(ProviderError) as caught:  # the cooldown is stored: no request, no minute of waiting
+        kis_for(fake_kis, tokens=store).daily_bars(CODE, START, END)
+
+    assert caught.value.reason.startswith("KIS allows a new token only in") and not caught.value.permanent
+    assert fake_kis.token_calls == 2
+
+
+def test_the_chain_gives_the_kis_provider_the_shared_token_store_and_budget(settings):
+    sharing = pytest.importorskip("trading.sharing")
+    settings.MARKET_DATA_KIS_APP_KEY, settings.MARKET_DATA_KIS_APP_SECRET = KIS_KEY, SECRET
+    settings.MARKET_DATA_KIS_REQUESTS_PER_SECOND = 1.0
+
+    provider = get_provider("kis")
+
+    assert provider._kis.tokens is sharing.shared_token_store()
+    assert provider._kis.budget is sharing.shared_budget()
+    assert provider._kis.requests_per_second == 1
 
 
 def test_pykrx_lists_instruments(monkeypatch):
