@@ -122,8 +122,13 @@ class _Checked:
     reserve_price: Decimal
 
 
+def _decimal(value: Decimal | float | str | None) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
 def _check(symbol: str, side: Side, quantity: Decimal, order_type: OrderType, price: Decimal | None,
            now: dt.datetime) -> _Checked:
+    price = _decimal(price)
     rules = prices.instrument_rules(symbol)
     if rules.halted:
         raise PaperRefused("halted", symbol=symbol)
@@ -191,7 +196,7 @@ def paper_order_place(*, account: BrokerAccount, order: OrderRequest, now: dt.da
     """
     with localized_refusals():
         side, order_type = Side(order.side), OrderType(order.order_type)
-        quantity = Decimal(order.quantity)
+        quantity = Decimal(str(order.quantity))
         checked = _check(order.symbol, side, quantity, order_type, order.price, now)
         with transaction.atomic():
             book = _lock(account)
@@ -216,7 +221,7 @@ def _checked_open(order: PaperOrder | None, order_no: str) -> PaperOrder:
 
 def _part(order: PaperOrder, rules: InstrumentRules, quantity: Decimal | None) -> Decimal:
     """The part of the open ``order`` a change covers (None: all that is open)."""
-    part = order.remaining if quantity is None else Decimal(quantity)
+    part = order.remaining if quantity is None else Decimal(str(quantity))
     check_quantity(rules, part)
     if part > order.remaining:
         raise PaperRefused("bad_revision", order_no=order.order_no, remaining=f"{order.remaining.normalize():,f}")
@@ -245,7 +250,8 @@ def paper_order_revise(*, account: BrokerAccount, order_no: str, quantity: Decim
     with localized_refusals():
         found = _checked_open(PaperOrder.objects.filter(book__account_id=account.pk, order_no=order_no).first(),
                               order_no)
-        planned = found.remaining if quantity is None else Decimal(quantity)
+        quantity = _decimal(quantity)
+        planned = found.remaining if quantity is None else quantity
         checked = _check(found.symbol, Side(found.side), planned, OrderType(order_type), price, now)
         with transaction.atomic():
             book = _lock(account)

@@ -272,3 +272,15 @@ def test_the_periodic_task_matches_and_reports_the_fills(client, at):
     at(seoul(WEDNESDAY, 9, 1))
     assert paper_match_open_orders.apply().get() == 1
     assert client.open_orders() == []
+
+
+def test_on_the_first_trading_day_the_opening_auction_lasts_until_ten(account, samsung, write_bar, at):
+    write_bar("005930", "KOSPI", "2025-12-30", 53_000)
+    at(seoul(dt.date(2026, 1, 2), 9, 30))
+    client = PaperClient(account)
+    client.place_order(order(Side.BUY, 10))
+    at(seoul(dt.date(2026, 1, 2), 9, 59))
+    assert paper_match_all() == []
+    at(seoul(dt.date(2026, 1, 2), 10, 0, 30))
+    [fill] = paper_match_all()
+    assert (fill.price, fill.trade_day, fill.settles_on) == (53_000, dt.date(2026, 1, 2), dt.date(2026, 1, 6))
