@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -97,6 +98,17 @@ def test_an_expired_token_is_reissued_once(fake):
 
     assert kis.quote("005930").price == Decimal(70100)
     assert fake.token_issuances(REAL_KEY) == 2
+
+
+def test_a_token_past_its_day_at_kis_is_refused_and_replaced(fake):
+    kis = client(fake, clock=time.time)  # our clock says the token is fresh
+    kis.quote("005930")
+    fake.advance(86400 + 1)  # KIS's clock: a day later
+
+    kis.quote("005930")
+
+    assert fake.token_issuances(REAL_KEY) == 2
+    assert [r.path for r in fake.requests].count(Q + "inquire-price") == 3  # refused once with EGW00123
 
 
 def test_a_token_refused_after_a_fresh_issuance_raises_token_expired(fake):
@@ -513,6 +525,23 @@ def test_a_mock_key_with_a_real_account_number_is_refused_as_kis_does(fake):
 
     assert caught.value.code == "OPSQ2000"
     assert "not linked to the app key" in caught.value.message
+
+
+def test_the_demo_fake_serves_a_real_and_a_mock_account():
+    from trading.fakes.kis import DEMO_ACCOUNTS, build_demo
+
+    with build_demo() as server:
+        for account in DEMO_ACCOUNTS:
+            credentials = Credentials(account["app_key"], account["app_secret"], account["account_no"],
+                                      environment=Environment(account["environment"]))
+            kis = KisClient(credentials, base_url=server.url, timeout=httpx.Timeout(1.0),
+                            requests_per_second=server.rate_limits[account["environment"]])
+            kis.place_order(buy(qty=1, order_type=OrderType.MARKET))
+            assert kis.balance().positions[0].symbol == "005930"
+            server.advance(61)
+        lines = server.demo_lines()
+
+    assert len(lines) == 2 and DEMO_ACCOUNTS[1]["app_key"] in lines[1]
 
 
 # -- secrets -------------------------------------------------------------------------------------
