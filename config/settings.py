@@ -13,6 +13,7 @@ import hashlib
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from config import env_checks
@@ -118,6 +119,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.site",
+                "trading.context_processors.broker_outages",
             ],
         },
     },
@@ -333,6 +335,12 @@ BROKER_HTTP_CONNECT_TIMEOUT = env.float("BROKER_HTTP_CONNECT_TIMEOUT", default=3
 BROKER_HTTP_READ_TIMEOUT = env.float("BROKER_HTTP_READ_TIMEOUT", default=10.0)
 # Paper accounts: virtual cash a new account starts with unless the user chooses an amount
 PAPER_DEFAULT_CASH = env.int("PAPER_DEFAULT_CASH", default=10_000_000)
+# Paper fills: commission per side (the engine's default), the largest share of the volume behind a
+# price one match may fill (0: no partial fills), and an optional live quote source
+# ("module.function" taking a symbol; empty: the newest bar of the bar store)
+PAPER_COMMISSION_RATE = env.float("PAPER_COMMISSION_RATE", default=0.00015)
+PAPER_MAX_FILL_VOLUME_SHARE = env.float("PAPER_MAX_FILL_VOLUME_SHARE", default=0.1)
+PAPER_QUOTE_SOURCE = env.str("PAPER_QUOTE_SOURCE", default="")
 # When this share of a broker's checked accounts fail at once (and at least the minimum count),
 # trading through that broker is limited: users see a banner and new orders are refused.
 BROKER_OUTAGE_FAILURE_SHARE = env.float("BROKER_OUTAGE_FAILURE_SHARE", default=0.5)
@@ -351,6 +359,14 @@ EDGE_CACHE_SECONDS = env.float("EDGE_CACHE_SECONDS", default=15.0)
 EDGE_CACHE_MAX_BYTES = env.int("EDGE_CACHE_MAX_BYTES", default=64 * 1024 * 1024)
 CELERY_BEAT_SCHEDULE = {
     "backtests-fail-stale-runs": {"task": "backtests.tasks.fail_stale_runs", "schedule": 60.0},
+    # broker connection checks: before the open and hourly in sessions (Asia/Seoul; the task skips
+    # days the KRX calendar says are closed)
+    "trading-check-accounts-pre-open": {"task": "trading.tasks.check_broker_accounts",
+                                        "schedule": crontab(minute=0, hour=8, day_of_week="mon-fri")},
+    "trading-check-accounts-hourly": {"task": "trading.tasks.check_broker_accounts",
+                                      "schedule": crontab(minute=5, hour="9-15", day_of_week="mon-fri")},
+    # resting paper orders against the newest prices (also matched on every price update)
+    "trading-paper-match": {"task": "trading.tasks.paper_match_open_orders", "schedule": 60.0},
 }
 
 # ---------------------------------------------------------------------------
@@ -396,6 +412,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "backtests.models.RunStatus",
         "ListingStatusEnum": "marketdata.models.ListingStatus",
+        "BrokerKindEnum": "trading.models.BrokerKind",
+        "ConnectableBrokerEnum": "trading.forms.REAL_BROKERS",
+        "BrokerAccountStatusEnum": "trading.models.AccountStatus",
     },
 }
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from core.audit import Actor
 from trading import health, services
 from trading.models import BrokerAccount, BrokerKind
+from trading.paper.models import PaperFill, PaperOrder, PaperPosition
 
 
 @admin.register(BrokerAccount)
@@ -86,3 +87,41 @@ class BrokerAccountAdmin(admin.ModelAdmin):
             audit_record(actor=Actor.from_request(request, door="admin"), action="broker.limited" if on else "broker.restored",
                          owner=None, object_type="broker", object_id=f"{broker}:{environment}")
         self.message_user(request, _("%(count)d brokers updated.") % {"count": len(pairs)})
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """The paper book is written by the paper broker only (every write locks the account's cash)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(PaperOrder)
+class PaperOrderAdmin(_ReadOnly):
+    list_display = ["order_no", "book", "symbol", "side", "order_type", "quantity", "price", "filled_quantity",
+                    "status", "order_day", "placed_at"]
+    list_filter = ["status", "side", "order_type", "order_day"]
+    search_fields = ["=order_no", "symbol", "book__account__owner__email"]
+    list_select_related = ["book__account"]
+
+
+@admin.register(PaperFill)
+class PaperFillAdmin(_ReadOnly):
+    list_display = ["fill_no", "order", "symbol", "side", "quantity", "price", "commission", "tax", "trade_day",
+                    "settles_on"]
+    list_filter = ["side", "trade_day"]
+    search_fields = ["=fill_no", "symbol", "book__account__owner__email"]
+    list_select_related = ["order"]
+
+
+@admin.register(PaperPosition)
+class PaperPositionAdmin(_ReadOnly):
+    list_display = ["book", "symbol", "quantity", "average_price", "realized_pnl"]
+    search_fields = ["symbol", "book__account__owner__email"]
+    list_select_related = ["book__account"]

@@ -44,6 +44,20 @@ TOKEN_RENEW_SECONDS = 600
 TOKEN_WAIT_SECONDS = 15.0
 
 
+class HideQueries(logging.Filter):
+    """httpx logs every request's full URL at INFO; broker queries carry account numbers (KIS CANO).
+    Keep the path, drop the query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(arg.copy_with(query=None) if isinstance(arg, httpx.URL) else arg for arg in record.args)
+        return True
+
+
+if not any(isinstance(f, HideQueries) for f in logging.getLogger("httpx").filters):
+    logging.getLogger("httpx").addFilter(HideQueries())
+
+
 def default_timeout() -> httpx.Timeout:
     # connect fails fast (nothing was sent: safe); a read may wait for a slow broker.
     return httpx.Timeout(connect=3.0, read=10.0, write=5.0, pool=5.0)
