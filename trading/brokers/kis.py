@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -34,7 +34,6 @@ from .base import (
     OrderRecord,
     OrderRequest,
     OrderType,
-    PositionRecord,
     Quote,
     Refused,
     Side,
@@ -43,6 +42,16 @@ from .base import (
     redact,
 )
 from .http import HttpBroker, Reply
+from .kis_records import (
+    balance_record,
+    daily_bar,
+    day_of,
+    market_day,
+    number,
+    order_record,
+    quote_record,
+    rows,
+)
 
 logger = logging.getLogger("trading.brokers.kis")
 
@@ -78,7 +87,7 @@ ORDER_DIVISIONS = {
     OrderType.IOC_MARKET: "13",
     OrderType.FOK_MARKET: "14",
 }
-REAL_ONLY_ORDER_TYPES = frozenset({OrderType.IOC_LIMIT, OrderType.FOK_LIMIT, OrderType.IOC_MARKET, OrderType.FOK_MARKET})
+REAL_ONLY_ORDER_TYPES = frozenset(ORDER_DIVISIONS) - {OrderType.LIMIT, OrderType.MARKET}
 
 TOKEN_TOO_OFTEN = "EGW00133"  # "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)", HTTP 403
 TOKEN_RETRY_AFTER = 60.0
@@ -114,28 +123,6 @@ class _HideQueries(logging.Filter):
 
 if not any(isinstance(f, _HideQueries) for f in logging.getLogger("httpx").filters):
     logging.getLogger("httpx").addFilter(_HideQueries())
-
-
-def number(text: Any) -> Decimal:
-    """A KIS number string ("70100", "-1.5", "", None) as a Decimal; empty or unreadable is 0."""
-    cleaned = str(text if text is not None else "").strip().replace(",", "")
-    try:
-        return Decimal(cleaned) if cleaned else Decimal(0)
-    except InvalidOperation:
-        return Decimal(0)
-
-
-def _day(text: Any) -> date | None:
-    try:
-        return datetime.strptime(str(text).strip(), "%Y%m%d").date()
-    except ValueError:
-        return None
-
-
-def _rows(value: Any) -> list[dict[str, Any]]:
-    """Output rows: KIS sends a list, sometimes one object, and ``[{}]`` when there is nothing."""
-    items = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
-    return [row for row in items if isinstance(row, dict) and any(str(v).strip() for v in row.values())]
 
 
 def _whole(quantity: Decimal) -> str:
@@ -193,7 +180,8 @@ class KisClient(HttpBroker):
     def _refusal(self, reply: Reply) -> Refused:
         if not reply.code and "rt_cd" not in reply.body:
             # not a KIS answer at all: whatever it was, it may have been carried out
-            raise UnknownOutcome(f"the broker's answer was unreadable (HTTP {reply.status})", code=f"http_{reply.status}")
+            raise UnknownOutcome(f"the broker's answer was unreadable (HTTP {reply.status})",
+                                 code=f"http_{reply.status}")
         return Refused(REFUSAL_MESSAGES.get(reply.code, "refused by KIS"), code=reply.code,
                        broker_message=self._broker_message(reply.body), retryable=reply.code in RETRYABLE_REFUSALS)
 
@@ -225,7 +213,8 @@ class KisClient(HttpBroker):
 
     def _real_only(self, what: str) -> None:
         if self.mock:
-            raise NotSupported(f"KIS offers {what} on real accounts only, not on mock accounts", code="mock_unsupported")
+            raise NotSupported(f"KIS offers {what} on real accounts only, not on mock accounts",
+                               code="mock_unsupported")
 
     def _today(self) -> date:
         return datetime.fromtimestamp(self.clock(), KST).date()
@@ -279,9 +268,11 @@ class KisClient(HttpBroker):
         try:
             reply = self._send("POST", HASHKEY_PATH, headers=headers, json=body)
         except UnknownOutcome as exc:  # the order itself was not sent yet
-            raise Refused(f"KIS did not answer the hashkey request ({exc.code})", code=exc.code, retryable=True) from None
+            raise Refused(f"KIS did not answer the hashkey request ({exc.code})", code=exc.code,
+                          retryable=True) from None
         if reply.status != 200 or not reply.body.get("HASH"):
-            raise Refused("KIS gave no hashkey for the order", code=reply.code or f"http_{reply.status}", retryable=True)
+            raise Refused("KIS gave no hashkey for the order", code=reply.code or f"http_{reply.status}",
+                          retryable=True)
         return str(reply.body["HASH"])
 
     # -- sending -----------------------------------------------------------------------------
@@ -328,28 +319,18 @@ class KisClient(HttpBroker):
             more = reply.headers.get("tr_cont", "").strip() in MORE_PAGES
             following = {"tr_cont": "N", "fk": str(last.get(ctx[0].lower(), "")),
                          "nk": str(last.get(ctx[1].lower(), ""))}
-            return _rows(last.get(rows_key)), following if more else None
+            return rows(last.get(rows_key)), following if more else None
 
-        rows = [row for page in pages(fetch, max_pages=MAX_PAGES) for row in page]
-        return rows, last
+        return [row for page in pages(fetch, max_pages=MAX_PAGES) for row in page], last
 
     # -- quotes ------------------------------------------------------------------------------
     def quote(self, symbol: str) -> Quote:
         reply = self._get(PRICE_PATH, TR_PRICE, {"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": symbol})
-        out = reply.body.get("output") if isinstance(reply.body.get("output"), dict) else {}
-        price = number(out.get("stck_prpr"))
-        if price <= 0:
-            raise Refused(f"KIS has no price for {symbol}", code="no_price", broker_message=self._broker_message(reply.body))
-
-        def optional(key: str) -> Decimal | None:
-            value = number(out.get(key))
-            return value if value else None
-
-        return Quote(symbol=symbol, price=price, open=optional("stck_oprc"), high=optional("stck_hgpr"),
-                     low=optional("stck_lwpr"), previous_close=optional("stck_prdy_clpr") or optional("stck_sdpr"),
-                     upper_limit=optional("stck_mxpr"), lower_limit=optional("stck_llam"), tick=optional("aspr_unit"),
-                     volume=int(number(out.get("acml_vol"))), name=str(out.get("hts_kor_isnm") or "").strip(),
-                     halted=str(out.get("temp_stop_yn") or "").strip() == "Y")
+        quote = quote_record(symbol, (rows(reply.body.get("output")) or [{}])[0])
+        if quote.price <= 0:  # KIS answers zeros for a code it does not know
+            raise Refused(f"KIS has no price for {symbol}", code="no_price",
+                          broker_message=self._broker_message(reply.body))
+        return quote
 
     def daily_bars(self, symbol: str, start: date, end: date) -> list[DailyBar]:
         """Daily bars, oldest first. KIS answers at most 100 rows a call: each next call ends the
@@ -362,17 +343,14 @@ class KisClient(HttpBroker):
                 "FID_INPUT_DATE_1": start.strftime("%Y%m%d"), "FID_INPUT_DATE_2": call_end.strftime("%Y%m%d"),
                 "FID_PERIOD_DIV_CODE": "D", "FID_ORG_ADJ_PRC": self.org_adj_prc,
             })
-            page = {day: row for row in _rows(reply.body.get("output2"))
-                    if (day := _day(row.get("stck_bsop_date"))) and start <= day <= end}
-            new = {day: row for day, row in page.items() if day not in found}
+            received = rows(reply.body.get("output2"))
+            new = {day: row for row in received
+                   if (day := day_of(row.get("stck_bsop_date"))) and start <= day <= end and day not in found}
             found.update(new)
-            if not new or len(_rows(reply.body.get("output2"))) < ROWS_PER_CHART_CALL or min(new) <= start:
+            if not new or len(received) < ROWS_PER_CHART_CALL or min(new) <= start:
                 break
             call_end = min(new) - timedelta(days=1)
-        return [DailyBar(day=day, open=number(r.get("stck_oprc")), high=number(r.get("stck_hgpr")),
-                         low=number(r.get("stck_lwpr")), close=number(r.get("stck_clpr")),
-                         volume=int(number(r.get("acml_vol"))), value=number(r.get("acml_tr_pbmn")) or None)
-                for day, r in sorted(found.items())]
+        return [daily_bar(day, row) for day, row in sorted(found.items())]
 
     # -- orders ------------------------------------------------------------------------------
     def _division(self, order_type: OrderType) -> str:
@@ -413,24 +391,9 @@ class KisClient(HttpBroker):
         params = {**self._account(), "INQR_STRT_DT": day.strftime("%Y%m%d"), "INQR_END_DT": day.strftime("%Y%m%d"),
                   "SLL_BUY_DVSN_CD": "00", "INQR_DVSN": "00", "PDNO": "", "CCLD_DVSN": "02" if open_only else "00",
                   "ORD_GNO_BRNO": "", "ODNO": "", "INQR_DVSN_3": "00", "INQR_DVSN_1": "", "EXCG_ID_DVSN_CD": "KRX"}
-        rows, _ = self._listing(DAILY_ORDERS_PATH, tr_id, params, "output1")
-        records = {record.order_no: record for record in map(self._order_record, rows)}
+        found, _ = self._listing(DAILY_ORDERS_PATH, tr_id, params, "output1")
+        records = {record.order_no: record for record in map(order_record, found)}
         return sorted(records.values(), key=lambda r: (r.ordered_at, r.order_no))
-
-    @staticmethod
-    def _order_record(row: dict[str, Any]) -> OrderRecord:
-        return OrderRecord(
-            order_no=str(row.get("odno", "")).strip(), symbol=str(row.get("pdno", "")).strip(),
-            side=Side.SELL if str(row.get("sll_buy_dvsn_cd")).strip() == "01" else Side.BUY,
-            quantity=number(row.get("ord_qty")), price=number(row.get("ord_unpr")),
-            filled_quantity=number(row.get("tot_ccld_qty")),
-            remaining_quantity=number(row.get("rmn_qty", row.get("psbl_qty"))),
-            average_price=number(row.get("avg_prvs")), filled_amount=number(row.get("tot_ccld_amt")),
-            org_no=str(row.get("ord_gno_brno", "")).strip(), original_order_no=str(row.get("orgn_odno", "")).strip(),
-            order_type_code=str(row.get("ord_dvsn_cd", "")).strip(), ordered_at=str(row.get("ord_tmd", "")).strip(),
-            order_day=_day(row.get("ord_dt")), cancelled=str(row.get("cncl_yn", "")).strip() == "Y",
-            rejected_quantity=number(row.get("rjct_qty")), name=str(row.get("prdt_name", "")).strip(),
-        )
 
     def day_fills(self, day: date) -> list[FillRecord]:
         """One record per order with fills: KIS lists cumulative quantities and average prices per
@@ -446,35 +409,17 @@ class KisClient(HttpBroker):
             return [o for o in self.day_orders(self._today(), open_only=True)
                     if o.remaining_quantity > 0 and not o.cancelled]
         params = {**self._account(), "INQR_DVSN_1": "0", "INQR_DVSN_2": "0"}
-        rows, _ = self._listing(OPEN_ORDERS_PATH, TR_OPEN_ORDERS, params, "output")
+        found, _ = self._listing(OPEN_ORDERS_PATH, TR_OPEN_ORDERS, params, "output")
         today = self._today()
-        return [replace(record, order_day=today) for record in map(self._order_record, rows)]
+        return [replace(record, order_day=today) for record in map(order_record, found)]
 
     # -- cash and holdings -------------------------------------------------------------------
     def balance(self) -> Balance:
-        """Cash and every position with shares (rows sold out today, ``hldg_qty`` 0, are left out).
-        ``orderable_cash`` is the D+2 deposit (``prvs_rcdl_excc_amt``); ``buying_power`` asks exactly."""
+        """Cash and every position with shares, all pages (see ``kis_records.balance_record``)."""
         params = {**self._account(), "AFHR_FLPR_YN": "N", "OFL_YN": "", "INQR_DVSN": "02", "UNPR_DVSN": "01",
                   "FUND_STTL_ICLD_YN": "N", "FNCG_AMT_AUTO_RDPT_YN": "N", "PRCS_DVSN": "00"}
-        rows, last = self._listing(BALANCE_PATH, TR_BALANCE, params, "output1")
-        summary = (_rows(last.get("output2")) or [{}])[0]
-        positions = {p.symbol: p for p in map(self._position, rows) if p.quantity > 0}
-        return Balance(deposit=number(summary.get("dnca_tot_amt")),
-                       orderable_cash=number(summary.get("prvs_rcdl_excc_amt")),
-                       settlement_d2=number(summary.get("prvs_rcdl_excc_amt")),
-                       total_evaluation=number(summary.get("tot_evlu_amt")),
-                       positions=tuple(positions.values()), settlement_d1=number(summary.get("nxdy_excc_amt")),
-                       securities_evaluation=number(summary.get("scts_evlu_amt")),
-                       profit_loss=number(summary.get("evlu_pfls_smtl_amt")))
-
-    @staticmethod
-    def _position(row: dict[str, Any]) -> PositionRecord:
-        return PositionRecord(symbol=str(row.get("pdno", "")).strip(), quantity=number(row.get("hldg_qty")),
-                              sellable_quantity=number(row.get("ord_psbl_qty")),
-                              average_price=number(row.get("pchs_avg_pric")), current_price=number(row.get("prpr")),
-                              name=str(row.get("prdt_name", "")).strip(), evaluation=number(row.get("evlu_amt")),
-                              profit_loss=number(row.get("evlu_pfls_amt")),
-                              profit_loss_rate=number(row.get("evlu_pfls_rt")))
+        holdings, last = self._listing(BALANCE_PATH, TR_BALANCE, params, "output1")
+        return balance_record(holdings, (rows(last.get("output2")) or [{}])[0])
 
     def buying_power(self, symbol: str, price: Decimal | None = None) -> BuyingPower:
         """``inquire-psbl-order`` with ``ORD_DVSN 01`` (the only way the stock's margin rate is
@@ -483,16 +428,17 @@ class KisClient(HttpBroker):
             price = self.quote(symbol).price
         params = {**self._account(), "PDNO": symbol, "ORD_UNPR": str(int(price)), "ORD_DVSN": "01",
                   "CMA_EVLU_AMT_ICLD_YN": "N", "OVRS_ICLD_YN": "N"}
-        out = (_rows(self._get(BUYABLE_PATH, TR_BUYABLE, params).body.get("output")) or [{}])[0]
+        out = (rows(self._get(BUYABLE_PATH, TR_BUYABLE, params).body.get("output")) or [{}])[0]
         return BuyingPower(symbol=symbol, price=number(out.get("psbl_qty_calc_unpr")) or price,
-                           orderable_cash=number(out.get("ord_psbl_cash")), max_quantity=number(out.get("nrcvb_buy_qty")))
+                           orderable_cash=number(out.get("ord_psbl_cash")),
+                           max_quantity=number(out.get("nrcvb_buy_qty")))
 
     def sellable_quantity(self, symbol: str) -> Decimal:
         """Real: ``inquire-psbl-sell``. Mock (no such TR): ``ord_psbl_qty`` of the balance row."""
         if self.mock:
             return next((p.sellable_quantity for p in self.balance().positions if p.symbol == symbol), Decimal(0))
         reply = self._get(SELLABLE_PATH, TR_SELLABLE, {**self._account(), "PDNO": symbol})
-        row = next((r for r in _rows(reply.body.get("output")) if str(r.get("pdno", symbol)).strip() == symbol), {})
+        row = next((r for r in rows(reply.body.get("output")) if str(r.get("pdno", symbol)).strip() == symbol), {})
         return number(row.get("ord_psbl_qty"))
 
     def market_days(self, day: date) -> list[MarketDay]:
@@ -500,9 +446,8 @@ class KisClient(HttpBroker):
         self._real_only("the holiday calendar (chk-holiday)")
         reply = self._get(HOLIDAY_PATH, TR_HOLIDAY, {"BASS_DT": day.strftime("%Y%m%d"), "CTX_AREA_FK": "",
                                                       "CTX_AREA_NK": ""})
-        return [MarketDay(day=d, business_day=row.get("bzdy_yn") == "Y", trading_day=row.get("tr_day_yn") == "Y",
-                          open_day=row.get("opnd_yn") == "Y", settlement_day=row.get("sttl_day_yn") == "Y")
-                for row in _rows(reply.body.get("output")) if (d := _day(row.get("bass_dt")))]
+        return [market_day(listed, row) for row in rows(reply.body.get("output"))
+                if (listed := day_of(row.get("bass_dt")))]
 
 
-__all__ = ["KisClient", "number"]
+__all__ = ["KisClient"]
