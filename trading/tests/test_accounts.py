@@ -242,3 +242,21 @@ def test_a_kiwoom_mock_account_connects_and_shows_its_balance(user, settings, dj
         with django_capture_on_commit_callbacks(execute=True):
             services.broker_account_delete(actor=Actor.of_user(user), account=account)
         assert server.count("/oauth2/revoke") == 1
+
+
+def test_a_paper_account_opens_with_its_cash_and_needs_no_keys(client, user):
+    client.force_login(user)
+    client.cookies["lang"] = "en"
+    response = client.post("/trading/accounts/new/paper/", {"nickname": "연습", "cash": "30000000"})
+    account = BrokerAccount.objects.get(owner=user)
+    assert response.status_code == 302 and account.is_paper and account.status == AccountStatus.VERIFIED
+    client.post(f"/trading/accounts/{account.pk}/verify/")  # reads the paper book's balance
+    page = client.get(f"/trading/accounts/{account.pk}/").content.decode()
+    assert "30,000,000" in page and "Rotate keys" not in page
+    assert AuditEntry.objects.filter(action="broker_account.open_paper", actor=user).exists()
+    too_much = client.post("/trading/accounts/new/paper/", {"nickname": "x", "cash": "99999999999999"})
+    assert "between 1,000,000 and 10,000,000,000" in too_much.content.decode()
+    client.post(f"/trading/accounts/{account.pk}/delete/")
+    from trading.paper.models import PaperBook
+
+    assert not BrokerAccount.objects.exists() and not PaperBook.objects.exists()
