@@ -12,7 +12,9 @@ Shapes come from KIS's own samples (``koreainvestment/open-trading-api`` ``examp
   ``tr_cont: N`` and the ``ctx_area_*`` it got (space padded to 100, like the real cursors).
 
 Codes the fake needs but no public source shows start with ``FAKE`` (a client bug, never KIS).
-``APBK0400`` (sell above sellable) and the APBK0919 text are third-party reports.
+``APBK0400`` (sell above sellable) is a third-party report; the ``msg1`` texts of APBK0919 (market
+closed) and APBK0656 (unknown symbol) are our wording (the codes are python-kis's); an unknown code
+at ``inquire-price`` answering zeros is an assumption.
 The clock (token life, order times) is the fake's own: ``advance(seconds)`` moves it; rate windows
 use real time, as KIS does. Fills: market orders fill at ``set_price``; limit orders rest until
 ``fill(order_no, qty, price)``; no fees or taxes, cash settles at once.
