@@ -18,8 +18,6 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-import httpx
-
 from .base import (
     AccessToken,
     Balance,
@@ -100,6 +98,8 @@ REFUSAL_MESSAGES = {
     "APBK0656": "no such symbol at KIS",
     "APBK0952": "the order exceeds the orderable amount",
     "OPSQ2000": "this account number is not linked to the app key (check the number and real/mock)",
+    "EGW00103": "KIS refused the app key or secret",
+    "EGW00105": "KIS refused the app key or secret",
     LISTING_CHANGED: "the listing changed while it was read",
 }
 RETRYABLE_REFUSALS = frozenset({LISTING_CHANGED})
@@ -109,20 +109,6 @@ ROWS_PER_CHART_CALL = 100
 MAX_CHART_CALLS = 200
 MAX_PAGES = 100
 LISTING_RESTARTS = 2
-
-
-class _HideQueries(logging.Filter):
-    """httpx logs every request's full URL at INFO; KIS GET queries carry the account number (CANO).
-    Keep the path, drop the query."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(arg.copy_with(query=None) if isinstance(arg, httpx.URL) else arg for arg in record.args)
-        return True
-
-
-if not any(isinstance(f, _HideQueries) for f in logging.getLogger("httpx").filters):
-    logging.getLogger("httpx").addFilter(_HideQueries())
 
 
 def _whole(quantity: Decimal) -> str:
@@ -150,6 +136,7 @@ class KisClient(HttpBroker):
     broker = Broker.KIS
     token_refused_codes = frozenset({"EGW00123", "EGW00121"})
     rate_limit_codes = frozenset({"EGW00201"})
+    definite_refusal_codes = CREDENTIAL_CODES  # the gateway sends them with HTTP 500
     use_hashkey = False
     org_adj_prc = "0"
     listing_restarts = LISTING_RESTARTS

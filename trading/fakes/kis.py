@@ -254,8 +254,10 @@ class FakeKis(FakeServer):
     # -- the gateway: key, rate, token, TR id, account ------------------------------------
     def _guarded(self, request: Request) -> Answer | str:
         account = self.book.accounts.get(request.header("appkey"))
-        if account is None or request.header("appsecret") != account.app_secret:
+        if account is None:
             return kis_error("EGW00103", "유효하지 않은 AppKey입니다.", 500)
+        if request.header("appsecret") != account.app_secret:
+            return kis_error("EGW00105", "유효하지 않은 AppSecret입니다.", 500)
         if not self._within_rate(account):
             return kis_error("EGW00201", "초당 거래건수를 초과하였습니다.", 500)
         refused = self._check_token(request, account) or self._check_tr(request, account)

@@ -156,6 +156,18 @@ def test_an_unknown_app_key_is_refused_for_good(fake):
     assert caught.value.broker_message == "유효하지 않은 AppKey입니다."
 
 
+def test_a_secret_rotated_at_kis_is_a_definite_refusal_not_an_unknown_outcome(fake):
+    kis = client(fake)
+    kis.ensure_token()
+    fake.book.accounts[REAL_KEY].app_secret = "rotated-" + REAL_SECRET  # KIS answers HTTP 500 EGW00105
+
+    with pytest.raises(Refused) as caught:
+        kis.place_order(buy())
+
+    assert (caught.value.code, caught.value.message) == ("EGW00105", "KIS refused the app key or secret")
+    assert not isinstance(caught.value, UnknownOutcome) and fake.orders(REAL_KEY) == []
+
+
 def test_revoke_drops_the_token_at_kis(fake):
     kis = client(fake)
     kis.ensure_token()
