@@ -208,6 +208,8 @@ def broker_account_open_paper(*, actor: Actor, owner: Any, nickname: str, cash: 
             paper_initial_cash=cash, status=AccountStatus.VERIFIED, last_verified_at=timezone.now(),
         )
         paper_book_open(account=account, cash=cash)
+        _apply(account, _verify(connections.broker_client(account)))  # its first balance, for the pages
+        account.save()
         audit_record(actor=actor, action="broker_account.open_paper", owner=owner, target=account,
                      after={"nickname": nickname, "cash": str(cash)})
         events.publish(user_id=owner.pk, event="broker.verified", payload=_event_payload(account))
