@@ -1,13 +1,16 @@
 """Market-data providers against fake KIS/Kiwoom servers (real local HTTP), the local store,
 a CSV folder and a monkeypatched pykrx; the chain's fallback, error report and cache.
 
-KIS runs against ``trading.fakes.kis.FakeKis`` (KIS's own answer shapes, the trading client's fake);
-the Kiwoom parts here still use ``fake_brokers.FakeKiwoom``."""
+KIS and Kiwoom run against the trading clients' fakes (``trading.fakes``: each broker's own answer
+shapes), serving the sample bars of CODE."""
 
 from __future__ import annotations
 
+import csv
 import logging
+from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -25,15 +28,34 @@ from marketdata.providers.kiwoom import KiwoomProvider
 from marketdata.providers.pykrx_provider import PykrxProvider
 from trading.brokers.http import MemoryTokenStore
 from trading.fakes.kis import FakeKis
+from trading.fakes.kiwoom import FakeKiwoom
 from trading.fakes.server import Answer
 
-from .fake_brokers import SAMPLE_BARS_DIR, FakeKiwoom, load_sample_bars
+SAMPLE_BARS_DIR = Path(__file__).resolve().parents[1] / "sample_data" / "bars"
 
 pytestmark = pytest.mark.skipif(not (SAMPLE_BARS_DIR / "005930.csv").is_file(), reason="sample bars not available")
 
 CODE = "005930"
 START, END = date(2023, 1, 1), date(2024, 6, 30)
 SECRET = "test-app-secret-DO-NOT-LEAK"
+
+
+@dataclass(frozen=True)
+class SampleBar:
+    day: date
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+
+
+def load_sample_bars(code: str) -> list[SampleBar]:
+    """Rows of the sample ``<code>.csv``, oldest first."""
+    with (SAMPLE_BARS_DIR / f"{code}.csv").open(newline="", encoding="utf-8") as handle:
+        fields = ("open", "high", "low", "close", "volume")
+        return [SampleBar(date.fromisoformat(row["date"]), *(int(float(row[k])) for k in fields))
+                for row in csv.DictReader(handle)]
 
 
 @pytest.fixture(autouse=True)
@@ -91,9 +113,48 @@ def fake_kis():
         yield server
 
 
+KIWOOM_KEY = "market-data-kiwoom-key"
+KIWOOM_CHART = "/api/dostk/chart"
+KIWOOM_FAULTS = {
+    "http500": Answer(500, "Internal Server Error"),
+    "http429": Answer(429, "Too Many Requests"),
+    "rate_limit": Answer(200, {"return_code": 5, "return_msg": "[1700:허용된 요청 개수를 초과하였습니다. API ID=ka10081]"}),
+    "slow": "timeout",
+}
+
+
+class ChartKiwoom(FakeKiwoom):
+    """The fake Kiwoom with one market-data key, the sample bars of CODE and the counters these tests read."""
+
+    def __init__(self) -> None:
+        super().__init__(requests_per_second=1000)
+        self.add_account(KIWOOM_KEY, SECRET, "5011111111")
+        self.set_bars(CODE, [(b.day, b.open, b.high, b.low, b.close, b.volume) for b in load_sample_bars(CODE)])
+        self.app_key, self.app_secret = KIWOOM_KEY, SECRET
+
+    @property
+    def base_url(self) -> str:
+        return self.url
+
+    @property
+    def chart_calls(self) -> int:
+        return self.count(KIWOOM_CHART)
+
+    @property
+    def token_calls(self) -> int:
+        return self.count("/oauth2/token")
+
+    def fail(self, mode: str, times: int = 20) -> None:
+        """The next ``times`` chart calls fail as ``mode`` says (``empty``: the code has no bars)."""
+        if mode == "empty":
+            self.stocks[CODE].bars = []
+        else:
+            self.fail_next(KIWOOM_CHART, KIWOOM_FAULTS[mode], times)
+
+
 @pytest.fixture
 def fake_kiwoom():
-    with FakeKiwoom(app_secret=SECRET) as server:
+    with ChartKiwoom() as server:
         yield server
 
 
@@ -102,7 +163,7 @@ def kis_for(server: ChartKis, **options) -> KisProvider:
     return KisProvider(server.base_url, server.app_key, server.app_secret, **options)
 
 
-def kiwoom_for(server: FakeKiwoom, **options) -> KiwoomProvider:
+def kiwoom_for(server: ChartKiwoom, **options) -> KiwoomProvider:
     options = {"timeout": 2.0, "requests_per_second": 0, "rate_limit_retries": 0, **options}
     return KiwoomProvider(server.base_url, server.app_key, server.app_secret, **options)
 
@@ -250,17 +311,17 @@ def test_kiwoom_reissues_an_expired_token_once(fake_kiwoom):
     ("mode", "reason"),
     [
         ("http500", "server error HTTP 500"),
-        ("slow", "timed out after 2s"),
+        ("slow", "timed out after 1s"),
         ("rate_limit", "rate limited (1700)"),
         ("http429", "rate limited (HTTP 429)"),
         ("empty", "empty answer"),
     ],
 )
 def test_kiwoom_failures_become_transient_provider_errors(fake_kiwoom, mode, reason):
-    fake_kiwoom.mode = mode
+    fake_kiwoom.fail(mode)
 
     with pytest.raises(ProviderError) as caught:
-        kiwoom_for(fake_kiwoom).daily_bars(CODE, START, END)
+        kiwoom_for(fake_kiwoom, timeout=1.0).daily_bars(CODE, START, END)
 
     assert reason in caught.value.reason
     assert not caught.value.permanent
@@ -295,9 +356,9 @@ def test_chain_falls_back_and_reports_which_provider_answered(fake_kis, fake_kiw
 def test_chain_lists_every_reason_when_all_fail(fake_kis, fake_kiwoom, caplog):
     caplog.set_level(logging.DEBUG)
     fake_kis.fail("rate_limit")
-    fake_kiwoom.mode = "slow"
+    fake_kiwoom.fail("slow")
     local = FailingProvider("local", "no bars in the local store for 005930")
-    chain = ProviderChain([local, kis_for(fake_kis), kiwoom_for(fake_kiwoom)], cache_seconds=0)
+    chain = ProviderChain([local, kis_for(fake_kis), kiwoom_for(fake_kiwoom, timeout=1.0)], cache_seconds=0)
 
     with pytest.raises(AllProvidersFailed) as caught:
         chain.daily_bars(CODE, START, END)
