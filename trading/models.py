@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from core import crypto
 from core.models import BaseModel
@@ -33,7 +34,7 @@ class BrokerEnvironment(models.TextChoices):
 
 class AccountStatus(models.TextChoices):
     PENDING = "pending", _("Not verified yet")
-    VERIFIED = "verified", _("Verified")
+    VERIFIED = "verified", pgettext_lazy("broker account status", "Verified")
     FAILED = "failed", _("Verification failed")
     DISABLED = "disabled", _("Disabled")
 
