@@ -153,8 +153,11 @@ def _state(account: BrokerAccount) -> dict[str, Any]:
 
 
 def _event_payload(account: BrokerAccount) -> dict[str, Any]:
+    # "title" is what the dashboard's live list shows, in the owner's language
+    with translation.override(getattr(account.owner, "language", None)):
+        title = f"{account.nickname} · {account.get_status_display()}"
     return {"account_id": account.pk, "nickname": account.nickname, "broker": account.broker,
-            "environment": account.environment, "status": account.status}
+            "environment": account.environment, "status": account.status, "title": title}
 
 
 # -- actions ---------------------------------------------------------------------------------

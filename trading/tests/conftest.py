@@ -40,3 +40,11 @@ def fake_kis(settings, db) -> Iterator[KisWorld]:
     finally:
         server.stop()
         caches["brokers"].clear()
+
+
+@pytest.fixture
+def user(user):
+    """alice reads the site in English here: tests assert the messages' English text."""
+    user.language = "en"
+    user.save(update_fields=["language"])
+    return user

@@ -37,6 +37,7 @@ def test_connect_list_detail_rename_verify_delete(api_client, user, fake_kis):
 
 
 def test_a_broker_refusal_is_a_400_with_a_clear_message(api_client, fake_kis):
+    api_client.cookies["lang"] = "en"
     response = api_client.post("/api/v1/broker-accounts/", {**CONNECT, "app_secret": "z" * 180}, format="json",
                                HTTP_ACCEPT_LANGUAGE="en")
     error = response.json()["error"]
