@@ -78,3 +78,12 @@ def open_paper_account(owner, cash: int = 10_000_000, nickname: str = "모의투
 @pytest.fixture
 def account(user) -> BrokerAccount:
     return open_paper_account(user)
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """The refusals' English text is what these tests read (Korean is the site's default)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
