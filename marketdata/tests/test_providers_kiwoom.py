@@ -1,7 +1,6 @@
 """The Kiwoom market-data provider is a thin adapter over the trading client: against the fake
 Kiwoom of ``trading.fakes`` (Kiwoom's own answer shapes) it shares the token store and the request
-budget it is given, and sorts the client's errors into transient and permanent provider errors.
-(The provider's older tests in ``test_providers.py`` still run against ``fake_brokers.FakeKiwoom``.)"""
+budget it is given, and sorts the client's errors into transient and permanent provider errors."""
 
 from __future__ import annotations
 
