@@ -26,7 +26,7 @@ import pickle
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -58,6 +58,16 @@ DROP_LOCK_WAIT_SECONDS = 5.0
 # takes equally long to get there (thread switches, a busy CPU). A window slightly longer than the
 # broker's second keeps a late request of one second and an early one of the next apart.
 WINDOW_SECONDS = 1.05
+# A slot that frees within this long is reserved at once, for the exact time it frees: a process
+# woken late by a busy CPU then still starts on time, so the window's pace does not drift with each
+# wake-up (it did: 16.8/s of 18 from 4 processes). Beyond it the caller sleeps and asks again, so an
+# order arriving meanwhile can still go first.
+RESERVE_AHEAD_SECONDS = 0.1
+# A process that wakes this late for its reserved start gives the slot up and takes another: sent
+# now, its request could reach the broker in the next second's window. Only so many times in a row
+# (a CPU that busy would otherwise starve it; the broker's refusal is then the safe answer).
+LATE_SECONDS = 0.02
+LATE_RETRIES = 3
 # A waiting order keeps inquiries off the budget for this long past the slot it waits for (if it
 # died waiting, inquiries resume after it).
 PRIORITY_GRACE_SECONDS = 0.5
@@ -77,14 +87,16 @@ class BrokerDatabaseCache(DatabaseCache):
     one INSERT win, on PostgreSQL and on SQLite alike.
     """
 
-    def add(self, key: str, value: object, timeout: float | None = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+    def add(self, key: str, value: object, timeout: float | None = DEFAULT_TIMEOUT,
+            version: int | None = None) -> bool:
         key = self.make_and_validate_key(key, version=version)
         timeout = self.get_backend_timeout(timeout)
-        expires = datetime.max if timeout is None else datetime.fromtimestamp(timeout, tz=UTC)
+        zone = UTC if settings.USE_TZ else None
+        expires = datetime.max if timeout is None else datetime.fromtimestamp(timeout, tz=zone)
         db = router.db_for_write(self.cache_model_class)
         connection = connections[db]
         quote, adapt = connection.ops.quote_name, connection.ops.adapt_datetimefield_value
-        table, key_col, value_col, expires_col = (quote(name) for name in (self._table, "cache_key", "value", "expires"))
+        table, key_col, value_col, expires_col = map(quote, (self._table, "cache_key", "value", "expires"))
         pickled = base64.b64encode(pickle.dumps(value, self.pickle_protocol)).decode("latin1")
         try:
             with transaction.atomic(using=db), connection.cursor() as cursor:
@@ -165,44 +177,48 @@ class CacheTokenStore:
 
 
 # -- the request budget: Redis ----------------------------------------------------------------
-# KEYS[1]: request starts (ZSET: member = request id, score = start in microseconds of Redis time)
+# KEYS[1]: request starts (ZSET: member = request id, score = start in microseconds of Redis time;
+#          a start may lie up to the reservation horizon ahead)
 # KEYS[2]: orders waiting for a slot (ZSET: member = request id, score = until when it counts)
-# ARGV: per_second, window_us, priority (1/0), request id, grace_us, held_back_ms
-# Returns 0 when the request may start now (its start is recorded), else milliseconds to wait.
+# ARGV: per_second, window_us, priority (1/0), request id, grace_us, held_back_us, reserve_us
+# Returns {1, us}: the start is recorded, go in us microseconds; {0, us}: ask again in us.
 WINDOW_SCRIPT = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local limit, window, reserve = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local slot_wait = 0
+local start = now
 local taken = redis.call('ZCARD', KEYS[1])
-if taken >= limit then
-  local oldest = redis.call('ZRANGE', KEYS[1], taken - limit, taken - limit, 'WITHSCORES')
-  slot_wait = tonumber(oldest[2]) + window - now
+if taken > 0 then
+  start = math.max(start, tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]))
+  if taken >= limit then
+    local nth = redis.call('ZRANGE', KEYS[1], taken - limit, taken - limit, 'WITHSCORES')
+    start = math.max(start, tonumber(nth[2]) + window)
+  end
 end
+local wait = start - now
 if ARGV[3] == '1' then
-  if slot_wait > 0 then
-    local hold = slot_wait + tonumber(ARGV[5])
+  if wait > reserve then
+    local hold = wait + tonumber(ARGV[5])
     redis.call('ZADD', KEYS[2], now + hold, ARGV[4])
-    local keep = math.ceil(hold / 1000) + 1000
-    if redis.call('PTTL', KEYS[2]) < keep then
-      redis.call('PEXPIRE', KEYS[2], keep)
+    if redis.call('PTTL', KEYS[2]) < math.ceil(hold / 1000) + 1000 then
+      redis.call('PEXPIRE', KEYS[2], math.ceil(hold / 1000) + 1000)
     end
-    return math.ceil(slot_wait / 1000)
+    return {0, wait - reserve}
   end
   redis.call('ZREM', KEYS[2], ARGV[4])
 else
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   if redis.call('ZCARD', KEYS[2]) > 0 then
-    return math.max(math.ceil(slot_wait / 1000), tonumber(ARGV[6]))
+    return {0, math.max(wait - reserve, tonumber(ARGV[6]))}
   end
-  if slot_wait > 0 then
-    return math.ceil(slot_wait / 1000)
+  if wait > reserve then
+    return {0, wait - reserve}
   end
 end
-redis.call('ZADD', KEYS[1], now, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
-return 0
+redis.call('ZADD', KEYS[1], start, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil((wait + window) / 1000) + 1000)
+return {1, wait}
 """
 
 
@@ -224,16 +240,33 @@ class RedisBudget:
         """Block until one request of ``key`` may start; raises ``Refused`` if Redis is unreachable."""
         request = uuid.uuid4().hex
         keys = [f"{self.prefix}:{key}", f"{self.prefix}:priority:{key}"]
-        args = [max(1, int(per_second)), int(WINDOW_SECONDS * 1e6), int(priority), request,
-                int(PRIORITY_GRACE_SECONDS * 1e6), int(HELD_BACK_SECONDS * 1000)]  # fmt: skip
+        args = [max(1, int(per_second)), _us(WINDOW_SECONDS), int(priority), request, _us(PRIORITY_GRACE_SECONDS),
+                _us(HELD_BACK_SECONDS), _us(RESERVE_AHEAD_SECONDS)]  # fmt: skip
+        late = 0
         while True:
+            asked = time.monotonic()  # before Redis reads its clock: lateness is never underestimated
             try:
-                wait_ms = int(self._script(keys=keys, args=args))
+                reserved, wait_us = self._script(keys=keys, args=args)
             except self._errors as exc:
                 raise Refused(BUDGET_UNAVAILABLE, code="budget_unavailable", retryable=True) from exc
-            if wait_ms <= 0:
+            if not reserved:
+                time.sleep(wait_us / 1e6)
+            elif _on_time(asked + wait_us / 1e6, time.monotonic) or late == LATE_RETRIES:
                 return
-            time.sleep(wait_ms / 1000)
+            else:
+                late += 1
+
+
+def _on_time(due: float, now: Callable[[], float]) -> bool:
+    """Sleep until ``due`` (on the ``now`` clock); whether this process woke close enough to it."""
+    left = due - now()
+    if left > 0:
+        time.sleep(left)
+    return now() - due <= LATE_SECONDS
+
+
+def _us(seconds: float) -> int:
+    return int(seconds * 1_000_000)
 
 
 # -- the request budget: the database (embedded mode) -----------------------------------------
@@ -252,41 +285,48 @@ class DatabaseBudget:
 
     def acquire(self, key: str, *, per_second: int, priority: bool = False) -> None:
         """Block until one request of ``key`` may start; raises ``Refused`` if the database fails."""
-        registered = 0.0
+        registered, late = 0.0, 0
         while True:
             try:
-                wait, registered = self._attempt(key, max(1, int(per_second)), priority, registered)
+                reserved, when, registered = self._attempt(key, max(1, int(per_second)), priority, registered)
             except DatabaseError as exc:
                 raise Refused(BUDGET_UNAVAILABLE, code="budget_unavailable", retryable=True) from exc
-            if wait <= 0:
+            if not reserved:
+                time.sleep(when)
+            elif _on_time(when, time.time) or late == LATE_RETRIES:
                 return
-            time.sleep(wait)
+            else:
+                late += 1
 
     @staticmethod
-    def _attempt(key: str, limit: int, priority: bool, registered: float) -> tuple[float, float]:
-        """One transaction: take a slot (0, …) or say how long to wait and, for an order, until
-        when it holds inquiries back (the value it registered, to clear it once served)."""
+    def _attempt(key: str, limit: int, priority: bool, registered: float) -> tuple[bool, float, float]:
+        """One transaction, as the Redis script: (True, start) when ``start`` (epoch seconds) is
+        recorded, (False, wait) to ask again in ``wait`` seconds; and for an order, until when it
+        holds inquiries back (cleared once it is served unless a later order registered since)."""
         from trading.models import RequestWindow
 
         with transaction.atomic():
             window, _ = RequestWindow.objects.select_for_update().get_or_create(key=key)
             now = time.time()
             starts = sorted(s for s in window.starts if s > now - WINDOW_SECONDS)
-            slot_wait = starts[len(starts) - limit] + WINDOW_SECONDS - now if len(starts) >= limit else 0.0
-            held_until = window.priority_waiting_until
-            if priority and slot_wait > 0:
-                registered = now + slot_wait + PRIORITY_GRACE_SECONDS
+            start = max([now, *starts[-1:]])
+            if len(starts) >= limit:
+                start = max(start, starts[len(starts) - limit] + WINDOW_SECONDS)
+            wait, held_until = start - now, window.priority_waiting_until
+            if priority and wait > RESERVE_AHEAD_SECONDS:
+                registered = now + wait + PRIORITY_GRACE_SECONDS
                 if registered > held_until:
                     RequestWindow.objects.filter(pk=window.pk).update(priority_waiting_until=registered)
-                return slot_wait, registered
+                return False, wait - RESERVE_AHEAD_SECONDS, registered
             if not priority and held_until > now:
-                return max(slot_wait, min(HELD_BACK_SECONDS, held_until - now)), registered
-            if slot_wait > 0:
-                return slot_wait, registered
+                return False, max(wait - RESERVE_AHEAD_SECONDS, HELD_BACK_SECONDS), registered
+            if wait > RESERVE_AHEAD_SECONDS:
+                return False, wait - RESERVE_AHEAD_SECONDS, registered
             if priority and registered and held_until == registered:
                 held_until = 0.0  # served, and no order registered after this one
-            RequestWindow.objects.filter(pk=window.pk).update(starts=[*starts, now], priority_waiting_until=held_until)
-            return 0.0, registered
+            RequestWindow.objects.filter(pk=window.pk).update(starts=[*starts, start],
+                                                              priority_waiting_until=held_until)
+            return True, start, registered
 
 
 # -- the running mode's ones ------------------------------------------------------------------

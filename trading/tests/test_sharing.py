@@ -26,6 +26,7 @@ from trading.brokers.base import AccessToken, Credentials, Refused, RequestBudge
 from trading.brokers.http import HttpBroker
 from trading.sharing import (
     CACHE_ALIAS,
+    RESERVE_AHEAD_SECONDS,
     CacheTokenStore,
     DatabaseBudget,
     RedisBudget,
@@ -294,6 +295,26 @@ def test_an_order_waiting_for_the_budget_goes_before_waiting_inquiries(budget, a
 
     assert errors == []
     assert served == ["order", "inquiry", "inquiry"]
+
+
+def test_a_process_that_wakes_late_for_its_slot_takes_another(budget, app_key, monkeypatch):
+    """A busy CPU wakes a process 60 ms after its reserved start: sent then, its request and the
+    next second's first would reach the broker less than a second apart."""
+    sleep, overslept = time.sleep, []
+
+    def busy_cpu(seconds: float) -> None:
+        if seconds <= RESERVE_AHEAD_SECONDS and not overslept:  # the sleep until a reserved start
+            overslept.append(seconds)
+            seconds += 0.06
+        sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", busy_cpu)
+    starts = []
+    for _ in range(3):
+        budget.acquire(app_key, per_second=1)
+        starts.append(time.time())
+
+    assert overslept and most_in_one_window(starts) == 1, [round(b - a, 3) for a, b in zip(starts, starts[1:])]
 
 
 def test_each_app_key_has_its_own_budget(budget, app_key):
