@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from trading.models import BrokerEnvironment, BrokerKind
 
@@ -16,7 +17,7 @@ class ConnectForm(forms.Form):
         label=_("Environment"), choices=BrokerEnvironment.choices, initial=BrokerEnvironment.MOCK,
         help_text=_("Start with mock trading (모의투자): it uses separate keys and a separate account number."),
     )
-    nickname = forms.CharField(label=_("Name"), max_length=60, initial=_("My account"))
+    nickname = forms.CharField(label=pgettext_lazy("broker account", "Account name"), max_length=60, initial=_("My account"))
     account_no = forms.CharField(
         label=_("Account number"), max_length=20,
         help_text=_("KIS: 8 digits and the 2-digit product code (12345678-01). Kiwoom: 10 digits."),
@@ -34,7 +35,7 @@ class ConnectForm(forms.Form):
 
 
 class PaperForm(forms.Form):
-    nickname = forms.CharField(label=_("Name"), max_length=60, initial=_("Paper account"))
+    nickname = forms.CharField(label=pgettext_lazy("broker account", "Account name"), max_length=60, initial=_("Paper account"))
     cash = forms.IntegerField(label=_("Virtual cash (KRW)"), initial=10_000_000,
                               help_text=_("From 1,000,000 to 10,000,000,000 KRW."))
 
@@ -47,4 +48,4 @@ class RotateForm(forms.Form):
 
 
 class RenameForm(forms.Form):
-    nickname = forms.CharField(label=_("Name"), max_length=60)
+    nickname = forms.CharField(label=pgettext_lazy("broker account", "Account name"), max_length=60)
