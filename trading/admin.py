@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from core.admin import ReadOnlyAdmin
 from core.audit import Actor
 from trading import health, services
 from trading.models import BrokerAccount, BrokerKind
@@ -89,21 +90,9 @@ class BrokerAccountAdmin(admin.ModelAdmin):
         self.message_user(request, _("%(count)d brokers updated.") % {"count": len(pairs)})
 
 
-class _ReadOnly(admin.ModelAdmin):
-    """The paper book is written by the paper broker only (every write locks the account's cash)."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
+# The paper book is written by the paper broker only (every write locks the account's cash).
 @admin.register(PaperOrder)
-class PaperOrderAdmin(_ReadOnly):
+class PaperOrderAdmin(ReadOnlyAdmin):
     list_display = ["order_no", "book", "symbol", "side", "order_type", "quantity", "price", "filled_quantity",
                     "status", "order_day", "placed_at"]
     list_filter = ["status", "side", "order_type", "order_day"]
@@ -112,7 +101,7 @@ class PaperOrderAdmin(_ReadOnly):
 
 
 @admin.register(PaperFill)
-class PaperFillAdmin(_ReadOnly):
+class PaperFillAdmin(ReadOnlyAdmin):
     list_display = ["fill_no", "order", "symbol", "side", "quantity", "price", "commission", "tax", "trade_day",
                     "settles_on"]
     list_filter = ["side", "trade_day"]
@@ -121,7 +110,7 @@ class PaperFillAdmin(_ReadOnly):
 
 
 @admin.register(PaperPosition)
-class PaperPositionAdmin(_ReadOnly):
+class PaperPositionAdmin(ReadOnlyAdmin):
     list_display = ["book", "symbol", "quantity", "average_price", "realized_pnl"]
     search_fields = ["symbol", "book__account__owner__email"]
     list_select_related = ["book__account"]

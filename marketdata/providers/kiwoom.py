@@ -14,29 +14,12 @@ import time
 from datetime import date
 import httpx
 
-from trading.brokers.base import (
-    BrokerError, Credentials, Environment, RateLimited, Refused, RequestBudget, TokenExpired, TokenStore,
-)
-from trading.brokers.http import MemoryBudget, MemoryTokenStore
+from trading.brokers.base import BrokerError, Credentials, Environment, RequestBudget, TokenStore
+from trading.brokers.http import MemoryBudget
 from trading.brokers.kiwoom import CHART_PATH, KiwoomClient
 
+from ._http import ProcessTokens, Unpaced, provider_bars, provider_error
 from .base import DataProvider, ProviderBars, ProviderError
-
-
-class ProcessTokens(MemoryTokenStore):
-    """This process's Kiwoom tokens when the caller passes no shared store; ``clear`` is for tests."""
-
-    def clear(self) -> None:
-        with self._guard:
-            self._tokens.clear()
-            self._cooldowns.clear()
-
-
-class Unpaced:
-    """A ``RequestBudget`` that never waits (``requests_per_second <= 0``: tests and local fakes)."""
-
-    def acquire(self, key: str, *, per_second: int, priority: bool = False) -> None:
-        return None
 
 
 TOKENS = ProcessTokens()
@@ -96,30 +79,7 @@ class KiwoomProvider(DataProvider):
         try:
             bars = self._kiwoom.daily_bars(code, start, end)
         except BrokerError as exc:
-            raise ProviderError(self._reason(exc), permanent=_permanent(exc)) from None
+            raise provider_error(exc, timeout=self.timeout, path=CHART_PATH) from None
         if not bars:
             raise ProviderError(f"empty answer for {code} {start}..{end}", permanent=False)
-        return ProviderBars.build(
-            [bar.day for bar in bars], [float(bar.open) for bar in bars], [float(bar.high) for bar in bars],
-            [float(bar.low) for bar in bars], [float(bar.close) for bar in bars], [bar.volume for bar in bars],
-            value=[float(bar.value) if bar.value is not None else float("nan") for bar in bars],
-        )
-
-    def _reason(self, exc: BrokerError) -> str:
-        """One safe English sentence (the client's messages hold no secret)."""
-        code = exc.code or ""
-        if isinstance(exc, RateLimited):
-            return f"rate limited ({'HTTP 429' if code == '429' else code})"
-        if code == "timeout":
-            return f"timed out after {self.timeout:g}s on {CHART_PATH}"
-        if code in ("unreachable", "connection"):
-            return f"connection failed ({exc.message})"
-        if code.startswith("http_") and code[5:].isdigit() and int(code[5:]) >= 500:
-            return f"server error HTTP {code[5:]}"
-        said = f": {exc.broker_message}" if exc.broker_message else ""
-        return f"{exc.message}{said}"
-
-
-def _permanent(exc: BrokerError) -> bool:
-    """Asking again cannot help: a final refusal or a token refused even fresh."""
-    return isinstance(exc, TokenExpired) or (isinstance(exc, Refused) and not exc.retryable)
+        return provider_bars(bars)
