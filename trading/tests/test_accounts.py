@@ -260,3 +260,8 @@ def test_a_paper_account_opens_with_its_cash_and_needs_no_keys(client, user):
     from trading.paper.models import PaperBook
 
     assert not BrokerAccount.objects.exists() and not PaperBook.objects.exists()
+
+
+@pytest.mark.parametrize("model", ["brokeraccount", "paperorder", "paperfill", "paperposition"])
+def test_the_admin_lists_open_for_operators(admin_client, model):
+    assert admin_client.get(f"/admin/trading/{model}/").status_code == 200
