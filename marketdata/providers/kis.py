@@ -15,7 +15,7 @@ from datetime import date
 
 import httpx
 
-from trading.brokers.base import BrokerError, Credentials, Environment, RequestBudget, TokenStore
+from trading.brokers.base import BrokerError, Credentials, Environment, Quote, RequestBudget, TokenStore
 from trading.brokers.http import MemoryBudget
 from trading.brokers.kis import DAILY_BARS_PATH, KisClient
 
@@ -103,3 +103,20 @@ class KisProvider(DataProvider):
         if not bars:
             raise ProviderError(f"empty answer for {code} {start}..{end}", permanent=False)
         return provider_bars(bars)
+
+    @property
+    def configured(self) -> bool:
+        return self._configured
+
+    def quote(self, code: str) -> Quote:
+        """The current price of ``code`` (inquire-price), through the same client, token and budget.
+        Raises ``ProviderError`` like ``daily_bars``."""
+        if not self._configured:
+            raise ProviderError("not configured (set MARKET_DATA_KIS_APP_KEY and MARKET_DATA_KIS_APP_SECRET)",
+                                permanent=True)
+        try:
+            return self._kis.quote(code)
+        except BrokerError as exc:
+            raise provider_error(exc, timeout=self.timeout, path="inquire-price") from None
+        except _WouldWait as wait:
+            raise ProviderError(f"KIS allows a new token only in {wait.seconds:.0f}s", permanent=False) from None

@@ -54,10 +54,41 @@ def set_quote_source(source: QuoteSource | None) -> None:
 
 
 def quote_source() -> QuoteSource | None:
+    """The plugged-in source, else ``PAPER_QUOTE_SOURCE``, else a KIS quote when the platform has
+    market-data keys (``MARKET_DATA_KIS_APP_KEY``), else None (the bar store)."""
     if _source_override[0] is not None:
         return _source_override[0]
     path = getattr(settings, "PAPER_QUOTE_SOURCE", "")
-    return import_string(path) if path else None
+    if path:
+        return import_string(path)
+    if settings.MARKET_DATA_KIS_APP_KEY and settings.MARKET_DATA_KIS_APP_SECRET:
+        return market_data_quote
+    return None
+
+
+QUOTE_SECONDS = 2.0  # one broker quote per symbol serves every order for this long
+
+
+def market_data_quote(symbol: str) -> Quote | None:
+    """The platform's own KIS quote of a KRX stock (market-data keys, their shared token and budget),
+    kept ``QUOTE_SECONDS`` in the cache; None for crypto or when KIS cannot answer."""
+    from django.core.cache import cache
+
+    from marketdata.providers.base import ProviderError
+    from marketdata.providers.chain import get_provider
+
+    if not Instrument.objects.filter(code=symbol).exclude(market="CRYPTO").exists():
+        return None
+    key = f"paper:quote:{symbol}"
+    quote = cache.get(key)
+    if quote is None:
+        try:
+            quote = get_provider("kis").quote(symbol)
+        except ProviderError as exc:
+            logger.info("no KIS quote for %s: %s", symbol, exc.reason)
+            return None
+        cache.set(key, quote, QUOTE_SECONDS)
+    return quote
 
 
 def instrument_rules(symbol: str) -> InstrumentRules:

@@ -154,3 +154,29 @@ def test_a_refusal_keeps_its_code_and_numbers_in_the_users_language(client):
 
 def test_nothing_about_the_account_leaks_into_the_clients_repr(client, account):
     assert repr(client) == f"PaperClient(account={account.pk})"
+
+
+def test_with_market_data_keys_a_kis_quote_is_the_newest_price(client, settings):
+    from django.core.cache import caches
+
+    from trading.fakes.kis import FakeKis
+
+    server = FakeKis(rate_limits={"real": 50})
+    server.add_account("PSmarketdata" + "k" * 24, "market-data-secret-" + "s" * 161, "5555555501")
+    server.set_price("005930", 72_500, prev_close=71_300, name="삼성전자")
+    with server:
+        settings.MARKET_DATA_KIS_BASE_URL = server.url
+        settings.MARKET_DATA_KIS_APP_KEY = "PSmarketdata" + "k" * 24
+        settings.MARKET_DATA_KIS_APP_SECRET = "market-data-secret-" + "s" * 161
+        caches["brokers"].clear()
+        client.place_order(buy(1))
+        client.place_order(buy(2))
+    fills = client.day_fills(WEDNESDAY)
+    assert [fill.price for fill in fills] == [72_500, 72_500]
+    assert server.count("/uapi/domestic-stock/v1/quotations/inquire-price") == 1  # one quote served both
+
+
+def test_without_an_answer_from_kis_the_bars_stand_in(client, settings):
+    settings.MARKET_DATA_KIS_BASE_URL = "http://127.0.0.1:9"
+    settings.MARKET_DATA_KIS_APP_KEY, settings.MARKET_DATA_KIS_APP_SECRET = "PS" + "k" * 34, "s" * 180
+    assert client.quote("005930").price == 71_300
