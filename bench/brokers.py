@@ -188,7 +188,8 @@ def throughput(stack: Stack, fake: Any, *, seconds: float, processes: int = 4, t
     results = [stack.result(p, seconds + 120) for p in started]
     fake._within_rate = within_rate
     with fake.lock:
-        arrivals = [r.at for r in fake.requests if r.path.startswith("/uapi") and r.header("appkey") == account["app_key"]]
+        arrivals = [r.at for r in fake.requests
+                    if r.path.startswith("/uapi") and r.header("appkey") == account["app_key"]]
     measured = [at for at in arrivals if begin <= at < begin + seconds]
     return {"rate": len(measured) / seconds, "requests": len(arrivals), "refused": refused[0],
             "client_rate_limited": sum(r["rate_limited"] for r in results),
@@ -232,6 +233,8 @@ def balance(stack: Stack, fake: Any, environment: str) -> dict[str, Any]:
 
 
 def report(stack: Stack, fake: Any, seconds: float) -> None:
+    from trading.sharing import WINDOW_SECONDS
+
     print(f"== {stack.name} mode ({'Redis ' + stack.redis_url if stack.redis_url else 'SQLite, database cache'})")
     a = throughput(stack, fake, seconds=seconds)
     verdict = "ok" if a["rate"] >= TARGET_RATE and a["refused"] == 0 and not a["errors"] else "MISSED"
@@ -239,7 +242,8 @@ def report(stack: Stack, fake: Any, seconds: float) -> None:
           f"{a['refused']} refused by the broker, {a['client_rate_limited']} seen by clients, "
           f"errors {a['errors'] or 'none'}  [{verdict}: target >= {TARGET_RATE:.0f}/s, 0 refusals]")
     print(f"    most in any 1 s at the broker: {a['max_per_second']} (limit 18); tightest 19 arrivals span "
-          f"{a['tightest']:.3f} s; token issuances: {a['issuances']}")
+          f"{a['tightest']:.3f} s; token issuances: {a['issuances']}; steady ceiling 18 per "
+          f"{WINDOW_SECONDS} s = {18 / WINDOW_SECONDS:.2f}/s")
     b = token_day(stack, fake)
     in_life = sum(1 for hour in b["issued_at_hours"] if hour * 3600 < 86400 - 600)
     print(f"(b) 25 h of trading clock, 2 new processes every hour ({b['processes']} processes): "

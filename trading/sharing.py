@@ -13,6 +13,9 @@ shared by every process, not in one process's memory (``trading.brokers.http`` h
   attempt (server time, so every process measures on one clock).
 - ``DatabaseBudget``: the same window in ``RequestWindow`` rows, one short transaction per attempt.
 
+Both record a start when it may happen within ``RESERVE_AHEAD_SECONDS`` (the caller sleeps until
+it), so the pace holds however late a busy CPU wakes the waiting processes.
+
 Orders pass ``priority=True``: while an order waits for a slot, inquiries take none.
 ``shared_token_store()`` / ``shared_budget()`` return the ones of the running mode.
 """
