@@ -152,24 +152,28 @@ class CacheTokenStore:
 
     @contextmanager
     def single_flight(self, key: str, *, timeout: float) -> Iterator[bool]:
-        """Yield True to the one holder of ``key``'s issuance lock, False after ``timeout`` seconds."""
+        """Yield True to the one holder of ``key``'s issuance lock; False after ``timeout`` seconds,
+        or as soon as a token is stored meanwhile (the caller reads it: waiters do not then queue
+        for the lock one by one just to read it)."""
         lock, owner = f"token-lock:{key}", uuid.uuid4().hex
-        held = self._take(lock, owner, timeout)
+        held = self._take(lock, owner, timeout, watched=f"token:{key}")
         try:
             yield held
         finally:
             if held and self.cache.get(lock) == owner:  # not one that took over after ours lapsed
                 self.cache.delete(lock)
 
-    def _take(self, lock: str, owner: str, timeout: float) -> bool:
+    def _take(self, lock: str, owner: str, timeout: float, *, watched: str) -> bool:
         deadline = time.monotonic() + timeout
-        pause = self.poll_seconds
+        pause, seen = self.poll_seconds, self.cache.get(watched)
         while not self.cache.add(lock, owner, timeout=LOCK_SECONDS):
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
             time.sleep(min(pause, left))
             pause = min(pause * 1.5, 0.25)
+            if self.cache.get(watched) != seen:
+                return False
         return True
 
     def cooldown_until(self, key: str) -> float:

@@ -95,7 +95,8 @@ def database_url(settings_dict: dict[str, Any]) -> str:
     user = quote(settings_dict.get("USER") or "", safe="")
     password = quote(settings_dict.get("PASSWORD") or "", safe="")
     credentials = f"{user}:{password}@" if password else f"{user}@" if user else ""
-    return f"postgres://{credentials}{settings_dict.get('HOST') or 'localhost'}:{settings_dict.get('PORT') or 5432}/{quote(name, safe='')}"
+    host, port = settings_dict.get("HOST") or "localhost", settings_dict.get("PORT") or 5432
+    return f"postgres://{credentials}{host}:{port}/{quote(name, safe='')}"
 
 
 @pytest.fixture
