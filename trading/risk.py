@@ -604,7 +604,10 @@ def check_order(intent: OrderIntent, *, instrument: InstrumentRules | None, mark
     ``instrument`` is None for a symbol the instrument master does not know (then only the kill
     switches and the duplicate check run besides). ``recent_orders`` are the account's own.
     ``confirm`` overrides the duplicate check (the user confirmed, or the API got ``confirm: true``).
+    Raises ValueError when ``instrument`` is another symbol's.
     """
+    if instrument is not None and instrument.symbol != intent.symbol:
+        raise ValueError(f"the rules of {instrument.symbol} were given for an order of {intent.symbol}")
     failures = kill_switch_failures(kill_switches) + instrument_failures(intent.symbol, instrument)
     moment = None
     if instrument is not None:
