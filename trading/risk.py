@@ -342,8 +342,9 @@ def min_value_failures(rules: InstrumentRules, quantity: Decimal, price: Decimal
     """``below_min_order_value`` when ``quantity`` × ``price`` is under the instrument's minimum."""
     value = quantity * price
     if value < rules.min_order_value:
-        return [Failure("below_min_order_value", "quantity", {
-            "symbol": rules.symbol, "value": amount(round_money(rules, value)), "minimum": amount(rules.min_order_value)})]
+        return [Failure("below_min_order_value", "quantity", {"symbol": rules.symbol,
+                                                              "value": amount(round_money(rules, value)),
+                                                              "minimum": amount(rules.min_order_value)})]
     return []
 
 
@@ -365,7 +366,8 @@ def cash_failures(needed: Decimal, available: Decimal) -> list[Failure]:
 def sellable_failures(rules: InstrumentRules, quantity: Decimal, sellable: Decimal) -> list[Failure]:
     """``insufficient_quantity`` when a sell is for more than can be sold."""
     if quantity > sellable:
-        return [Failure("insufficient_quantity", "quantity", {"symbol": rules.symbol, "available": amount(max(sellable, ZERO)),
+        return [Failure("insufficient_quantity", "quantity", {"symbol": rules.symbol,
+                                                              "available": amount(max(sellable, ZERO)),
                                                               "quantity": amount(quantity)})]
     return []
 
@@ -458,7 +460,8 @@ class Limits:
 
 @dataclass(frozen=True)
 class RecentOrder:
-    """One of the account's recent orders (any state), for the duplicate check."""
+    """One of the account's recent orders, for the duplicate check (the caller picks which count:
+    e.g. every order written to the ledger, or all but those the broker rejected)."""
 
     symbol: str
     side: Side
