@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils.translation import gettext
 
 from marketdata.calendars import CRYPTO_MARKETS, SEOUL
+from trading import risk
 from trading.brokers.base import OrderRequest, OrderType, Side
 from trading.brokers.paper import (
     InstrumentRules,
@@ -130,8 +131,7 @@ def _check(symbol: str, side: Side, quantity: Decimal, order_type: OrderType, pr
            now: dt.datetime) -> _Checked:
     price = _decimal(price)
     rules = prices.instrument_rules(symbol)
-    if rules.halted:
-        raise PaperRefused("halted", symbol=symbol)
+    risk.refuse_first(risk.instrument_failures(symbol, rules), PaperRefused)  # delisted, suspended
     check_quantity(rules, quantity)
     moment = check_session(rules, order_type, now)
     point = prices.latest_price(symbol, now=now)

@@ -100,7 +100,8 @@ def instrument_rules(symbol: str) -> InstrumentRules:
     return InstrumentRules(symbol=symbol, market=row["market"], tick_regime=row["tick_regime"],
                            lot_size=Decimal(row["lot_size"]).normalize(),
                            min_order_value=Decimal(row["min_order_value"]),
-                           halted=row["status"] != ListingStatus.LISTED)
+                           halted=row["status"] == ListingStatus.SUSPENDED,
+                           listed=row["status"] != ListingStatus.DELISTED)
 
 
 def _decimal(value: float) -> Decimal:

@@ -180,3 +180,13 @@ def test_without_an_answer_from_kis_the_bars_stand_in(client, settings):
     settings.MARKET_DATA_KIS_BASE_URL = "http://127.0.0.1:9"
     settings.MARKET_DATA_KIS_APP_KEY, settings.MARKET_DATA_KIS_APP_SECRET = "PS" + "k" * 34, "s" * 180
     assert client.quote("005930").price == 71_300
+
+
+def test_a_delisted_symbol_is_refused_as_no_longer_listed(client, samsung):
+    from marketdata.models import ListingStatus
+
+    samsung.status = ListingStatus.DELISTED
+    samsung.save()
+    with pytest.raises(Refused) as refused:
+        client.place_order(buy(1))
+    assert refused.value.code == "delisted"
