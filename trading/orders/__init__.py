@@ -1,0 +1,1 @@
+"""The order ledger (issue 14): orders, fills, positions, submission jobs and reconciliation."""
