@@ -1,0 +1,285 @@
+"""Reconciliation: make the ledger agree with the broker's day listing and balance.
+
+For one account (``account_reconcile``), idempotently, whenever called (worker start, the beat
+during the trading day, after the close, an ``unknown`` order, the admin's "reconcile now"):
+
+1. ``submitting`` orders whose lease ran out become ``unknown`` (``services.orders_expire_leases``).
+2. The day listing (``client.day_orders(day)``, every page) of today and of every day with an order
+   still open or unresolved is read, and the balance. Broker calls happen outside any transaction;
+   a broker error records itself on the account's ``Reconciliation`` row and decides nothing.
+3. In one transaction holding the account's ``Reconciliation`` row (two reconciliations of one
+   account never interleave):
+   - an ``unknown`` order is matched to a listing row no order of ours has: same symbol, side,
+     quantity and price, ordered within the submission window (the claim time to the lease's end,
+     widened by ``ORDER_MATCH_SKEW_SECONDS`` for clock differences). The broker's number is adopted
+     and the row applied. Not found: it is looked up again on the next run; only after
+     ``ORDER_NOT_PLACED_MISSES`` listings without it **and** ``ORDER_NOT_PLACED_AFTER_SECONDS``
+     since it became unknown (the listing lags a few seconds behind an acceptance) is it
+     ``not_placed``;
+   - every row of an order we know updates its fills (``trading.orders.fills``: counted once) and
+     its state (``states.state_from_listing``; never backwards);
+   - a row no order of ours can explain (an order placed in HTS/MTS) is adopted as ``external``,
+     flagged, never cancelled. A row that an order still being sent (``submitting``, lease not
+     over) could explain waits for that order's answer; a cancel's own row (KIS and Kiwoom list the
+     cancel as a row pointing to its original) is never an order;
+   - positions are compared with the balance (``trading.orders.positions.positions_check``). When a
+     difference shows, today's listing is read again: if its fills moved meanwhile, the comparison
+     waits for the next run instead of raising a false alarm.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+
+from core import clock, events
+from core.audit import Actor, audit_record
+from marketdata.calendars import KRX, SEOUL
+from trading.brokers.base import Balance, BrokerClient, BrokerError, OrderRecord, OrderType
+from trading.models import BrokerAccount
+from trading.orders import positions, services
+from trading.orders.fills import FillReport
+from trading.orders.models import Order, OrderEvent, OrderSource, Reconciliation
+from trading.orders.states import OPEN, UNRESOLVED, State, can_transition, state_from_listing
+from trading.orders.timeline import actor_label, order_move, order_note, order_payload
+
+logger = logging.getLogger("trading.orders")
+
+RECONCILER = Actor.system("reconciliation")
+EXPIRY_GRACE = dt.timedelta(minutes=10)  # the listing settles after the close before "expired"
+MAX_DAYS_BACK = 7  # older unresolved orders are left to the admins
+EXTERNAL_FLAG = "placed outside the platform (HTS/MTS)"
+
+
+@dataclass
+class Summary:
+    listed: int = 0
+    found: int = 0  # unknown orders found in the listing
+    not_placed: int = 0
+    external: int = 0
+    fills: int = 0
+    moved: int = 0
+    mismatches: int = 0
+    error: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def not_placed_misses() -> int:
+    return int(services.setting("ORDER_NOT_PLACED_MISSES", 3))
+
+
+def not_placed_after() -> dt.timedelta:
+    return dt.timedelta(seconds=services.setting("ORDER_NOT_PLACED_AFTER_SECONDS", 20.0))
+
+
+def match_skew() -> dt.timedelta:
+    return dt.timedelta(seconds=services.setting("ORDER_MATCH_SKEW_SECONDS", 60.0))
+
+
+# -- what a row is -------------------------------------------------------------------------------
+def is_cancel_row(row: OrderRecord) -> bool:
+    """KIS (cncl_yn Y) and Kiwoom list a cancel as a row of its own pointing to its original."""
+    return row.cancelled and bool(row.original_order_no)
+
+
+def row_time(row: OrderRecord, day: dt.date) -> dt.datetime | None:
+    text = (row.ordered_at or "").strip()
+    if len(text) < 6 or not text[:6].isdigit():
+        return None
+    at = dt.time(int(text[:2]), int(text[2:4]), int(text[4:6]))
+    return dt.datetime.combine(row.order_day or day, at, SEOUL)
+
+
+def matches(order: Order, row: OrderRecord, day: dt.date) -> bool:
+    """Could ``row`` be the broker's record of ``order`` (sent, answer unknown)?"""
+    if is_cancel_row(row) or row.original_order_no:
+        return False
+    if (row.symbol, str(row.side), row.quantity) != (order.symbol, order.side, order.quantity):
+        return False
+    if OrderType(order.order_type).needs_price and row.price != order.price:
+        return False
+    at = row_time(row, day)
+    if at is None or order.submitted_at is None:
+        return True
+    end = max(t for t in (order.lease_until, order.unknown_since, order.submitted_at) if t is not None)
+    return order.submitted_at - match_skew() <= at <= end + match_skew()
+
+
+def day_over(day: dt.date, now: dt.datetime) -> bool:
+    """Has the regular session of ``day`` ended (so a day order still open has expired)?"""
+    local = now.astimezone(SEOUL)
+    if day != local.date():
+        return day < local.date()
+    if not KRX.is_trading_day(day):
+        return False
+    return local >= KRX.session(day).close + EXPIRY_GRACE
+
+
+# -- applying ------------------------------------------------------------------------------------
+def _apply_row(order: Order, row: OrderRecord, day: dt.date, now: dt.datetime, summary: Summary) -> None:
+    """Fills first (counted once), then the state the row shows, if the table allows it."""
+    if row.filled_quantity > order.filled_quantity:
+        report = FillReport(order_no=row.order_no, cumulative_quantity=row.filled_quantity,
+                            cumulative_amount=row.filled_amount or None, cumulative_average=row.average_price or None)
+        if services.order_fill_record(order_id=order.pk, report=report, actor=RECONCILER) is not None:
+            summary.fills += 1
+    order = Order.objects.select_for_update().select_related("owner").get(pk=order.pk)
+    target = state_from_listing(order.state, quantity=order.quantity, filled=order.filled_quantity,
+                                remaining=row.remaining_quantity, rejected=row.rejected_quantity,
+                                day_over=day_over(day, now), cancel_asked=order.cancel_requested_at is not None)
+    if target == order.state or not can_transition(order.state, target):
+        return
+    fields: tuple[str, ...] = ()
+    if target in (State.CANCELLED, State.EXPIRED):
+        order.cancelled_quantity = order.quantity - order.filled_quantity
+        fields = ("cancelled_quantity",)
+    if target == State.REJECTED:
+        order.reject_code, order.reject_reason = "listing", "the broker's listing shows it rejected"
+        fields = ("reject_code", "reject_reason")
+    was_unresolved = order.state in UNRESOLVED
+    order_move(order, target, actor=RECONCILER, code="listing", why="as the broker's listing shows",
+                        fields=fields, now=now)
+    summary.moved += 1
+    if was_unresolved and order.cancel_requested_at and target in (State.ACCEPTED, State.PARTIALLY_FILLED):
+        services.request_cancel(order, actor=services.CANCELLER, now=now)
+
+
+def _found(order: Order, row: OrderRecord, now: dt.datetime) -> None:
+    """An unknown order found in the listing: adopt the broker's numbers."""
+    order.broker_order_no, order.broker_org_no = row.order_no, row.org_no
+    order.missed_lookups = 0
+    order.save(update_fields=["broker_order_no", "broker_org_no", "missed_lookups", "updated_at"])
+    order_note(order, actor=RECONCILER, code="found", now=now,
+                        why=f"found in the broker's listing as order {row.order_no}")
+
+
+def _missed(order: Order, now: dt.datetime, summary: Summary) -> None:
+    order.missed_lookups += 1
+    since = order.unknown_since or order.submitted_at or now
+    if order.missed_lookups >= not_placed_misses() and now - since >= not_placed_after():
+        order_move(order, State.NOT_PLACED, actor=RECONCILER, code="absent",
+                            why=f"absent from {order.missed_lookups} listings of the broker",
+                            fields=("missed_lookups",), now=now)
+        summary.not_placed += 1
+        return
+    order.save(update_fields=["missed_lookups", "updated_at"])
+
+
+def _adopt_external(account: BrokerAccount, row: OrderRecord, day: dt.date, now: dt.datetime) -> Order:
+    """An order the platform did not place: recorded as it is, flagged, never cancelled here."""
+    priced = row.price > 0
+    order = Order.objects.create(
+        owner_id=account.owner_id, account=account, source=OrderSource.EXTERNAL, external=True, symbol=row.symbol,
+        side=str(row.side), quantity=row.quantity, order_type=OrderType.LIMIT if priced else OrderType.MARKET,
+        price=row.price if priced else None, state=State.ACCEPTED, broker_order_no=row.order_no,
+        broker_org_no=row.org_no, order_day=row.order_day or day, submitted_at=row_time(row, day) or now,
+        acknowledged_at=now, flag=EXTERNAL_FLAG)
+    OrderEvent.objects.create(order=order, from_state="", to_state=State.ACCEPTED, code="external",
+                              why=EXTERNAL_FLAG, actor_label=actor_label(RECONCILER), at=now)
+    audit_record(actor=RECONCILER, action="order.adopt_external", owner=account.owner, target=order,
+                 after={"broker_order_no": row.order_no, "symbol": row.symbol, "side": str(row.side),
+                        "quantity": f"{row.quantity.normalize():f}"}, reason=EXTERNAL_FLAG)
+    events.publish(user_id=account.owner_id, event="order.external", payload=order_payload(order))
+    logger.warning("account %s: order %s placed outside the platform adopted as external", account.pk, row.order_no)
+    return order
+
+
+def _apply_day(account: BrokerAccount, day: dt.date, rows: list[OrderRecord], now: dt.datetime,
+               summary: Summary) -> None:
+    known = {o.broker_order_no: o for o in Order.objects.filter(account=account, order_day=day)
+             .exclude(broker_order_no="")}
+    strangers = [r for r in rows if r.order_no and r.order_no not in known and not is_cancel_row(r)]
+    unresolved = list(Order.objects.select_for_update().select_related("owner")
+                      .filter(account=account, order_day=day, state__in=UNRESOLVED).order_by("submitted_at", "pk"))
+    for order in (o for o in unresolved if o.state == State.UNKNOWN):
+        row = next((r for r in strangers if matches(order, r, day)), None)
+        if row is None:
+            _missed(order, now, summary)
+            continue
+        strangers.remove(row)
+        _found(order, row, now)
+        known[row.order_no] = order
+        summary.found += 1
+    sending = [o for o in unresolved if o.state == State.SUBMITTING]
+    for row in strangers:
+        if row.quantity > 0 and not any(matches(o, row, day) for o in sending):
+            known[row.order_no] = _adopt_external(account, row, day, now)
+            summary.external += 1
+    for row in rows:
+        order = known.get(row.order_no)
+        if order is not None and not is_cancel_row(row):
+            _apply_row(order, row, day, now, summary)
+
+
+# -- the run -------------------------------------------------------------------------------------
+def days_to_list(account: BrokerAccount, now: dt.datetime) -> list[dt.date]:
+    """Today (Seoul) and every recent day with an order of the account still open or unresolved."""
+    today = now.astimezone(SEOUL).date()
+    open_days = (Order.objects.filter(account=account, state__in=OPEN | UNRESOLVED,
+                                      order_day__gte=today - dt.timedelta(days=MAX_DAYS_BACK))
+                 .values_list("order_day", flat=True).distinct())
+    return sorted({today, *(day for day in open_days if day is not None)})
+
+
+def _filled(rows: list[OrderRecord]) -> dict[str, Decimal]:
+    return {r.order_no: r.filled_quantity for r in rows}
+
+
+def _differs(account: BrokerAccount, balance: Balance) -> bool:
+    """Does any quantity of the ledger differ from the balance (read only)?"""
+    from trading.orders.models import Position
+
+    ours = {s: q for s, q in Position.objects.filter(account=account).values_list("symbol", "quantity") if q}
+    theirs = {p.symbol: p.quantity for p in balance.positions if p.quantity}
+    return ours != theirs
+
+
+def account_reconcile(*, account: BrokerAccount, client: BrokerClient | None = None,
+                      with_balance: bool = True) -> Summary:
+    """Reconcile ``account`` with its broker (module docstring). Safe to run any number of times."""
+    from trading import connections
+
+    summary = Summary()
+    now = clock.now()
+    services.orders_expire_leases(account_id=account.pk, now=now)
+    days = days_to_list(account, now)
+    Reconciliation.objects.get_or_create(account=account)
+    Reconciliation.objects.filter(account=account).update(started_at=now)
+    try:
+        client = client or connections.broker_client(account)
+        listings = {day: client.day_orders(day) for day in days}
+        balance = client.balance() if with_balance else None
+        with transaction.atomic():
+            first = Reconciliation.objects.select_for_update().get(account=account).opening_adopted_at is None
+            for day, rows in listings.items():
+                summary.listed += len(rows)
+                _apply_day(account, day, rows, now, summary)
+        if balance is not None and not first and _differs(account, balance):
+            today = max(days)
+            if _filled(client.day_orders(today)) != _filled(listings[today]):
+                logger.info("account %s: fills moved while the balance was read; comparing next time", account.pk)
+                balance = None
+    except BrokerError as exc:
+        summary.error = exc.message[:300]
+        Reconciliation.objects.filter(account=account).update(error=summary.error, error_at=now)
+        logger.warning("account %s: reconciliation stopped: %s (%s)", account.pk, exc.message, exc.code)
+        return summary
+    with transaction.atomic():
+        state = Reconciliation.objects.select_for_update().get(account=account)
+        if balance is not None:
+            summary.mismatches = positions.positions_check(account=account, balance=balance,
+                                                           first=state.opening_adopted_at is None,
+                                                           actor=RECONCILER, now=now)
+            state.opening_adopted_at = state.opening_adopted_at or now
+            state.mismatches = summary.mismatches
+        state.finished_at, state.error, state.orders_listed = clock.now(), "", summary.listed
+        state.external_adopted += summary.external
+        state.save()
+    return summary
