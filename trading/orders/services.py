@@ -31,6 +31,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core import clock, events
@@ -252,8 +253,10 @@ def order_record_ack(*, order_id: int, ack: OrderAck) -> Order:
         order = _locked(order_id)
         order.acknowledged_at = now
         fields = ["acknowledged_at", "broker_order_no", "broker_org_no"]
-        if not order.broker_order_no:
-            order.broker_order_no, order.broker_org_no = ack.order_no, ack.org_no
+        if order.broker_order_no and order.broker_order_no != ack.order_no:
+            logger.error("order %s: acknowledged as %s, reported as %s", order_id, ack.order_no, order.broker_order_no)
+        order.broker_order_no = order.broker_order_no or ack.order_no
+        order.broker_org_no = order.broker_org_no or ack.org_no
         if order.state in (State.SUBMITTING, State.UNKNOWN):
             order_move(order, State.ACCEPTED, actor=SUBMITTER, why=ack.message, fields=tuple(fields), now=now)
         elif order.state == State.NOT_PLACED:  # cannot happen while the lease rule holds; never lose it
@@ -393,12 +396,12 @@ def _cancel_refused(order_id: int, error: BrokerError) -> Order:
 def orders_waiting(*, older_than_seconds: float | None = None, now: dt.datetime | None = None) -> dict[str, list[int]]:
     """Orders a lost enqueue left behind: ``new`` ones and cancels not sent, older than a few
     seconds (``ORDER_RELAY_AFTER_SECONDS``). The relay task enqueues them again."""
-    now = now or clock.now()
-    wait = older_than_seconds if older_than_seconds is not None else setting("ORDER_RELAY_AFTER_SECONDS", 5.0)
-    before = now - dt.timedelta(seconds=wait)
-    new = Order.objects.filter(state=State.NEW, created_at__lt=before).order_by("pk")
+    wait = dt.timedelta(seconds=older_than_seconds if older_than_seconds is not None
+                        else setting("ORDER_RELAY_AFTER_SECONDS", 5.0))
+    # created_at is the wall clock (BaseModel); the cancel's time is the trading clock's
+    new = Order.objects.filter(state=State.NEW, created_at__lt=timezone.now() - wait).order_by("pk")
     cancels = Order.objects.filter(state=State.CANCEL_REQUESTED, cancel_sent_at=None,
-                                   cancel_requested_at__lt=before).order_by("pk")
+                                   cancel_requested_at__lt=(now or clock.now()) - wait).order_by("pk")
     return {"submit": list(new.values_list("pk", flat=True)), "cancel": list(cancels.values_list("pk", flat=True))}
 
 
