@@ -145,7 +145,7 @@ def _apply_fill(order: Order, fill: Fill, capped: bool, order_no: str, *, actor:
 def _adopt_opening(position: Position, quantity: Decimal, average: Decimal, actor: Actor, owner) -> None:
     """Take what the broker holds beyond our fills as held before the ledger (first check only)."""
     extra = quantity - position.quantity
-    if extra == 0:
+    if extra <= 0:  # the ledger counts more than the broker holds: a mismatch, not an opening
         return
     total_cost = (average * quantity).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
     position.opening_quantity += extra

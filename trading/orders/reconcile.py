@@ -131,9 +131,7 @@ def _apply_row(order: Order, row: OrderRecord, day: dt.date, now: dt.datetime, s
         if services.order_fill_record(order_id=order.pk, report=report, actor=RECONCILER) is not None:
             summary.fills += 1
     order = Order.objects.select_for_update().select_related("owner").get(pk=order.pk)
-    target = state_from_listing(order.state, quantity=order.quantity, filled=order.filled_quantity,
-                                remaining=row.remaining_quantity, rejected=row.rejected_quantity,
-                                day_over=day_over(day, now), cancel_asked=order.cancel_requested_at is not None)
+    target = _listed(order, row, day, now)
     if target == order.state or not can_transition(order.state, target):
         return
     fields: tuple[str, ...] = ()
@@ -214,8 +212,22 @@ def _apply_day(account: BrokerAccount, day: dt.date, rows: list[OrderRecord], no
             summary.external += 1
     for row in rows:
         order = known.get(row.order_no)
-        if order is not None and not is_cancel_row(row):
+        if order is not None and not is_cancel_row(row) and not _unchanged(order, row, day, now):
             _apply_row(order, row, day, now, summary)
+
+
+def _unchanged(order: Order, row: OrderRecord, day: dt.date, now: dt.datetime) -> bool:
+    """Nothing in ``row`` the ledger does not have (most rows of a busy day: no lock, no write)."""
+    if row.filled_quantity > order.filled_quantity:
+        return False
+    target = _listed(order, row, day, now)
+    return target == order.state or not can_transition(order.state, target)
+
+
+def _listed(order: Order, row: OrderRecord, day: dt.date, now: dt.datetime) -> State:
+    return state_from_listing(order.state, quantity=order.quantity, filled=order.filled_quantity,
+                              remaining=row.remaining_quantity, rejected=row.rejected_quantity,
+                              day_over=day_over(day, now), cancel_asked=order.cancel_requested_at is not None)
 
 
 # -- the run -------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
@@ -64,6 +65,18 @@ MESSAGE_FINAL = _("This order is already final and cannot be cancelled.")
 MESSAGE_PRICE = _("A limit order needs a price; a market order takes none.")
 MESSAGE_QUANTITY = _("The quantity must be above zero.")
 MESSAGE_INTENT_TAKEN = _("This order key was already used for another order.")
+MESSAGE_SOURCE = _("Orders placed outside the platform are only recorded by reconciliation.")
+
+# Checks a claimed order passes just before it is sent (a kill switch pulled while it waited in the
+# queue): each raises ``Refused`` to reject it unsent. Registered by the app (``send_check_add``).
+SendCheck = Callable[[Order], None]
+_send_checks: list[SendCheck] = []
+
+
+def send_check_add(check: SendCheck) -> None:
+    """Run ``check(order)`` before every send (added once); it raises ``Refused`` to stop it."""
+    if check not in _send_checks:
+        _send_checks.append(check)
 
 
 def setting(name: str, default: float) -> float:
@@ -94,6 +107,8 @@ def order_create(*, actor: Actor, account: BrokerAccount, symbol: str, side: Sid
     Raises ``ApplicationError`` (``MESSAGE_*``).
     """
     order_type = OrderType(order_type)
+    if source not in (OrderSource.MANUAL, OrderSource.STRATEGY, OrderSource.ADMIN):
+        raise ApplicationError(str(MESSAGE_SOURCE), field="source", code="invalid_source")
     if quantity is None or Decimal(quantity) <= 0:
         raise ApplicationError(str(MESSAGE_QUANTITY), field="quantity", code="invalid_quantity")
     if order_type.needs_price != (price is not None) or (price is not None and Decimal(price) <= 0):
@@ -229,7 +244,13 @@ def order_submit(*, order_id: int) -> Order | None:
 
 def order_send(*, order: Order) -> Order:
     """Send an order this job has claimed and record what the broker said. Sends nothing once the
-    lease is too short for a whole request (the order then waits for reconciliation)."""
+    lease is too short for a whole request (the order then waits for reconciliation), nor when a
+    send check refuses it (``rejected``, unsent)."""
+    try:
+        for check in _send_checks:
+            check(order)
+    except Refused as exc:
+        return order_record_refusal(order_id=order.pk, error=exc)
     outcome = _send(order)
     if outcome is None:
         logger.warning("order %s: lease too short to send; reconciliation settles it", order.pk)
@@ -406,5 +427,5 @@ def orders_waiting(*, older_than_seconds: float | None = None, now: dt.datetime 
 
 
 __all__ = ["order_cancel_request", "order_cancel_send", "order_claim", "order_create", "order_fill_record",
-           "order_record_ack", "order_record_refusal", "order_record_unknown", "order_send", "order_submit", "orders_expire_leases",
-           "orders_waiting"]
+           "order_record_ack", "order_record_refusal", "order_record_unknown", "order_send", "order_submit",
+           "orders_expire_leases", "orders_waiting", "send_check_add"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 import pytest
@@ -40,7 +41,7 @@ def test_the_issues_paths_are_allowed():
                  ["accepted", "cancel_requested", "cancelled", "filled"],
                  ["submitting", "unknown", "not_placed"], ["submitting", "unknown", "accepted"],
                  ["accepted", "expired"], ["submitting", "rejected"]):
-        for current, target in zip(path, path[1:], strict=False):
+        for current, target in itertools.pairwise(path):
             check_transition(current, target)
 
 

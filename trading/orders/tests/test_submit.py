@@ -200,3 +200,23 @@ def test_an_order_without_a_price_or_quantity_is_refused_before_it_is_written(ki
         services.order_create(actor=services.SUBMITTER, account=kis.account, symbol="005930", side="buy",
                               quantity=Decimal(1), order_type="limit", price=None)
     assert error.value.field == "price" and Order.objects.count() == 0
+
+
+def test_a_send_check_refusing_a_queued_order_rejects_it_unsent(kis, no_jobs, monkeypatch):
+    from trading.brokers.base import Refused
+
+    def switched_off(order):
+        raise Refused("trading is stopped for this account", code="kill_switch")
+
+    monkeypatch.setattr(services, "_send_checks", [])
+    services.send_check_add(switched_off)
+    order = services.order_submit(order_id=new_order(kis.account).pk)
+    assert (order.state, order.reject_code) == ("rejected", "kill_switch") and sent_orders(kis.fake) == 0
+
+
+def test_an_order_cannot_be_created_as_external(kis, no_jobs):
+    from core.errors import ApplicationError
+
+    with pytest.raises(ApplicationError) as error:
+        new_order(kis.account, source="external")
+    assert error.value.field == "source" and Order.objects.count() == 0
