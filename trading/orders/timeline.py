@@ -26,8 +26,8 @@ def order_payload(order: Order) -> dict[str, Any]:
         return None if value is None else f"{value.normalize():f}"
 
     return {"id": order.pk, "intent_id": str(order.intent_id), "account_id": order.account_id,
-            "symbol": order.symbol, "side": order.side, "quantity": text(order.quantity),
-            "price": text(order.price), "state": order.state, "filled_quantity": text(order.filled_quantity),
+            "symbol": order.symbol, "side": str(order.side), "quantity": text(order.quantity),
+            "price": text(order.price), "state": str(order.state), "filled_quantity": text(order.filled_quantity),
             "average_fill_price": text(order.average_fill_price), "broker_order_no": order.broker_order_no,
             "external": order.external, "reason": order.reject_reason}
 
