@@ -13,9 +13,11 @@ answers decides the next state:
   sending) → ``unknown``, **never resent**: ``trading.orders.reconcile`` settles it.
 
 A ``submitting`` order whose lease ran out (the worker died before or after sending) becomes
-``unknown`` the same way (``orders_expire_leases``). A job never sends once less than a whole
-request's time is left on its lease, so the reconciler's "absent" verdict, which comes only after
-the lease, can never race a request still on its way.
+``unknown`` the same way (``orders_expire_leases``). A job never starts a request once less than a
+whole request's time (connect + read timeouts) is left on its lease, and the reconciler's "absent"
+verdict comes only ``ORDER_NOT_PLACED_AFTER_SECONDS`` after the lease, with several listings
+without it: a request still on its way (or waiting for the broker's request budget) is found
+instead. The lease should exceed the longest budget wait an account's queue can cause.
 
 Every transition writes an ``OrderEvent``, an audit row (``core.audit``) and publishes
 ``order.<state>`` on commit (``core.events``). Broker calls are never made inside a transaction.

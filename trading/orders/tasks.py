@@ -26,6 +26,7 @@ from trading.orders.states import OPEN, UNRESOLVED
 logger = logging.getLogger("trading.orders")
 
 MAX_COUNTDOWN_SECONDS = 60.0
+RELAY_EVERY = 30  # seconds before the relay enqueues the same waiting order again
 # a submit job's hard limit: its lease (30 s) and the retries fit; the soft limit stops a stuck send
 # as an unknown outcome (it may have been sent) before the worker is killed
 SUBMIT_SOFT_LIMIT, SUBMIT_HARD_LIMIT = 60, 90
@@ -56,6 +57,9 @@ def orders_relay() -> dict[str, int]:
     """Enqueue what a lost message left waiting: orders still ``new`` and cancels not sent after a
     few seconds (beat: every few seconds). A duplicate enqueue is harmless (compare-and-set)."""
     waiting = services.orders_waiting()
+    # a backed-up queue keeps orders "new" for a while: enqueue each again at most every RELAY_EVERY
+    waiting = {kind: [i for i in ids if cache.add(f"orders:relayed:{kind}:{i}", 1, timeout=RELAY_EVERY)]
+               for kind, ids in waiting.items()}
     for order_id in waiting["submit"]:
         services.enqueue_submit(order_id)
     for order_id in waiting["cancel"]:

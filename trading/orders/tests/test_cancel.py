@@ -11,6 +11,7 @@ from core.audit import Actor
 from core.errors import ApplicationError
 from trading.orders import reconcile, services
 from trading.orders.fills import FillReport
+from trading.orders.models import Order
 
 from .conftest import CANCEL_PATH, ORDER_PATH, new_order
 
@@ -39,9 +40,9 @@ def test_an_accepted_order_is_cancelled_once(kis, no_jobs, django_capture_on_com
     assert services.order_cancel_send(order_id=order.pk) is None and kis.fake.count(CANCEL_PATH) == 1
     [placed] = kis.fake.placed()
     assert placed.remaining == 0
-    reconcile.account_reconcile(account=kis.account)
+    reconcile.account_reconcile(account=kis.account)  # the cancel's own row is no order of its own
     order.refresh_from_db()
-    assert order.state == "cancelled"
+    assert order.state == "cancelled" and Order.objects.count() == 1
 
 
 def test_a_cancel_of_an_unknown_order_waits_for_its_resolution(kis, no_jobs, django_capture_on_commit_callbacks):

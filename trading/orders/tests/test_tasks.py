@@ -36,6 +36,7 @@ def test_the_relay_sends_orders_and_cancels_a_lost_message_left_waiting(kis, no_
     settings.ORDER_RELAY_AFTER_SECONDS = 0.001
     assert tasks.orders_relay.run() == {"submit": 1, "cancel": 1}
     assert (no_jobs["submit"], no_jobs["cancel"]) == ([waiting.pk], [accepted.pk])
+    assert tasks.orders_relay.run() == {"submit": 0, "cancel": 0}  # not again while the queue is busy
 
 
 def test_an_unknown_order_brings_one_follow_up_reconciliation_within_the_cap(kis, no_jobs, scheduled, settings):
