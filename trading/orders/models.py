@@ -114,8 +114,9 @@ class Order(BaseModel):
             models.UniqueConstraint(fields=["account", "order_day", "broker_order_no"],
                                     condition=~models.Q(broker_order_no=""), name="order_broker_no_unique_per_day"),
             models.CheckConstraint(condition=models.Q(quantity__gt=0), name="order_quantity_positive"),
-            models.CheckConstraint(condition=models.Q(filled_quantity__gte=0, filled_quantity__lte=models.F("quantity")),
-                                   name="order_never_overfilled"),
+            models.CheckConstraint(
+                condition=models.Q(filled_quantity__gte=0, filled_quantity__lte=models.F("quantity")),
+                name="order_never_overfilled"),
             models.CheckConstraint(condition=models.Q(external=True, source="external")
                                    | (models.Q(external=False) & ~models.Q(source="external")),
                                    name="order_external_is_its_source"),

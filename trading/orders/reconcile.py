@@ -143,7 +143,7 @@ def _apply_row(order: Order, row: OrderRecord, day: dt.date, now: dt.datetime, s
         fields = ("reject_code", "reject_reason")
     was_unresolved = order.state in UNRESOLVED
     order_move(order, target, actor=RECONCILER, code="listing", why="as the broker's listing shows",
-                        fields=fields, now=now)
+               fields=fields, now=now)
     summary.moved += 1
     if was_unresolved and order.cancel_requested_at and target in (State.ACCEPTED, State.PARTIALLY_FILLED):
         services.request_cancel(order, actor=services.CANCELLER, now=now)
@@ -155,7 +155,7 @@ def _found(order: Order, row: OrderRecord, now: dt.datetime) -> None:
     order.missed_lookups = 0
     order.save(update_fields=["broker_order_no", "broker_org_no", "missed_lookups", "updated_at"])
     order_note(order, actor=RECONCILER, code="found", now=now,
-                        why=f"found in the broker's listing as order {row.order_no}")
+               why=f"found in the broker's listing as order {row.order_no}")
 
 
 def _missed(order: Order, now: dt.datetime, summary: Summary) -> None:
@@ -163,8 +163,8 @@ def _missed(order: Order, now: dt.datetime, summary: Summary) -> None:
     since = order.unknown_since or order.submitted_at or now
     if order.missed_lookups >= not_placed_misses() and now - since >= not_placed_after():
         order_move(order, State.NOT_PLACED, actor=RECONCILER, code="absent",
-                            why=f"absent from {order.missed_lookups} listings of the broker",
-                            fields=("missed_lookups",), now=now)
+                   why=f"absent from {order.missed_lookups} listings of the broker",
+                   fields=("missed_lookups",), now=now)
         summary.not_placed += 1
         return
     order.save(update_fields=["missed_lookups", "updated_at"])

@@ -177,7 +177,8 @@ def test_a_job_whose_lease_is_nearly_over_sends_nothing(kis, no_jobs):
     assert sent_orders(kis.fake) == 0
 
 
-def test_no_log_line_or_event_of_a_troubled_order_holds_a_secret(kis, no_jobs, caplog, django_capture_on_commit_callbacks):
+def test_no_log_line_or_event_of_a_troubled_order_holds_a_secret(kis, no_jobs, caplog,
+                                                                 django_capture_on_commit_callbacks):
     caplog.set_level("DEBUG")
     kis.fake.lose_answer_next(ORDER_PATH)
     with django_capture_on_commit_callbacks(execute=True):
