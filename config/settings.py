@@ -345,6 +345,19 @@ PAPER_QUOTE_SOURCE = env.str("PAPER_QUOTE_SOURCE", default="")
 # trading through that broker is limited: users see a banner and new orders are refused.
 BROKER_OUTAGE_FAILURE_SHARE = env.float("BROKER_OUTAGE_FAILURE_SHARE", default=0.5)
 BROKER_OUTAGE_MIN_ACCOUNTS = env.int("BROKER_OUTAGE_MIN_ACCOUNTS", default=3)
+# The order ledger (trading/orders/). With Redis as the task broker an unacknowledged job is
+# delivered again after the visibility timeout (1 h), and a countdown longer than it runs again and
+# again: no order job is ever scheduled more than 60 s ahead (trading.orders.tasks caps it). A
+# claimed order whose worker gives no answer within the lease is looked up, never resent: the lease
+# must exceed the longest wait for an account's request budget (mock accounts: 1 request/s).
+ORDER_SUBMIT_LEASE_SECONDS = env.float("ORDER_SUBMIT_LEASE_SECONDS", default=30.0)
+ORDER_RELAY_AFTER_SECONDS = env.float("ORDER_RELAY_AFTER_SECONDS", default=5.0)  # a lost enqueue is re-sent
+ORDER_RECONCILE_FOLLOW_UP_SECONDS = env.float("ORDER_RECONCILE_FOLLOW_UP_SECONDS", default=5.0)
+# An order with an unknown outcome becomes "not placed" only after the day's listing has missed it
+# this many times over at least this long (a just-accepted order can lag the listing)
+ORDER_NOT_PLACED_MISSES = env.int("ORDER_NOT_PLACED_MISSES", default=3)
+ORDER_NOT_PLACED_AFTER_SECONDS = env.float("ORDER_NOT_PLACED_AFTER_SECONDS", default=20.0)
+ORDER_MATCH_SKEW_SECONDS = env.float("ORDER_MATCH_SKEW_SECONDS", default=60.0)  # clock skew in listing matches
 
 # ---------------------------------------------------------------------------
 # Backtests: plan limits (per user) and the sweep of runs whose worker died
@@ -367,6 +380,16 @@ CELERY_BEAT_SCHEDULE = {
                                       "schedule": crontab(minute=5, hour="9-15", day_of_week="mon-fri")},
     # resting paper orders against the newest prices (also matched on every price update)
     "trading-paper-match": {"task": "trading.tasks.paper_match_open_orders", "schedule": 60.0},
+    # the order ledger: orders still "new" after a lost enqueue are enqueued again; accounts with
+    # open or unresolved orders are reconciled every 30 s, and every account after the close
+    "trading-orders-relay": {"task": "trading.orders.relay", "schedule": 5.0},
+    "trading-orders-reconcile": {"task": "trading.orders.reconcile_due", "schedule": 30.0},
+    "trading-orders-reconcile-after-close": {"task": "trading.orders.reconcile_due",
+                                             "schedule": crontab(minute="45", hour="15", day_of_week="mon-fri"),
+                                             "kwargs": {"every_account": True}},
+    "trading-orders-reconcile-evening": {"task": "trading.orders.reconcile_due",
+                                         "schedule": crontab(minute="5", hour="18", day_of_week="mon-fri"),
+                                         "kwargs": {"every_account": True}},
 }
 
 # ---------------------------------------------------------------------------

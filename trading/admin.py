@@ -13,6 +13,7 @@ from core.admin import ReadOnlyAdmin
 from core.audit import Actor
 from trading import health, services
 from trading.models import BrokerAccount, BrokerKind
+from trading.orders.models import Order, Position
 from trading.paper.models import PaperFill, PaperOrder, PaperPosition
 
 
@@ -114,3 +115,24 @@ class PaperPositionAdmin(ReadOnlyAdmin):
     list_display = ["book", "symbol", "quantity", "average_price", "realized_pnl"]
     search_fields = ["symbol", "book__account__owner__email"]
     list_select_related = ["book__account"]
+
+
+# The order ledger: written by its services only (every transition audited). Unknown and external
+# orders and mismatched positions at a glance; the reconcile-now and cancel actions, the timeline and
+# the kill switches come with the order pages (issue 14).
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = ["id", "owner", "account", "source", "symbol", "side", "quantity", "price", "state",
+                    "filled_quantity", "broker_order_no", "external", "flag", "created_at"]
+    list_filter = ["state", "source", "external", "side", "order_day"]
+    search_fields = ["=id", "=broker_order_no", "symbol", "owner__email", "=intent_id"]
+    list_select_related = ["owner", "account"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    list_display = ["account", "symbol", "quantity", "cost", "realized_pnl", "broker_quantity", "mismatch"]
+    list_filter = ["mismatch"]
+    search_fields = ["symbol", "account__owner__email"]
+    list_select_related = ["account"]

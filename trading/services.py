@@ -40,6 +40,8 @@ DUPLICATE_ACCOUNT = _("You have already connected this account.")
 PAPER_CASH_RANGE = _("Virtual cash must be between 1,000,000 and 10,000,000,000 KRW.")
 BROKER_UNKNOWN = _("Choose KIS or Kiwoom.")
 PAPER_HAS_NO_KEYS = _("A paper account has no keys to rotate.")
+HAS_OPEN_ORDERS = _("This account still has %(count)d open or unsettled orders: cancel them, or wait until they "
+                    "are filled or settled, before deleting it.")
 
 PAPER_CASH_MIN = Decimal(1_000_000)
 PAPER_CASH_MAX = Decimal(10_000_000_000)
@@ -282,8 +284,14 @@ def broker_account_rename(*, actor: Actor, account: BrokerAccount, nickname: str
 
 
 def broker_account_delete(*, actor: Actor, account: BrokerAccount) -> None:
-    """Delete the account (a paper account's book with it); its token is revoked at the broker
-    unless another account uses the same key."""
+    """Delete the account (a paper account's book and its order history with it; the audit rows
+    stay); its token is revoked at the broker unless another account uses the same key. Refused
+    while an order of the account may still trade or is not settled (``ApplicationError``)."""
+    from trading.orders.selectors import open_orders
+
+    pending = open_orders(account_id=account.pk).count()
+    if pending:
+        raise ApplicationError(str(HAS_OPEN_ORDERS) % {"count": pending}, code="open_orders")
     revoke = not account.is_paper and not _key_in_use(account.app_key_id, account.broker, exclude=account.pk)
     credentials = None if account.is_paper else account.credentials()
     with transaction.atomic():

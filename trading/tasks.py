@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from core import clock
 from marketdata.calendars import KRX, SEOUL
 from trading import services
+from trading.orders import tasks as order_tasks  # registers the order jobs (autodiscovery finds trading.tasks only)
 
 logger = logging.getLogger(__name__)
 
@@ -31,3 +33,12 @@ def paper_match_open_orders() -> int:
     from trading.paper.tasks import paper_match_open_orders as match
 
     return match()
+
+
+@worker_ready.connect
+def reconcile_at_worker_start(**_kwargs) -> None:
+    """A worker that (re)starts reconciles every account first: orders left in flight by a crash."""
+    try:
+        order_tasks.orders_reconcile_due.delay(every_account=True)
+    except Exception:  # noqa: BLE001 - a task broker not ready yet must not stop the worker
+        logger.exception("could not enqueue the start-up reconciliation")

@@ -134,7 +134,11 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
     broker_account = selectors.broker_account_get(user=request.user, pk=pk)
     if request.method == "POST":
         name = broker_account.nickname
-        services.broker_account_delete(actor=Actor.from_request(request), account=broker_account)
+        try:
+            services.broker_account_delete(actor=Actor.from_request(request), account=broker_account)
+        except ApplicationError as error:
+            messages.error(request, error.message)
+            return redirect("trading:account", pk=pk)
         messages.success(request, DELETED % {"name": name})
         return redirect("trading:index")
     return render(request, "trading/confirm_delete.html", {"page_title": _("Delete account"), "nav": "trading",

@@ -265,3 +265,21 @@ def test_a_paper_account_opens_with_its_cash_and_needs_no_keys(client, user):
 @pytest.mark.parametrize("model", ["brokeraccount", "paperorder", "paperfill", "paperposition"])
 def test_the_admin_lists_open_for_operators(admin_client, model):
     assert admin_client.get(f"/admin/trading/{model}/").status_code == 200
+
+
+@pytest.mark.parametrize("model", ["order", "position"])
+def test_the_ledger_admin_lists_open_for_operators(admin_client, model):
+    assert admin_client.get(f"/admin/trading/{model}/").status_code == 200
+
+
+def test_an_account_with_an_unsettled_order_cannot_be_deleted(client, user):
+    from trading.orders.models import Order
+
+    client.force_login(user)
+    client.post("/trading/accounts/new/paper/", {"nickname": "연습", "cash": "10000000"})
+    account = BrokerAccount.objects.get(owner=user)
+    Order.objects.create(owner=user, account=account, symbol="005930", side="buy", quantity=1,
+                         order_type="limit", price=70_000, state="unknown", order_day="2026-03-04")
+    response = client.post(f"/trading/accounts/{account.pk}/delete/", follow=True)
+    assert BrokerAccount.objects.filter(pk=account.pk).exists()
+    assert "still has 1 open or unsettled orders" in response.content.decode()
