@@ -9,6 +9,10 @@ class TradingConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(create_cache_tables, sender=self)
+        from trading.killswitch import kill_switch_send_check
+        from trading.orders import services
+
+        services.send_check_add(kill_switch_send_check)  # a queued order is rejected unsent under a switch
 
 
 def create_cache_tables(*, using: str, **kwargs) -> None:

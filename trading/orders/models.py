@@ -263,3 +263,54 @@ class Reconciliation(models.Model):
 
     def __str__(self) -> str:
         return f"reconciliation of account {self.account_id}"
+
+
+class KillSwitchScope(models.TextChoices):
+    ACCOUNT = "account", _("Broker account")
+    USER = "user", _("User")
+    GLOBAL = "global", _("Whole platform")
+
+
+class KillSwitch(BaseModel):
+    """A kill switch: while ``on``, no new order of its scope (a broker account, every account of a
+    user, the whole platform) is accepted or sent. One row per target, pulled and released again
+    (``trading.killswitch``); the last pull and release are kept here, every one in the audit log."""
+
+    scope = models.CharField(max_length=8, choices=KillSwitchScope.choices)
+    account = models.ForeignKey("trading.BrokerAccount", on_delete=models.CASCADE, null=True, blank=True,
+                                related_name="kill_switches")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="kill_switches")
+    on = models.BooleanField(default=False, db_index=True)
+    reason = models.CharField(max_length=300, blank=True)
+    cancel_open_orders = models.BooleanField(default=False)
+    pulled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                  related_name="+")
+    pulled_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account"], condition=models.Q(scope="account"),
+                                    name="kill_switch_one_per_account"),
+            models.UniqueConstraint(fields=["user"], condition=models.Q(scope="user"),
+                                    name="kill_switch_one_per_user"),
+            models.UniqueConstraint(fields=["scope"], condition=models.Q(scope="global"),
+                                    name="kill_switch_one_global"),
+            models.CheckConstraint(
+                condition=models.Q(scope="account", account__isnull=False, user__isnull=True)
+                | models.Q(scope="user", account__isnull=True, user__isnull=False)
+                | models.Q(scope="global", account__isnull=True, user__isnull=True),
+                name="kill_switch_target_matches_scope"),
+        ]
+        verbose_name = _("kill switch")
+        verbose_name_plural = _("kill switches")
+
+    def __str__(self) -> str:
+        target = {"account": f" account {self.account_id}", "user": f" user {self.user_id}"}.get(self.scope, "")
+        return f"kill switch {self.scope}{target} ({'on' if self.on else 'off'})"
+
+
+__all__ += ["KillSwitch", "KillSwitchScope"]

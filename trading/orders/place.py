@@ -1,0 +1,201 @@
+"""The one door: every page, the API, the admin and strategies place an order through ``order_place``.
+
+It reads what the pre-trade checks need from the platform, runs every check, and either writes the
+order to the ledger (``services.order_create``: ``new``, the submit job enqueued on commit) or raises
+one ``OrderRefused`` listing **every** failure (code, field, message in the active language).
+
+What is checked, in order (all failures collected, none short-circuits the others):
+
+1. the broker is not limited (``trading.health.broker_trading_check``: ``broker_limited``);
+2. no order of the same account, symbol and side is unresolved (``submitting``/``unknown``): only
+   when reconciliation settled it may another go (``unresolved_order``);
+3. the position is not mismatched with the broker's (``position_mismatch``);
+4. ``trading.risk.check_order``: session, instrument, tick, ±30 %, lot, buying power, sellable
+   quantity, maximum order value/share (``risk.Limits()`` defaults for now), duplicates
+   (overridable with ``confirm=True``), the kill switches (``trading.killswitch``).
+
+Account state, by broker:
+
+- **paper**: the paper book (``paper_cash``: cash less what open book orders hold;
+  ``sellable_quantity``), plus the ledger's open orders not yet in the book (no broker number yet:
+  ``new``/``submitting``/``unknown``), which the book cannot know of.
+- **KIS / Kiwoom**: the account's last ``balance_snapshot`` (orderable cash, each position's
+  sellable quantity and value), plus the ledger's open orders written after that snapshot
+  (``balance_at``): the broker's orderable cash already excludes the older ones. The snapshot can
+  be stale (it is refreshed by the connection check and reconciliation); the broker's own check
+  remains the last word, and a refusal it sends ends the order ``rejected``.
+
+Recent orders for the duplicate check: the account's ledger orders within the duplicate window,
+except those the broker rejected or that were never placed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from django.utils.translation import gettext, gettext_lazy as _
+
+from core import clock
+from core.audit import Actor
+from core.errors import ApplicationError
+from trading import health, risk
+from trading.brokers.base import OrderType, Side
+from trading.killswitch import kill_switches_for
+from trading.models import BrokerAccount
+from trading.orders import selectors, services
+from trading.orders.models import Order, OrderEvent, OrderSource
+from trading.orders.positions import position_has_mismatch
+from trading.orders.states import UNRESOLVED
+
+ZERO = Decimal(0)
+MESSAGE_REFUSED = _("The order was not placed.")
+MESSAGE_UNRESOLVED = _("An earlier {side} order for {symbol} in this account is still being checked with the broker; "
+                       "a new one can be placed once it is settled.")
+MESSAGE_MISMATCH = _("Your {symbol} position differs from the broker's; it cannot be traded until the difference "
+                     "is resolved.")
+NOT_COUNTED = ("rejected", "not_placed")
+
+
+class OrderRefused(ApplicationError):
+    """The checks refused the order. ``failures``: one dict per failed check (``code``, ``field``,
+    ``message``); ``needs_confirmation``: only the duplicate check failed (``confirm=True`` passes).
+    ``code``/``field``/``message`` are the first failure's."""
+
+    status = 400
+
+    def __init__(self, failures: list[dict[str, Any]], *, needs_confirmation: bool = False) -> None:
+        first = failures[0]
+        super().__init__(first["message"], field=first["field"], code=first["code"])
+        self.failures = failures
+        self.needs_confirmation = needs_confirmation
+        if needs_confirmation:
+            self.status = 409
+
+    @property
+    def codes(self) -> list[str]:
+        return [failure["code"] for failure in self.failures]
+
+
+def _failure(code: str, field: str | None, message: str) -> dict[str, Any]:
+    return {"code": code, "field": field, "message": message}
+
+
+def _ledger_rules(account: BrokerAccount, symbol: str, side: Side) -> list[dict[str, Any]]:
+    failures = []
+    try:
+        health.broker_trading_check(broker=account.broker, environment=account.environment)
+    except ApplicationError as exc:
+        failures.append(_failure(exc.code, None, exc.message))
+    if selectors.open_orders(account_id=account.pk, symbol=symbol, side=side).filter(state__in=UNRESOLVED).exists():
+        failures.append(_failure("unresolved_order", "side", gettext(str(MESSAGE_UNRESOLVED)).format(
+            side=Side(side).value, symbol=symbol)))
+    if position_has_mismatch(account_id=account.pk, symbol=symbol):
+        failures.append(_failure("position_mismatch", "symbol", gettext(str(MESSAGE_MISMATCH)).format(symbol=symbol)))
+    return failures
+
+
+def _rules_and_market(symbol: str, now: dt.datetime) -> tuple[risk.InstrumentRules | None, risk.MarketState]:
+    from trading.brokers.paper import PaperRefused
+    from trading.paper.prices import instrument_rules, latest_price
+
+    try:
+        rules = instrument_rules(symbol)
+    except PaperRefused:
+        return None, risk.MarketState()
+    point = latest_price(symbol, now=now)
+    if point is None:
+        return rules, risk.MarketState()
+    return rules, risk.MarketState(previous_close=point.previous_close, last_price=point.price)
+
+
+def _open_ledger(account: BrokerAccount, **filters: Any) -> tuple[Decimal, dict[str, Decimal]]:
+    """(cash the ledger's open buys hold, quantity its open sells cover by symbol) of the orders
+    matching ``filters`` (valued at their limit price; a market buy at nothing known here)."""
+    reserved, sells = ZERO, {}
+    for order in selectors.open_orders(account_id=account.pk).filter(**filters):
+        remaining = order.remaining_quantity
+        if order.side == Side.BUY:
+            price = order.price or ZERO
+            reserved += remaining * price * (1 + risk.DEFAULT_COMMISSION)
+        else:
+            sells[order.symbol] = sells.get(order.symbol, ZERO) + remaining
+    return reserved, sells
+
+
+def _paper_state(account: BrokerAccount, symbol: str, now: dt.datetime) -> risk.AccountState:
+    from trading.paper.models import PaperPosition
+    from trading.paper.selectors import paper_book_get, paper_cash, sellable_quantity
+
+    book = paper_book_get(account=account)
+    cash = paper_cash(account=account, now=now)
+    reserved, sells = _open_ledger(account, broker_order_no="")
+    values = {p.symbol: p.cost for p in PaperPosition.objects.filter(book=book, quantity__gt=0)}
+    return risk.AccountState(cash=cash.orderable, open_buys_reserved=reserved,
+                             holdings={symbol: sellable_quantity(book, symbol)}, open_sells=sells,
+                             position_values=values)
+
+
+def _snapshot_state(account: BrokerAccount) -> risk.AccountState:
+    snapshot = account.balance_snapshot or {}
+
+    def number(value: Any) -> Decimal:
+        return Decimal(value) if value not in (None, "") else ZERO
+
+    holdings = {p["symbol"]: number(p.get("sellable_quantity") or p.get("quantity"))
+                for p in snapshot.get("positions", [])}
+    values = {p["symbol"]: number(p.get("evaluation")) for p in snapshot.get("positions", [])}
+    filters = {"created_at__gt": account.balance_at} if account.balance_at else {}
+    reserved, sells = _open_ledger(account, **filters)
+    return risk.AccountState(cash=number(snapshot.get("orderable_cash")), open_buys_reserved=reserved,
+                             holdings=holdings, open_sells=sells, position_values=values)
+
+
+def _recent_orders(account: BrokerAccount, now: dt.datetime, window: dt.timedelta) -> list[risk.RecentOrder]:
+    """The account's orders written within ``window`` before ``now``, by the trading clock (their
+    creation step of the timeline), except those the broker rejected or never received."""
+    rows = (OrderEvent.objects.filter(order__account_id=account.pk, from_state="", to_state="new",
+                                      at__gte=now - window)
+            .exclude(order__state__in=NOT_COUNTED)
+            .values_list("order__symbol", "order__side", "order__quantity", "order__price", "at"))
+    return [risk.RecentOrder(symbol, Side(side), quantity, price, at) for symbol, side, quantity, price, at in rows]
+
+
+def order_check(*, account: BrokerAccount, intent: risk.OrderIntent, confirm: bool = False,
+                now: dt.datetime | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """Every failure of ``intent`` (empty: it may go) and whether only confirmation is missing."""
+    now = now or clock.now()
+    failures = _ledger_rules(account, intent.symbol, intent.side)
+    rules, market = _rules_and_market(intent.symbol, now)
+    state = _paper_state(account, intent.symbol, now) if account.broker == "paper" else _snapshot_state(account)
+    limits = risk.Limits()
+    result = risk.check_order(intent, instrument=rules, market=market, account=state, now=now, limits=limits,
+                              recent_orders=_recent_orders(account, now, limits.duplicate_window),
+                              kill_switches=kill_switches_for(account), confirm=confirm)
+    failures += [_failure(f.code, f.field, f.message_in(gettext)) for f in result.failures]
+    return failures, bool(failures) and result.needs_confirmation and len(failures) == len(result.failures)
+
+
+def order_place(*, actor: Actor, account: BrokerAccount, symbol: str, side: Side | str, quantity: Decimal,
+                order_type: OrderType | str, price: Decimal | None = None, confirm: bool = False,
+                intent_id: uuid.UUID | None = None, source: str = OrderSource.MANUAL) -> Order:
+    """Check and place one order; the ledger's ``Order`` (``new``). The same ``intent_id`` again
+    returns the order it made without checking again. Raises ``OrderRefused`` with every failure."""
+    if intent_id is not None:
+        existing = Order.objects.filter(intent_id=intent_id, account_id=account.pk).first()
+        if existing is not None:
+            return existing
+    order_type = OrderType(order_type)
+    intent = risk.OrderIntent(symbol=symbol, side=Side(side), quantity=quantity, order_type=order_type,
+                              price=price if order_type.needs_price else None)
+    failures, needs_confirmation = order_check(account=account, intent=intent, confirm=confirm)
+    if failures:
+        raise OrderRefused(failures, needs_confirmation=needs_confirmation)
+    return services.order_create(actor=actor, account=account, symbol=symbol, side=intent.side,
+                                 quantity=intent.quantity, order_type=order_type, price=intent.price, source=source,
+                                 intent_id=intent_id)
+
+
+__all__ = ["OrderRefused", "order_check", "order_place"]
