@@ -36,15 +36,16 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.db import transaction
 from django.utils.translation import gettext, gettext_lazy as _
 
 from core import clock
 from core.audit import Actor
-from core.errors import ApplicationError
+from core.errors import ApplicationError, NotFound
 from trading import health, risk
 from trading.brokers.base import OrderType, Side
 from trading.killswitch import kill_switches_for
-from trading.models import BrokerAccount
+from trading.models import AccountStatus, BrokerAccount
 from trading.orders import selectors, services
 from trading.orders.models import Order, OrderEvent, OrderSource
 from trading.orders.positions import position_has_mismatch
@@ -56,6 +57,8 @@ MESSAGE_UNRESOLVED = _("An earlier {side} order for {symbol} in this account is 
                        "a new one can be placed once it is settled.")
 MESSAGE_MISMATCH = _("Your {symbol} position differs from the broker's; it cannot be traded until the difference "
                      "is resolved.")
+MESSAGE_DISABLED = _("This broker account is disabled; enable it again to place orders.")
+MESSAGE_NO_ACCOUNT = _("No such broker account.")
 NOT_COUNTED = ("rejected", "not_placed")
 
 
@@ -90,10 +93,10 @@ def _ledger_rules(account: BrokerAccount, symbol: str, side: Side) -> list[dict[
     except ApplicationError as exc:
         failures.append(_failure(exc.code, None, exc.message))
     if selectors.open_orders(account_id=account.pk, symbol=symbol, side=side).filter(state__in=UNRESOLVED).exists():
-        failures.append(_failure("unresolved_order", "side", gettext(str(MESSAGE_UNRESOLVED)).format(
+        failures.append(_failure("unresolved_order", "side", str(MESSAGE_UNRESOLVED).format(
             side=Side(side).value, symbol=symbol)))
     if position_has_mismatch(account_id=account.pk, symbol=symbol):
-        failures.append(_failure("position_mismatch", "symbol", gettext(str(MESSAGE_MISMATCH)).format(symbol=symbol)))
+        failures.append(_failure("position_mismatch", "symbol", str(MESSAGE_MISMATCH).format(symbol=symbol)))
     return failures
 
 
@@ -111,34 +114,53 @@ def _rules_and_market(symbol: str, now: dt.datetime) -> tuple[risk.InstrumentRul
     return rules, risk.MarketState(previous_close=point.previous_close, last_price=point.price)
 
 
-def _open_ledger(account: BrokerAccount, **filters: Any) -> tuple[Decimal, dict[str, Decimal]]:
+MarketData = tuple[risk.InstrumentRules | None, risk.MarketState]
+
+
+def _reserve(order: Order, remaining: Decimal, known: dict[str, MarketData], now: dt.datetime) -> Decimal:
+    """Cash an open buy of the ledger holds, as the checks count a new one (a market buy at the
+    upper price limit); 0 when its symbol has no rules or price."""
+    if order.symbol not in known:
+        known[order.symbol] = _rules_and_market(order.symbol, now)
+    rules, market = known[order.symbol]
+    if rules is None:
+        return ZERO
+    intent = risk.OrderIntent(order.symbol, Side.BUY, remaining, OrderType(order.order_type), order.price)
+    prices = risk.order_prices(rules, intent, market)
+    return ZERO if prices is None else risk.buy_reservation(rules, remaining, prices[1], risk.DEFAULT_COMMISSION)
+
+
+def _open_ledger(account: BrokerAccount, known: dict[str, MarketData], now: dt.datetime,
+                 **filters: Any) -> tuple[Decimal, dict[str, Decimal]]:
     """(cash the ledger's open buys hold, quantity its open sells cover by symbol) of the orders
-    matching ``filters`` (valued at their limit price; a market buy at nothing known here)."""
+    matching ``filters``."""
     reserved, sells = ZERO, {}
     for order in selectors.open_orders(account_id=account.pk).filter(**filters):
         remaining = order.remaining_quantity
+        if remaining <= 0:
+            continue
         if order.side == Side.BUY:
-            price = order.price or ZERO
-            reserved += remaining * price * (1 + risk.DEFAULT_COMMISSION)
+            reserved += _reserve(order, remaining, known, now)
         else:
             sells[order.symbol] = sells.get(order.symbol, ZERO) + remaining
     return reserved, sells
 
 
-def _paper_state(account: BrokerAccount, symbol: str, now: dt.datetime) -> risk.AccountState:
+def _paper_state(account: BrokerAccount, symbol: str, now: dt.datetime,
+                 known: dict[str, MarketData]) -> risk.AccountState:
     from trading.paper.models import PaperPosition
     from trading.paper.selectors import paper_book_get, paper_cash, sellable_quantity
 
     book = paper_book_get(account=account)
     cash = paper_cash(account=account, now=now)
-    reserved, sells = _open_ledger(account, broker_order_no="")
+    reserved, sells = _open_ledger(account, known, now, broker_order_no="")
     values = {p.symbol: p.cost for p in PaperPosition.objects.filter(book=book, quantity__gt=0)}
     return risk.AccountState(cash=cash.orderable, open_buys_reserved=reserved,
                              holdings={symbol: sellable_quantity(book, symbol)}, open_sells=sells,
                              position_values=values)
 
 
-def _snapshot_state(account: BrokerAccount) -> risk.AccountState:
+def _snapshot_state(account: BrokerAccount, now: dt.datetime, known: dict[str, MarketData]) -> risk.AccountState:
     snapshot = account.balance_snapshot or {}
 
     def number(value: Any) -> Decimal:
@@ -148,7 +170,7 @@ def _snapshot_state(account: BrokerAccount) -> risk.AccountState:
                 for p in snapshot.get("positions", [])}
     values = {p["symbol"]: number(p.get("evaluation")) for p in snapshot.get("positions", [])}
     filters = {"created_at__gt": account.balance_at} if account.balance_at else {}
-    reserved, sells = _open_ledger(account, **filters)
+    reserved, sells = _open_ledger(account, known, now, **filters)
     return risk.AccountState(cash=number(snapshot.get("orderable_cash")), open_buys_reserved=reserved,
                              holdings=holdings, open_sells=sells, position_values=values)
 
@@ -164,12 +186,17 @@ def _recent_orders(account: BrokerAccount, now: dt.datetime, window: dt.timedelt
 
 
 def order_check(*, account: BrokerAccount, intent: risk.OrderIntent, confirm: bool = False,
-                now: dt.datetime | None = None) -> tuple[list[dict[str, Any]], bool]:
-    """Every failure of ``intent`` (empty: it may go) and whether only confirmation is missing."""
+                now: dt.datetime | None = None,
+                market_data: MarketData | None = None,
+                ) -> tuple[list[dict[str, Any]], bool]:
+    """Every failure of ``intent`` (empty: it may go) and whether only confirmation is missing.
+    ``market_data``: the symbol's rules and prices when already read (``_rules_and_market``)."""
     now = now or clock.now()
     failures = _ledger_rules(account, intent.symbol, intent.side)
-    rules, market = _rules_and_market(intent.symbol, now)
-    state = _paper_state(account, intent.symbol, now) if account.broker == "paper" else _snapshot_state(account)
+    rules, market = market_data or _rules_and_market(intent.symbol, now)
+    known = {intent.symbol: (rules, market)}
+    state = (_paper_state(account, intent.symbol, now, known) if account.broker == "paper"
+             else _snapshot_state(account, now, known))
     limits = risk.Limits()
     result = risk.check_order(intent, instrument=rules, market=market, account=state, now=now, limits=limits,
                               recent_orders=_recent_orders(account, now, limits.duplicate_window),
@@ -181,8 +208,16 @@ def order_check(*, account: BrokerAccount, intent: risk.OrderIntent, confirm: bo
 def order_place(*, actor: Actor, account: BrokerAccount, symbol: str, side: Side | str, quantity: Decimal,
                 order_type: OrderType | str, price: Decimal | None = None, confirm: bool = False,
                 intent_id: uuid.UUID | None = None, source: str = OrderSource.MANUAL) -> Order:
-    """Check and place one order; the ledger's ``Order`` (``new``). The same ``intent_id`` again
-    returns the order it made without checking again. Raises ``OrderRefused`` with every failure."""
+    """Check and place one order; the ledger's ``Order`` (``new``, its submit job enqueued on commit).
+
+    The same ``intent_id`` again returns the order it made without checking again. A user acting
+    for themself reaches only their own accounts (``NotFound`` otherwise); an admin or a strategy
+    actor is trusted to have checked. Checks and write run under a lock of the account's row, so
+    two orders at once are checked one after the other (buying power, duplicates, the unresolved
+    rule hold); the prices are read before it (a broker quote may take a moment).
+    Raises ``OrderRefused`` with every failure."""
+    if actor.kind == "user" and actor.user_id != account.owner_id:
+        raise NotFound(str(MESSAGE_NO_ACCOUNT))
     if intent_id is not None:
         existing = Order.objects.filter(intent_id=intent_id, account_id=account.pk).first()
         if existing is not None:
@@ -190,12 +225,20 @@ def order_place(*, actor: Actor, account: BrokerAccount, symbol: str, side: Side
     order_type = OrderType(order_type)
     intent = risk.OrderIntent(symbol=symbol, side=Side(side), quantity=quantity, order_type=order_type,
                               price=price if order_type.needs_price else None)
-    failures, needs_confirmation = order_check(account=account, intent=intent, confirm=confirm)
-    if failures:
-        raise OrderRefused(failures, needs_confirmation=needs_confirmation)
-    return services.order_create(actor=actor, account=account, symbol=symbol, side=intent.side,
-                                 quantity=intent.quantity, order_type=order_type, price=intent.price, source=source,
-                                 intent_id=intent_id)
+    now = clock.now()
+    market_data = _rules_and_market(symbol, now)
+    with transaction.atomic():
+        account = BrokerAccount.objects.select_for_update().get(pk=account.pk)
+        failures, needs_confirmation = order_check(account=account, intent=intent, confirm=confirm, now=now,
+                                                   market_data=market_data)
+        if account.status == AccountStatus.DISABLED:
+            failures.insert(0, _failure("account_disabled", None, str(MESSAGE_DISABLED)))
+            needs_confirmation = False
+        if failures:
+            raise OrderRefused(failures, needs_confirmation=needs_confirmation)
+        return services.order_create(actor=actor, account=account, symbol=symbol, side=intent.side,
+                                     quantity=intent.quantity, order_type=order_type, price=intent.price,
+                                     source=source, intent_id=intent_id)
 
 
 __all__ = ["OrderRefused", "order_check", "order_place"]

@@ -12,6 +12,7 @@ from django.utils import translation
 
 from core import clock
 from core.audit import Actor
+from core.errors import NotFound
 from marketdata.calendars import SEOUL
 from trading import health
 from trading.killswitch import kill_switch_pull
@@ -154,3 +155,28 @@ def test_a_duplicate_with_another_failure_is_no_question_of_confirming(paper_acc
     Position.objects.create(account=paper_account, symbol="005930", mismatch=True)
     error = refusal(paper_account)
     assert set(error.codes) == {"duplicate_order", "position_mismatch"} and not error.needs_confirmation
+
+
+def test_a_market_buy_not_yet_in_the_book_holds_cash_at_the_upper_price_limit(paper_account, no_jobs):
+    place(paper_account, quantity=100, price=None)  # held at 92,600 (71,300 + 30 %, on the tick): 9.26 M KRW
+    error = refusal(paper_account, quantity=20, price=71_200)  # 1.42 M KRW more: only ~0.74 M is left
+    assert error.codes == ["insufficient_cash"]
+
+
+def test_a_user_cannot_place_on_another_users_account(paper_account, other_user, no_jobs):
+    with pytest.raises(NotFound):
+        order_place(actor=Actor.of_user(other_user), account=paper_account, symbol="005930", side="buy",
+                    quantity=D(1), order_type="limit", price=D(71_300))
+    assert Order.objects.count() == 0
+
+
+def test_a_disabled_account_takes_no_orders(paper_account, no_jobs):
+    BrokerAccount.objects.filter(pk=paper_account.pk).update(status="disabled")
+    assert refusal(paper_account).codes == ["account_disabled"]
+
+
+def test_the_messages_speak_the_active_language(paper_account, no_jobs):
+    kill_switch_pull(actor=Actor.of_user(paper_account.owner), scope="account", account=paper_account, reason="x")
+    with translation.override("ko"):
+        korean = refusal(paper_account).message
+    assert korean != refusal(paper_account).message and "긴급 정지" in korean
