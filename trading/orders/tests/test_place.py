@@ -180,3 +180,26 @@ def test_the_messages_speak_the_active_language(paper_account, no_jobs):
     with translation.override("ko"):
         korean = refusal(paper_account).message
     assert korean != refusal(paper_account).message and "긴급 정지" in korean
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_orders_at_once_are_checked_one_after_the_other(paper_account, no_jobs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (SQLite serialises every write anyway)")
+
+    def attempt(_: int) -> str:
+        try:
+            with translation.override("en"):
+                return place(paper_account).state
+        except OrderRefused as exc:
+            return exc.code
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(attempt, range(2)))
+    assert outcomes == ["duplicate_order", "new"] and Order.objects.count() == 1
