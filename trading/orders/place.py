@@ -47,7 +47,7 @@ from trading.brokers.base import OrderType, Side
 from trading.killswitch import kill_switches_for
 from trading.models import AccountStatus, BrokerAccount
 from trading.orders import selectors, services
-from trading.orders.models import Order, OrderEvent, OrderSource
+from trading.orders.models import Order, OrderEvent, OrderSide, OrderSource
 from trading.orders.positions import position_has_mismatch
 from trading.orders.states import UNRESOLVED
 
@@ -94,7 +94,7 @@ def _ledger_rules(account: BrokerAccount, symbol: str, side: Side) -> list[dict[
         failures.append(_failure(exc.code, None, exc.message))
     if selectors.open_orders(account_id=account.pk, symbol=symbol, side=side).filter(state__in=UNRESOLVED).exists():
         failures.append(_failure("unresolved_order", "side", str(MESSAGE_UNRESOLVED).format(
-            side=Side(side).value, symbol=symbol)))
+            side=str(OrderSide(Side(side).value).label).lower(), symbol=symbol)))
     if position_has_mismatch(account_id=account.pk, symbol=symbol):
         failures.append(_failure("position_mismatch", "symbol", str(MESSAGE_MISMATCH).format(symbol=symbol)))
     return failures
