@@ -9,6 +9,7 @@ class TradingConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(create_cache_tables, sender=self)
+        from trading import checks  # noqa: F401 - registers the settings checks
         from trading.killswitch import kill_switch_send_check
         from trading.orders import services
 
