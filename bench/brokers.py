@@ -22,7 +22,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -38,55 +37,15 @@ POSITIONS = 100
 
 # -- the client processes -------------------------------------------------------------------------
 def _client(config: dict[str, Any]) -> Any:
-    from core import clock
-    from trading.brokers.base import Credentials, Environment
-    from trading.brokers.kis import KisClient
-    from trading.sharing import shared_budget, shared_token_store
+    from trading.fakes.load import kis_client
 
-    environment = Environment(config.get("environment", "real"))
-    credentials = Credentials(app_key=config["app_key"], app_secret=config["app_secret"],
-                              account_no=config["account_no"], environment=environment)  # fmt: skip
-    return KisClient(credentials, base_url=config["base_url"], tokens=shared_token_store(), budget=shared_budget(),
-                     requests_per_second=config["per_second"], clock=clock.timestamp)  # fmt: skip
+    return kis_client(config)
 
 
 def _hammer(config: dict[str, Any]) -> dict[str, Any]:
-    """Say ready, wait for the go, then quote from ``threads`` clients for ``seconds``."""
-    from django.db import connections
+    from trading.fakes.load import hammer
 
-    from trading.brokers.base import BrokerError, RateLimited
-
-    counts: dict[str, Any] = {"quotes": 0, "rate_limited": 0, "errors": []}
-    guard = threading.Lock()
-
-    def run() -> None:
-        client = _client(config)
-        deadline = time.monotonic() + config["seconds"]
-        try:
-            while time.monotonic() < deadline:
-                try:
-                    client.quote(SYMBOL)
-                    key = "quotes"
-                except RateLimited:
-                    key = "rate_limited"
-                except BrokerError as exc:
-                    counts["errors"].append(exc.code)
-                    return
-                with guard:
-                    counts[key] += 1
-        finally:
-            client.close()
-            connections.close_all()
-
-    Path(config["ready"]).touch()
-    while not Path(config["go"]).exists():
-        time.sleep(0.005)
-    threads = [threading.Thread(target=run) for _ in range(config["threads"])]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return counts
+    return hammer(config)
 
 
 def _token(config: dict[str, Any]) -> dict[str, Any]:

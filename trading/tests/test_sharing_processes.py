@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -32,50 +31,13 @@ SYMBOL = "005930"
 
 # -- one process ----------------------------------------------------------------------------------
 def hammer(config: dict[str, Any]) -> dict[str, Any]:
-    """Set up, say ready, wait for the go, then quote in ``threads`` clients until ``seconds`` pass."""
+    """Set up Django from the environment, then ``trading.fakes.load.hammer``."""
     import django
 
     django.setup()
-    from django.db import connections
+    from trading.fakes.load import hammer as quote_hard
 
-    from trading.brokers.base import BrokerError, Credentials, Environment, RateLimited
-    from trading.brokers.kis import KisClient
-    from trading.sharing import shared_budget, shared_token_store
-
-    credentials = Credentials(app_key=config["app_key"], app_secret=config["app_secret"],
-                              account_no=config["account_no"], environment=Environment.REAL)  # fmt: skip
-    counts: dict[str, Any] = {"quotes": 0, "refused": 0, "errors": []}
-    guard = threading.Lock()
-
-    def run() -> None:
-        client = KisClient(credentials, base_url=config["base_url"], tokens=shared_token_store(),
-                           budget=shared_budget(), requests_per_second=config["per_second"])  # fmt: skip
-        deadline = time.monotonic() + config["seconds"]
-        try:
-            while time.monotonic() < deadline:
-                try:
-                    client.quote(SYMBOL)
-                    key = "quotes"
-                except RateLimited:
-                    key = "refused"
-                except BrokerError as exc:  # anything else ends this client: the test reports it
-                    counts["errors"].append(exc.code)
-                    return
-                with guard:
-                    counts[key] += 1
-        finally:
-            client.close()
-            connections.close_all()
-
-    Path(config["ready"]).touch()
-    while not Path(config["go"]).exists():
-        time.sleep(0.01)
-    threads = [threading.Thread(target=run) for _ in range(config["threads"])]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return {**counts, "budget": type(shared_budget()).__name__}
+    return quote_hard(config)
 
 
 if __name__ == "__main__":
@@ -156,7 +118,7 @@ def assert_shared(fake: Any, app_key: str, results: list[dict[str, Any]]) -> Non
     assert [code for r in results for code in r["errors"]] == []
     assert fake.token_issuances(app_key) == 1 and fake.count("/oauth2/tokenP") == 1  # asked once, too
     assert fake.max_per_window(path_prefix="/uapi", app_key=app_key) <= LIMIT
-    assert sum(r["refused"] for r in results) == 0
+    assert sum(r["rate_limited"] for r in results) == 0
     quotes = [r["quotes"] for r in results]
     assert all(quotes) and sum(quotes) > 2 * LIMIT, quotes  # every process worked; the limit was contended
 
