@@ -8,12 +8,17 @@ Pure module: no Django imports.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
-from trading.brokers.base import BrokerError, DailyBar, RateLimited, Refused, TokenExpired
-from trading.brokers.http import MemoryTokenStore
+import httpx
 
-from .base import ProviderBars, ProviderError
+from trading.brokers.base import (
+    BrokerError, Credentials, DailyBar, Environment, RateLimited, Refused, RequestBudget, TokenExpired, TokenStore,
+)
+from trading.brokers.http import HttpBroker, MemoryTokenStore
+
+from .base import DataProvider, ProviderBars, ProviderError
 
 
 class ProcessTokens(MemoryTokenStore):
@@ -58,3 +63,48 @@ def provider_error(exc: BrokerError, *, timeout: float, path: str) -> ProviderEr
         reason += f": {exc.broker_message}" if exc.broker_message else ""
     permanent = isinstance(exc, TokenExpired) or (isinstance(exc, Refused) and not exc.retryable)
     return ProviderError(reason, permanent=permanent)
+
+
+class BrokerProvider(DataProvider):
+    """A broker's market-data provider: its settings, and the trading client it adapts.
+
+    A subclass sets ``client_class``, ``mock_host`` (a part of the mock host's URL), ``tokens`` and
+    ``budget`` (this process's defaults when the caller passes no shared ones) and the defaults of
+    pacing; ``sleep`` is how its client waits. The client is ``self.client``.
+    """
+
+    client_class: type[HttpBroker]
+    mock_host = ""
+    tokens: TokenStore
+    budget: RequestBudget
+    default_requests_per_second = 1.0
+    default_rate_limit_pause = 1.0
+
+    def __init__(self, base_url: str, app_key: str, app_secret: str, client: httpx.Client | None = None, *,
+                 timeout: float = 10.0, requests_per_second: float | None = None, rate_limit_retries: int = 1,
+                 rate_limit_pause: float | None = None, tokens: TokenStore | None = None,
+                 budget: RequestBudget | None = None) -> None:
+        pace = self.default_requests_per_second if requests_per_second is None else requests_per_second
+        self.base_url, self.timeout = base_url.rstrip("/"), timeout
+        self._configured = bool(base_url and app_key and app_secret)
+        environment = Environment.MOCK if self.mock_host and self.mock_host in base_url else Environment.REAL
+        self.client = self.client_class(
+            Credentials(app_key, app_secret, environment=environment), base_url=base_url,
+            tokens=tokens if tokens is not None else self.tokens,
+            budget=budget if budget is not None else (self.budget if pace > 0 else Unpaced()),
+            requests_per_second=max(1, int(pace)), client=client, timeout=httpx.Timeout(timeout), sleep=self.sleep,
+        )
+        self.client.rate_limit_retries = rate_limit_retries
+        self.client.rate_limit_pause = self.default_rate_limit_pause if rate_limit_pause is None else rate_limit_pause
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds)
+
+    def __repr__(self) -> str:  # never the key or the secret
+        return f"<{type(self).__name__} {self.base_url}>"
+
+    @property
+    def configured(self) -> bool:
+        return self._configured
+

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import time
 from datetime import date
+from typing import Any
 
-import httpx
-
-from trading.brokers.base import BrokerError, Credentials, Environment, Quote, RequestBudget, TokenStore
+from trading.brokers.base import BrokerError, Quote
 from trading.brokers.http import MemoryBudget
 from trading.brokers.kis import DAILY_BARS_PATH, KisClient
 
-from ._http import ProcessTokens, Unpaced, provider_bars, provider_error
-from .base import DataProvider, ProviderBars, ProviderError
+from ._http import BrokerProvider, ProcessTokens, provider_bars, provider_error
+from .base import ProviderBars, ProviderError
 
 TOKENS = ProcessTokens()
 BUDGET = MemoryBudget()
@@ -41,7 +40,7 @@ def _short_sleep(seconds: float) -> None:
     time.sleep(seconds)
 
 
-class KisProvider(DataProvider):
+class KisProvider(BrokerProvider):
     """KIS daily bars for KRX stocks (``FID_COND_MRKT_DIV_CODE=J``).
 
     ``requests_per_second`` is the app key's pace (real 18/s, mock 1/s; ``<= 0`` does not pace);
@@ -52,40 +51,18 @@ class KisProvider(DataProvider):
 
     name = "kis"
     label = "KIS"  # the settings prefix: MARKET_DATA_KIS_*
+    client_class = KisClient
+    mock_host = "openapivts"
+    tokens = TOKENS
+    budget = BUDGET
     default_requests_per_second = 15.0
     default_rate_limit_pause = 0.5
+    sleep = staticmethod(_short_sleep)  # never waits a token cooldown out: the chain falls back
 
-    def __init__(
-        self,
-        base_url: str,
-        app_key: str,
-        app_secret: str,
-        client: httpx.Client | None = None,
-        *,
-        timeout: float = 10.0,
-        requests_per_second: float | None = None,
-        rate_limit_retries: int = 1,
-        rate_limit_pause: float | None = None,
-        org_adj_prc: str = "0",
-        tokens: TokenStore | None = None,
-        budget: RequestBudget | None = None,
-    ) -> None:
-        pace = self.default_requests_per_second if requests_per_second is None else requests_per_second
-        self.base_url, self.timeout = base_url.rstrip("/"), timeout
-        self._configured = bool(base_url and app_key and app_secret)
-        environment = Environment.MOCK if "openapivts" in base_url else Environment.REAL
-        self._kis = KisClient(
-            Credentials(app_key, app_secret, environment=environment), base_url=base_url,
-            tokens=tokens if tokens is not None else TOKENS,
-            budget=budget if budget is not None else (BUDGET if pace > 0 else Unpaced()),
-            requests_per_second=max(1, int(pace)), client=client, timeout=httpx.Timeout(timeout), sleep=_short_sleep,
-        )
-        self._kis.rate_limit_retries = rate_limit_retries
-        self._kis.rate_limit_pause = self.default_rate_limit_pause if rate_limit_pause is None else rate_limit_pause
-        self._kis.org_adj_prc = org_adj_prc
-
-    def __repr__(self) -> str:  # never the key or the secret
-        return f"<{type(self).__name__} {self.base_url}>"
+    def __init__(self, *args: Any, org_adj_prc: str = "0", **kwargs: Any) -> None:
+        """``BrokerProvider``'s arguments, and ``org_adj_prc``."""
+        super().__init__(*args, **kwargs)
+        self.client.org_adj_prc = org_adj_prc
 
     def daily_bars(self, code: str, start: date, end: date) -> ProviderBars:
         """Bars of ``code`` from ``start`` to ``end``. Raises ``ProviderError`` (transient for timeouts,
@@ -95,7 +72,7 @@ class KisProvider(DataProvider):
             raise ProviderError("not configured (set MARKET_DATA_KIS_BASE_URL, MARKET_DATA_KIS_APP_KEY "
                                 "and MARKET_DATA_KIS_APP_SECRET)", permanent=True)
         try:
-            bars = self._kis.daily_bars(code, start, end)
+            bars = self.client.daily_bars(code, start, end)
         except BrokerError as exc:
             raise provider_error(exc, timeout=self.timeout, path=DAILY_BARS_PATH) from None
         except _WouldWait as wait:
@@ -104,10 +81,6 @@ class KisProvider(DataProvider):
             raise ProviderError(f"empty answer for {code} {start}..{end}", permanent=False)
         return provider_bars(bars)
 
-    @property
-    def configured(self) -> bool:
-        return self._configured
-
     def quote(self, code: str) -> Quote:
         """The current price of ``code`` (inquire-price), through the same client, token and budget.
         Raises ``ProviderError`` like ``daily_bars``."""
@@ -115,7 +88,7 @@ class KisProvider(DataProvider):
             raise ProviderError("not configured (set MARKET_DATA_KIS_APP_KEY and MARKET_DATA_KIS_APP_SECRET)",
                                 permanent=True)
         try:
-            return self._kis.quote(code)
+            return self.client.quote(code)
         except BrokerError as exc:
             raise provider_error(exc, timeout=self.timeout, path="inquire-price") from None
         except _WouldWait as wait:

@@ -602,9 +602,9 @@ def test_the_chain_gives_the_kis_provider_the_shared_token_store_and_budget(sett
 
     provider = get_provider("kis")
 
-    assert provider._kis.tokens is sharing.shared_token_store()
-    assert provider._kis.budget is sharing.shared_budget()
-    assert provider._kis.requests_per_second == 1
+    assert provider.client.tokens is sharing.shared_token_store()
+    assert provider.client.budget is sharing.shared_budget()
+    assert provider.client.requests_per_second == 1
 
 
 def test_pykrx_lists_instruments(monkeypatch):
