@@ -64,6 +64,14 @@ class BrokerAccount(BaseModel):
     balance_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Paper accounts: the virtual cash the account started with.
     paper_initial_cash = models.DecimalField(max_digits=18, decimal_places=0, null=True, blank=True)
+    # The owner's own caps for this account (empty: the platform's defaults, ``trading.risk``); a
+    # setting can only lower the default.
+    max_order_value = models.DecimalField(
+        max_digits=18, decimal_places=0, null=True, blank=True,
+        help_text=_("Largest value of one order in KRW; empty for the platform's limit."))
+    max_position_share = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True,
+        help_text=_("Largest share of the account one symbol may reach, in percent; empty for no cap."))
 
     class Meta:
         ordering = ["created_at", "id"]

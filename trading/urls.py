@@ -1,6 +1,7 @@
 from django.urls import path
 
 from trading import api, views
+from trading.orders import api_urls as order_api_urls, urls as order_urls
 
 app_name = "trading"
 urlpatterns = [
@@ -12,6 +13,7 @@ urlpatterns = [
     path("accounts/<int:pk>/rotate/", views.rotate, name="rotate"),
     path("accounts/<int:pk>/rename/", views.rename, name="rename"),
     path("accounts/<int:pk>/delete/", views.delete, name="delete"),
+    *order_urls.urlpatterns,
 ]
 
 api_urlpatterns = [
@@ -20,4 +22,5 @@ api_urlpatterns = [
     path("broker-accounts/<int:pk>/", api.BrokerAccountDetailApi.as_view(), name="broker_account_detail"),
     path("broker-accounts/<int:pk>/verify/", api.BrokerAccountVerifyApi.as_view(), name="broker_account_verify"),
     path("broker-accounts/<int:pk>/rotate-keys/", api.BrokerAccountRotateApi.as_view(), name="broker_account_rotate"),
+    *order_api_urls.api_urlpatterns,
 ]

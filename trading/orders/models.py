@@ -106,6 +106,15 @@ class Order(BaseModel):
     cancel_sent_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     external = models.BooleanField(default=False, db_index=True)
+    # A revision (new price, and quantity) asked of an open order: sent by its job, and at the broker
+    # it becomes a new order number for the remaining quantity: ``replaces`` links that new order
+    # to this one (which ends cancelled for what was moved).
+    revise_price = _quantity(null=True, blank=True)
+    revise_quantity = _quantity(null=True, blank=True)
+    revise_requested_at = models.DateTimeField(null=True, blank=True)
+    revise_sent_at = models.DateTimeField(null=True, blank=True)
+    replaces = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="replacements")
     flag = models.CharField(max_length=300, blank=True, help_text=_("Why an admin should look at this order."))
 
     class Meta:
