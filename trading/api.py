@@ -55,7 +55,7 @@ class AccountOutputSerializer(serializers.ModelSerializer):
         model = BrokerAccount
         fields = ["id", "broker", "environment", "nickname", "account_no_masked", "hts_id", "app_key_masked",
                   "status", "status_code", "status_reason", "last_verified_at", "paper_initial_cash", "balance",
-                  "created_at"]
+                  "max_order_value", "max_position_share", "created_at"]
         read_only_fields = fields
 
     @extend_schema(responses=BalanceSerializer(allow_null=True))
@@ -168,4 +168,29 @@ class BrokerAccountRotateApi(APIView):
         data.is_valid(raise_exception=True)
         account = services.broker_account_rotate_keys(actor=Actor.from_request(request, door="api"), account=account,
                                                       **data.validated_data)
+        return Response(AccountDetailSerializer(account).data)
+
+
+class BrokerAccountLimitsApi(APIView):
+    class LimitsInputSerializer(serializers.Serializer):
+        max_order_value = serializers.DecimalField(
+            max_digits=18, decimal_places=0, allow_null=True, required=False,
+            help_text="Largest value of one order in KRW, at most the platform's 100,000,000; null for the "
+                      "platform's limit. Omitted: unchanged.")
+        max_position_share = serializers.DecimalField(
+            max_digits=5, decimal_places=2, allow_null=True, required=False,
+            help_text="Largest share of the account one symbol may reach after a buy, in percent (0, 100]; null "
+                      "for no cap. Omitted: unchanged.")
+
+    @extend_schema(request=LimitsInputSerializer, responses={200: AccountDetailSerializer, 400: INVALID,
+                                                             404: NOT_FOUND},
+                   summary="Set the account's own order limits (checked on every order placed afterwards)")
+    def post(self, request, pk: int):
+        account = selectors.broker_account_get(user=request.user, pk=pk)
+        data = self.LimitsInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        limits = {"max_order_value": account.max_order_value, "max_position_share": account.max_position_share,
+                  **data.validated_data}
+        account = services.broker_account_limits_set(actor=Actor.from_request(request, door="api"), account=account,
+                                                     **limits)
         return Response(AccountDetailSerializer(account).data)

@@ -7,7 +7,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from trading.models import BrokerEnvironment, BrokerKind
+from trading.risk import DEFAULT_MAX_ORDER_VALUE, amount
 
+ORDER_VALUE_HELP = _("The largest value one order may have; empty for the platform's limit of %(maximum)s KRW.")
 REAL_BROKERS = [(BrokerKind.KIS.value, BrokerKind.KIS.label), (BrokerKind.KIWOOM.value, BrokerKind.KIWOOM.label)]
 
 
@@ -49,3 +51,19 @@ class RotateForm(forms.Form):
 
 class RenameForm(forms.Form):
     nickname = forms.CharField(label=pgettext_lazy("broker account", "Account name"), max_length=60)
+
+
+class LimitsForm(forms.Form):
+    """The account's own caps; empty fields mean the platform's defaults (the service checks the ranges)."""
+
+    max_order_value = forms.DecimalField(
+        label=_("Maximum order value (KRW)"), required=False, max_digits=18, decimal_places=0,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": "1"}))
+    max_position_share = forms.DecimalField(
+        label=_("Maximum position share (%)"), required=False, max_digits=5, decimal_places=2,
+        help_text=_("The largest share of the account one symbol may reach after a buy; empty for no cap."),
+        widget=forms.NumberInput(attrs={"step": "0.01"}))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["max_order_value"].help_text = ORDER_VALUE_HELP % {"maximum": amount(DEFAULT_MAX_ORDER_VALUE)}

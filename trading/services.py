@@ -1,4 +1,5 @@
-"""Writes of trading: connect, verify, rotate, rename and delete broker accounts; connection checks.
+"""Writes of trading: connect, verify, rotate, rename and delete broker accounts, set their limits;
+connection checks.
 
 Every action takes a keyword-only ``actor`` (``core.audit.Actor``), runs its database writes in one
 transaction with an audit row, and publishes its event on commit. Broker calls (network) happen
@@ -24,6 +25,7 @@ from core import events
 from core.audit import Actor, audit_record
 from core.errors import ApplicationError
 from trading import connections, health, messages
+from trading.risk import DEFAULT_MAX_ORDER_VALUE, amount
 from trading.brokers.base import Balance, BrokerClient, BrokerError, Credentials, Environment, masked_account
 from trading.models import AccountStatus, BrokerAccount, BrokerEnvironment, BrokerKind
 
@@ -42,6 +44,10 @@ BROKER_UNKNOWN = _("Choose KIS or Kiwoom.")
 PAPER_HAS_NO_KEYS = _("A paper account has no keys to rotate.")
 HAS_OPEN_ORDERS = _("This account still has %(count)d open or unsettled orders: cancel them, or wait until they "
                     "are filled or settled, before deleting it.")
+LIMIT_ORDER_VALUE_RANGE = _("The maximum order value must be a whole number of KRW above 0 and at most %(maximum)s KRW "
+                            "(the platform's limit).")
+LIMIT_SHARE_RANGE = _("The maximum position share must be a percentage above 0 and at most 100, with at most two "
+                      "decimals.")
 
 PAPER_CASH_MIN = Decimal(1_000_000)
 PAPER_CASH_MAX = Decimal(10_000_000_000)
@@ -320,6 +326,40 @@ def broker_account_set_disabled(*, actor: Actor, account: BrokerAccount, disable
     if not disabled:
         broker_account_verify(actor=actor, account=account)
         account.refresh_from_db()
+    return account
+
+
+def _clean_limits(max_order_value: Decimal | int | None,
+                  max_position_share: Decimal | int | None) -> tuple[Decimal | None, Decimal | None]:
+    value = None if max_order_value in (None, "") else Decimal(max_order_value)
+    if value is not None and not (0 < value <= DEFAULT_MAX_ORDER_VALUE and value == value.to_integral_value()):
+        raise ApplicationError(str(LIMIT_ORDER_VALUE_RANGE) % {"maximum": amount(DEFAULT_MAX_ORDER_VALUE)},
+                               field="max_order_value", code="limit_out_of_range")
+    share = None if max_position_share in (None, "") else Decimal(max_position_share)
+    if share is not None and not (0 < share <= 100 and share == share.quantize(Decimal("0.01"))):
+        raise ApplicationError(str(LIMIT_SHARE_RANGE), field="max_position_share", code="limit_out_of_range")
+    return value, share
+
+
+def broker_account_limits_set(*, actor: Actor, account: BrokerAccount, max_order_value: Decimal | int | None,
+                              max_position_share: Decimal | int | None) -> BrokerAccount:
+    """Set the account's own caps: ``max_order_value`` (whole KRW, at most the platform's limit) and
+    ``max_position_share`` (percent of the account one symbol may reach, in (0, 100]); None clears
+    one (the platform's default: ``trading.risk``). Every order placed afterwards is checked
+    against them (``trading.orders.place``). Raises ``ApplicationError`` naming the field."""
+    value, share = _clean_limits(max_order_value, max_position_share)
+    with transaction.atomic():
+        account = BrokerAccount.objects.select_for_update().select_related("owner").get(pk=account.pk)
+
+        def text(number: Decimal | None) -> str | None:
+            return None if number is None else f"{number.normalize():f}"
+
+        before = {"max_order_value": text(account.max_order_value),
+                  "max_position_share": text(account.max_position_share)}
+        account.max_order_value, account.max_position_share = value, share
+        account.save(update_fields=["max_order_value", "max_position_share", "updated_at"])
+        audit_record(actor=actor, action="broker_account.limits", owner=account.owner, target=account,
+                     before=before, after={"max_order_value": text(value), "max_position_share": text(share)})
     return account
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/<int:pk>/verify/", views.verify, name="verify"),
     path("accounts/<int:pk>/rotate/", views.rotate, name="rotate"),
     path("accounts/<int:pk>/rename/", views.rename, name="rename"),
+    path("accounts/<int:pk>/limits/", views.limits, name="limits"),
     path("accounts/<int:pk>/delete/", views.delete, name="delete"),
     *order_urls.urlpatterns,
 ]
@@ -22,5 +23,6 @@ api_urlpatterns = [
     path("broker-accounts/<int:pk>/", api.BrokerAccountDetailApi.as_view(), name="broker_account_detail"),
     path("broker-accounts/<int:pk>/verify/", api.BrokerAccountVerifyApi.as_view(), name="broker_account_verify"),
     path("broker-accounts/<int:pk>/rotate-keys/", api.BrokerAccountRotateApi.as_view(), name="broker_account_rotate"),
+    path("broker-accounts/<int:pk>/limits/", api.BrokerAccountLimitsApi.as_view(), name="broker_account_limits"),
     *order_api_urls.api_urlpatterns,
 ]

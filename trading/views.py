@@ -1,5 +1,5 @@
 """Pages under 거래 (Trading): broker accounts (list, connect, paper, account page, verify, rotate,
-rename, delete). Doors only: parse, fetch through a selector (404 for what is not yours), call a
+rename, order limits, delete). Doors only: parse, fetch through a selector (404 for what is not yours), call a
 service, render."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from core.audit import Actor
 from core.errors import ApplicationError
 from trading import selectors, services
-from trading.forms import ConnectForm, PaperForm, RenameForm, RotateForm
+from trading.forms import ConnectForm, LimitsForm, PaperForm, RenameForm, RotateForm
 
 CONNECTED = _("%(name)s is connected and verified.")
 PAPER_OPENED = _("%(name)s is open with %(cash)s KRW of virtual money.")
@@ -24,6 +24,7 @@ VERIFY_FAILED = _("Verification failed: %(reason)s")
 ROTATED = _("The keys of %(name)s were replaced and verified.")
 RENAMED = _("Renamed to %(name)s.")
 DELETED = _("%(name)s was deleted.")
+LIMITS_SAVED = _("The order limits of %(name)s were saved.")
 
 
 def _form_error(form: django_forms.Form, error: ApplicationError) -> None:
@@ -70,15 +71,20 @@ def paper(request: HttpRequest) -> HttpResponse:
                                                   "form": form})
 
 
-@login_required
-def account(request: HttpRequest, pk: int) -> HttpResponse:
-    broker_account = selectors.broker_account_get(user=request.user, pk=pk)
+def _account_page(request: HttpRequest, broker_account, *, limits_form: LimitsForm | None = None) -> HttpResponse:
     context = {
         "page_title": broker_account.nickname, "nav": "trading", "account": broker_account,
         "balance": selectors.balance_view(broker_account), "rename_form": RenameForm(
             initial={"nickname": broker_account.nickname}),
+        "limits_form": limits_form or LimitsForm(initial={"max_order_value": broker_account.max_order_value,
+                                                          "max_position_share": broker_account.max_position_share}),
     }
     return render(request, "trading/account.html", context)
+
+
+@login_required
+def account(request: HttpRequest, pk: int) -> HttpResponse:
+    return _account_page(request, selectors.broker_account_get(user=request.user, pk=pk))
 
 
 @login_required
@@ -127,6 +133,24 @@ def rename(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, RENAMED % {"name": broker_account.nickname})
     return redirect("trading:account", pk=pk)
+
+
+@login_required
+@require_POST
+def limits(request: HttpRequest, pk: int) -> HttpResponse:
+    """Set the account's own order limits; a wrong value shows on its field of the account page."""
+    broker_account = selectors.broker_account_get(user=request.user, pk=pk)
+    form = LimitsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.broker_account_limits_set(actor=Actor.from_request(request), account=broker_account,
+                                               **form.cleaned_data)
+        except ApplicationError as error:
+            _form_error(form, error)
+        else:
+            messages.success(request, LIMITS_SAVED % {"name": broker_account.nickname})
+            return redirect("trading:account", pk=pk)
+    return _account_page(request, broker_account, limits_form=form)
 
 
 @login_required

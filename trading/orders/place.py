@@ -11,7 +11,7 @@ What is checked, in order (all failures collected, none short-circuits the other
    when reconciliation settled it may another go (``unresolved_order``);
 3. the position is not mismatched with the broker's (``position_mismatch``);
 4. ``trading.risk.check_order``: session, instrument, tick, ±30 %, lot, buying power, sellable
-   quantity, maximum order value/share (``risk.Limits()`` defaults for now), duplicates
+   quantity, maximum order value/share (the account's own limits, ``account_limits``), duplicates
    (overridable with ``confirm=True``), the kill switches (``trading.killswitch``).
 
 Account state, by broker:
@@ -185,6 +185,14 @@ def _recent_orders(account: BrokerAccount, now: dt.datetime, window: dt.timedelt
     return [risk.RecentOrder(symbol, Side(side), quantity, price, at) for symbol, side, quantity, price, at in rows]
 
 
+def account_limits(account: BrokerAccount) -> risk.Limits:
+    """The account's own caps (``max_order_value`` KRW, ``max_position_share`` percent; empty: the
+    platform's defaults); a setting can only lower a default."""
+    share = account.max_position_share
+    return risk.Limits.for_user(max_order_value=account.max_order_value,
+                                max_position_share=None if share is None else share / 100)
+
+
 def order_check(*, account: BrokerAccount, intent: risk.OrderIntent, confirm: bool = False,
                 now: dt.datetime | None = None,
                 market_data: MarketData | None = None,
@@ -197,7 +205,7 @@ def order_check(*, account: BrokerAccount, intent: risk.OrderIntent, confirm: bo
     known = {intent.symbol: (rules, market)}
     state = (_paper_state(account, intent.symbol, now, known) if account.broker == "paper"
              else _snapshot_state(account, now, known))
-    limits = risk.Limits()
+    limits = account_limits(account)
     result = risk.check_order(intent, instrument=rules, market=market, account=state, now=now, limits=limits,
                               recent_orders=_recent_orders(account, now, limits.duplicate_window),
                               kill_switches=kill_switches_for(account), confirm=confirm)
@@ -241,4 +249,4 @@ def order_place(*, actor: Actor, account: BrokerAccount, symbol: str, side: Side
                                      source=source, intent_id=intent_id)
 
 
-__all__ = ["OrderRefused", "order_check", "order_place"]
+__all__ = ["OrderRefused", "account_limits", "order_check", "order_place"]
