@@ -42,7 +42,7 @@ from core.audit import Actor, audit_record
 from marketdata.calendars import KRX, SEOUL
 from trading.brokers.base import Balance, BrokerClient, BrokerError, OrderRecord, OrderType
 from trading.models import BrokerAccount
-from trading.orders import positions, services
+from trading.orders import positions, revise, services
 from trading.orders.fills import FillReport
 from trading.orders.models import Order, OrderEvent, OrderSource, Reconciliation
 from trading.orders.states import OPEN, UNRESOLVED, State, can_transition, state_from_listing
@@ -207,11 +207,18 @@ def _apply_day(account: BrokerAccount, day: dt.date, rows: list[OrderRecord], no
         summary.found += 1
     sending = [o for o in unresolved if o.state == State.SUBMITTING]
     for row in strangers:
-        if row.quantity > 0 and not any(matches(o, row, day) for o in sending):
+        original = known.get(row.original_order_no) if row.original_order_no else None
+        if original is not None and (replacement := revise.replacement_adopt(original, row, now)) is not None:
+            known[row.order_no] = replacement  # a revision whose answer was lost
+            summary.found += 1
+        elif row.quantity > 0 and not any(matches(o, row, day) for o in sending):
             known[row.order_no] = _adopt_external(account, row, day, now)
             summary.external += 1
+    revised = {r.original_order_no for r in rows if r.original_order_no and not is_cancel_row(r)}
     for row in rows:
         order = known.get(row.order_no)
+        if order is not None and order.revise_sent_at is not None and row.order_no not in revised:
+            revise.order_revise_settle_absent(order, row, now)
         if order is not None and not is_cancel_row(row) and not _unchanged(order, row, day, now):
             _apply_row(order, row, day, now, summary)
 

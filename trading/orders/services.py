@@ -362,6 +362,11 @@ def order_cancel_request(*, actor: Actor, order: Order) -> Order:
         if order.state == State.NEW:
             order_move(order, State.CANCELLED, actor=actor, code="cancelled_before_sending", now=now)
         elif order.state in (State.ACCEPTED, State.PARTIALLY_FILLED):
+            if order.revise_requested_at is not None and order.revise_sent_at is None:
+                order.revise_price = order.revise_quantity = order.revise_requested_at = None
+                order.save(update_fields=["revise_price", "revise_quantity", "revise_requested_at", "updated_at"])
+                order_note(order, actor=actor, code="revise_dropped", why="the cancel replaces the revision not yet sent",
+                           now=now)
             request_cancel(order, actor=actor, now=now)
         elif order.state in (State.SUBMITTING, State.UNKNOWN):
             if order.cancel_requested_at is None:
@@ -417,7 +422,7 @@ def _cancel_refused(order_id: int, error: BrokerError) -> Order:
 
 
 def orders_waiting(*, older_than_seconds: float | None = None, now: dt.datetime | None = None) -> dict[str, list[int]]:
-    """Orders a lost enqueue left behind: ``new`` ones and cancels not sent, older than a few
+    """Orders a lost enqueue left behind: ``new`` ones, cancels and revisions not sent, older than a few
     seconds (``ORDER_RELAY_AFTER_SECONDS``). The relay task enqueues them again."""
     wait = dt.timedelta(seconds=older_than_seconds if older_than_seconds is not None
                         else setting("ORDER_RELAY_AFTER_SECONDS", 5.0))
@@ -425,7 +430,10 @@ def orders_waiting(*, older_than_seconds: float | None = None, now: dt.datetime 
     new = Order.objects.filter(state=State.NEW, created_at__lt=timezone.now() - wait).order_by("pk")
     cancels = Order.objects.filter(state=State.CANCEL_REQUESTED, cancel_sent_at=None,
                                    cancel_requested_at__lt=(now or clock.now()) - wait).order_by("pk")
-    return {"submit": list(new.values_list("pk", flat=True)), "cancel": list(cancels.values_list("pk", flat=True))}
+    from trading.orders.revise import revisions_waiting
+
+    return {"submit": list(new.values_list("pk", flat=True)), "cancel": list(cancels.values_list("pk", flat=True)),
+            "revise": revisions_waiting(older_than=wait, now=now)}
 
 
 __all__ = ["order_cancel_request", "order_cancel_send", "order_claim", "order_create", "order_fill_record",

@@ -20,7 +20,7 @@ from django.core.cache import cache
 from core import clock
 from marketdata.calendars import SEOUL
 from trading.models import BrokerAccount
-from trading.orders import reconcile, services
+from trading.orders import reconcile, revise, services
 from trading.orders.states import OPEN, UNRESOLVED
 
 logger = logging.getLogger("trading.orders")
@@ -52,9 +52,17 @@ def order_cancel(order_id: int) -> str | None:
     return None if order is None else order.state
 
 
+@shared_task(name="trading.orders.revise", acks_late=True, soft_time_limit=SUBMIT_SOFT_LIMIT,
+             time_limit=SUBMIT_HARD_LIMIT)
+def order_revise(order_id: int) -> str | None:
+    """Send one revision at most once (claimed by compare-and-set like orders and cancels)."""
+    order = revise.order_revise_send(order_id=order_id)
+    return None if order is None else order.state
+
+
 @shared_task(name="trading.orders.relay")
 def orders_relay() -> dict[str, int]:
-    """Enqueue what a lost message left waiting: orders still ``new`` and cancels not sent after a
+    """Enqueue what a lost message left waiting: orders still ``new``, cancels and revisions not sent after a
     few seconds (beat: every few seconds). A duplicate enqueue is harmless (compare-and-set)."""
     waiting = services.orders_waiting()
     # a backed-up queue keeps orders "new" for a while: enqueue each again at most every RELAY_EVERY
@@ -64,8 +72,11 @@ def orders_relay() -> dict[str, int]:
         services.enqueue_submit(order_id)
     for order_id in waiting["cancel"]:
         services.enqueue_cancel(order_id)
-    if waiting["submit"] or waiting["cancel"]:
-        logger.warning("relay: %d orders and %d cancels enqueued again", len(waiting["submit"]), len(waiting["cancel"]))
+    for order_id in waiting["revise"]:
+        revise.enqueue_revise(order_id)
+    if any(waiting.values()):
+        logger.warning("relay: %d orders, %d cancels and %d revisions enqueued again", len(waiting["submit"]),
+                       len(waiting["cancel"]), len(waiting["revise"]))
     return {key: len(ids) for key, ids in waiting.items()}
 
 

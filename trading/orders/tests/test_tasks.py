@@ -32,11 +32,11 @@ def test_the_relay_sends_orders_and_cancels_a_lost_message_left_waiting(kis, no_
     waiting = new_order(kis.account)
     accepted = services.order_submit(order_id=new_order(kis.account).pk)
     services.order_cancel_request(actor=Actor.of_user(kis.account.owner), order=accepted)
-    assert tasks.orders_relay.run() == {"submit": 0, "cancel": 0}  # seconds old: their own jobs may come
+    assert tasks.orders_relay.run() == {"submit": 0, "cancel": 0, "revise": 0}  # seconds old: their own jobs may come
     settings.ORDER_RELAY_AFTER_SECONDS = 0.001
-    assert tasks.orders_relay.run() == {"submit": 1, "cancel": 1}
+    assert tasks.orders_relay.run() == {"submit": 1, "cancel": 1, "revise": 0}
     assert (no_jobs["submit"], no_jobs["cancel"]) == ([waiting.pk], [accepted.pk])
-    assert tasks.orders_relay.run() == {"submit": 0, "cancel": 0}  # not again while the queue is busy
+    assert tasks.orders_relay.run() == {"submit": 0, "cancel": 0, "revise": 0}  # not again while the queue is busy
 
 
 def test_an_unknown_order_brings_one_follow_up_reconciliation_within_the_cap(kis, no_jobs, scheduled, settings):
