@@ -35,7 +35,7 @@ from core import clock, events
 from core.audit import Actor, audit_record
 from core.errors import ApplicationError, NotFound
 from trading import risk
-from trading.brokers.base import BrokerError, OrderAck, OrderRecord, OrderType, Refused, TokenExpired
+from trading.brokers.base import BrokerError, OrderRecord, OrderType, Refused, TokenExpired
 from trading.orders.models import Order, OrderEvent, OrderTypeChoice
 from trading.orders.states import State
 from trading.orders.timeline import actor_label, order_move, order_note, order_payload
