@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from pathlib import Path
 
 import environ
@@ -131,8 +132,10 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so a daphne or worker subprocess in the browser tests
-    # sees what the test wrote.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-db.sqlite3")}
+    # sees what the test wrote. One per test run (TEST_DB_SUFFIX, default the process id), so two
+    # runs on one machine at once never share a file; pytest-django removes it at the end.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(DATA_DIR / f"test-db-{env.str('TEST_DB_SUFFIX', default=str(os.getpid()))}.sqlite3")}
     # The web process writes from request threads and from the embedded worker's threads at once
     # (the tests' connections use the same options). WAL: readers never wait for the writer, nor
     # the writer for readers. A writer waits up to `timeout` s for the one write lock, but SQLite
