@@ -119,3 +119,26 @@ def test_pulling_without_cancel_leaves_open_orders(paper_account, no_jobs):
     kill_switch_pull(actor=Actor.of_user(paper_account.owner), scope="account", account=paper_account, reason="x")
     accepted.refresh_from_db()
     assert accepted.state == "accepted"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_pulls_of_one_switch_at_once_both_hold_and_make_one_row(paper_account):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    ready = threading.Barrier(4)
+
+    def pull(n: int) -> bool:
+        try:
+            ready.wait(timeout=10)
+            return kill_switch_pull(actor=Actor.of_user(paper_account.owner), scope="account",
+                                    account=paper_account, reason=f"panic {n}").on
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(pull, range(4))) == [True] * 4
+    assert KillSwitch.objects.filter(account=paper_account).count() == 1
+    assert AuditEntry.objects.filter(action="killswitch.pull").count() == 4
