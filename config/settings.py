@@ -441,6 +441,8 @@ SPECTACULAR_SETTINGS = {
         "BrokerKindEnum": "trading.models.BrokerKind",
         "ConnectableBrokerEnum": "trading.forms.REAL_BROKERS",
         "BrokerAccountStatusEnum": "trading.models.AccountStatus",
+        "OrderSourceEnum": "trading.orders.models.OrderSource",
+        "FillSourceEnum": "trading.orders.models.FillSource",
     },
 }
 
