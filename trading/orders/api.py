@@ -36,6 +36,7 @@ from trading.models import BrokerAccount
 from trading.orders import selectors, services
 from trading.orders.models import Order, OrderSide, OrderState, OrderTypeChoice
 from trading.orders.place import MESSAGE_NO_ACCOUNT, OrderRefused, order_place
+from trading.orders.revise import order_revise_request
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0c4f8e-3a6f-4c1e-9a57-0d2f61c1e7a4")  # never change: keys would move
@@ -66,8 +67,8 @@ class OrderSerializer(serializers.ModelSerializer):
         fields = ["id", "account", "source", "symbol", "side", "quantity", "order_type", "price", "state",
                   "state_label", "intent_id", "broker_order_no", "external", "filled_quantity",
                   "average_fill_price", "cancelled_quantity", "remaining_quantity", "reject_code", "reject_reason",
-                  "revise_price", "revise_quantity", "replaces", "created_at", "submitted_at", "acknowledged_at",
-                  "cancel_requested_at", "closed_at"]
+                  "revise_price", "revise_quantity", "revise_requested_at", "replaces", "created_at", "submitted_at",
+                  "acknowledged_at", "cancel_requested_at", "closed_at"]
         read_only_fields = fields
 
 
@@ -95,10 +96,12 @@ class TimelineEntrySerializer(serializers.Serializer):
 
 
 class OrderDetailSerializer(OrderSerializer):
+    replacements = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="The orders a revision of this one became (each replaces it).")
     timeline = serializers.SerializerMethodField(help_text="Every transition and fill, oldest first.")
 
     class Meta(OrderSerializer.Meta):
-        fields = [*OrderSerializer.Meta.fields, "timeline"]
+        fields = [*OrderSerializer.Meta.fields, "replacements", "timeline"]
         read_only_fields = fields
 
     @extend_schema_field(TimelineEntrySerializer(many=True))
@@ -325,4 +328,30 @@ class OrderCancelApi(APIView):
         changes nothing. The outcome arrives like every state (``order.cancelled``, or a fill)."""
         order = selectors.order_get(user=request.user, pk=pk)
         order = services.order_cancel_request(actor=Actor.from_request(request, door="api"), order=order)
+        return order_response(order, status.HTTP_202_ACCEPTED)
+
+
+class OrderReviseApi(APIView):
+    class OrderReviseSerializer(serializers.Serializer):
+        price = serializers.DecimalField(**QUANTITY, help_text="The new limit price, on the tick grid.")
+        quantity = serializers.DecimalField(**QUANTITY, required=False, allow_null=True,
+                                            help_text="How much of what remains moves to the new price; all of it "
+                                                      "when left out.")
+
+    @extend_schema(request=OrderReviseSerializer,
+                   responses={202: OrderDetailSerializer, 404: NOT_FOUND,
+                              400: OpenApiResponse(description="Invalid input, or the order cannot be revised now "
+                                                               "(the error names the rule and the field)")},
+                   summary="Ask to revise an open limit order (정정)")
+    def post(self, request, pk: int):
+        """The revision is checked (open, nothing else on its way, quantity within what remains,
+        price on the tick and inside the day's limits, no kill switch) and sent by a job; at the
+        broker it becomes a new order (``replacements``) for the moved quantity, and this one
+        gives that quantity up."""
+        order = selectors.order_get(user=request.user, pk=pk)
+        data = self.OrderReviseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = order_revise_request(actor=Actor.from_request(request, door="api"), order=order,
+                                     price=data.validated_data["price"],
+                                     quantity=data.validated_data.get("quantity"))
         return order_response(order, status.HTTP_202_ACCEPTED)

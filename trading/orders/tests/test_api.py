@@ -17,7 +17,7 @@ from core.audit import Actor
 from marketdata.calendars import SEOUL
 from trading.killswitch import kill_switch_pull
 from trading.models import BrokerAccount
-from trading.orders import api, services
+from trading.orders import api, revise, services
 from trading.orders.fills import FillReport
 from trading.orders.models import KillSwitch, Order, Position
 
@@ -36,7 +36,8 @@ def _bars_only(settings):
 def ko(message, **params) -> str:
     """A message as the API says it: in Korean, the language of a request that names none."""
     with translation.override("ko"):
-        return str(message).format(**params) if params else str(message)
+        text = translation.gettext(str(message))  # lazy ones and risk's plain templates alike
+    return text.format(**params) if params else text
 
 
 def ticket(on: BrokerAccount, **overrides) -> dict:
@@ -251,6 +252,28 @@ def test_cancelling_answers_202_and_a_final_order_cannot_be(api_client, paper_ac
     response = api_client.post(f"{ORDERS}{done.pk}/cancel/")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "order_final"
+
+
+def test_a_revision_is_asked_with_202_and_refused_on_its_field(api_client, other_api_client, paper_account, no_jobs,
+                                                               monkeypatch, django_capture_on_commit_callbacks):
+    queued: list[int] = []
+    monkeypatch.setattr(revise, "enqueue_revise", queued.append)
+    order = new_order(paper_account, quantity=5, price=70_000)
+    Order.objects.filter(pk=order.pk).update(state="accepted", broker_order_no="P7")
+    url = f"{ORDERS}{order.pk}/revise/"
+    assert other_api_client.post(url, {"price": "69900"}, format="json").status_code == 404
+    assert api_client.post(url, {"price": "69950"}, format="json").json()["error"]["fields"] == {"price": [
+        ko(api.risk.MESSAGES["off_tick"], price="69,950", symbol="005930", tick="100", below="69,900",
+           above="70,000")]}
+    assert api_client.post(url, {"price": "69900", "quantity": "6"}, format="json").json()["error"]["code"] == (
+        "invalid_quantity")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(url, {"price": "69900", "quantity": "2"}, format="json")
+    assert response.status_code == 202
+    body = response.json()
+    assert (D(body["revise_price"]), D(body["revise_quantity"]), body["state"]) == (69_900, 2, "accepted")
+    assert body["timeline"][-1]["code"] == "revise_requested" and queued == [order.pk]
+    assert api_client.post(url, {"price": "69800"}, format="json").json()["error"]["code"] == "revise_pending"
 
 
 # -- positions and fills -------------------------------------------------------------------------
