@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -29,7 +30,11 @@ from rest_framework.throttling import SimpleRateThrottle
 from accounts.models import ApiToken
 from backtests.models import BacktestRun, BacktestSweep
 from strategies.models import Strategy, Watchlist
+from core.audit import Actor
+from trading.killswitch import kill_switch_pull
 from trading.models import BrokerAccount
+from trading.orders import services as order_services
+from trading.orders.models import Order, Position
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 MARK = "q7x9"  # in the name of everything alice owns: found in an answer to bob, it is a leak
@@ -53,6 +58,8 @@ PARAMETERS: dict[str, dict[str, str]] = {
     "api/v1/watchlists/<int:pk>/": {"pk": "watchlist"},
     "trading/accounts/<int:pk>/": {"pk": "broker_account"},
     "api/v1/broker-accounts/<int:pk>/": {"pk": "broker_account"},
+    "trading/orders/<int:pk>/": {"pk": "order"},
+    "api/v1/orders/<int:pk>/": {"pk": "order"},
     # the admin answers a non-staff visitor with its login page whatever the id
     "admin/": {"object_id": "=1", "id": "=1", "content_type_id": "=1", "app_label": "=strategies",
                "url": "=nothing-here/"},
@@ -125,7 +132,22 @@ def body_of(response) -> str:
 
 
 @pytest.fixture
-def named_world(alice_world):
+def alice_order(alice_world, monkeypatch) -> Order:
+    """An order of alice's on her KIS account (never sent), a position and a pulled kill switch, each
+    carrying the mark in a text the API shows."""
+    monkeypatch.setattr(order_services, "enqueue_submit", lambda order_id: None)
+    account = alice_world.broker_account
+    order = order_services.order_create(actor=Actor.of_user(alice_world.alice), account=account, symbol="005930",
+                                        side="buy", quantity=Decimal(1), price=Decimal(70_000))
+    Order.objects.filter(pk=order.pk).update(reject_reason=f"alice order {MARK}")
+    Position.objects.create(account=account, symbol="005930", mismatch=True, mismatch_note=f"alice {MARK}")
+    kill_switch_pull(actor=Actor.of_user(alice_world.alice), scope="account", account=account,
+                     reason=f"alice switch {MARK}")
+    return order
+
+
+@pytest.fixture
+def named_world(alice_world, alice_order):
     """alice's objects with the mark in their names, so that an answer showing them is recognised."""
     Strategy.objects.filter(pk=alice_world.strategy.pk).update(name=f"alice strategy {MARK}")
     Watchlist.objects.filter(pk=alice_world.watchlist.pk).update(name=f"alice list {MARK}")
@@ -136,11 +158,11 @@ def named_world(alice_world):
     return alice_world
 
 
-def test_no_route_leaks_alices_objects_or_fails_with_5xx(named_world, other_user, monkeypatch):
+def test_no_route_leaks_alices_objects_or_fails_with_5xx(named_world, alice_order, other_user, monkeypatch):
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": None, "user": None, "auth": None})
     objects = {"strategy": named_world.strategy.pk, "watchlist": named_world.watchlist.pk, "run": named_world.run.pk,
                "sweep": named_world.sweep.pk, "cell": named_world.cell_id, "token": named_world.token.pk,
-               "broker_account": named_world.broker_account.pk}
+               "broker_account": named_world.broker_account.pk, "order": alice_order.pk}
     routes = sorted(walk(get_resolver().url_patterns), key=lambda item: item[0])
     unfillable, problems = [], []
     requests = 0
@@ -170,7 +192,8 @@ def test_no_route_leaks_alices_objects_or_fails_with_5xx(named_world, other_user
                    BacktestRun.objects.filter(pk=objects["run"]).exists(),
                    BacktestSweep.objects.filter(pk=objects["sweep"]).exists(),
                    ApiToken.objects.filter(pk=objects["token"]).exists(),
-                   BrokerAccount.objects.filter(pk=objects["broker_account"]).exists()]
+                   BrokerAccount.objects.filter(pk=objects["broker_account"]).exists(),
+                   Order.objects.filter(pk=objects["order"], state="new").exists()]
     assert all(still_there), still_there
 
 
