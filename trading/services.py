@@ -363,6 +363,17 @@ def broker_account_limits_set(*, actor: Actor, account: BrokerAccount, max_order
     return account
 
 
+def broker_account_reconcile_request(*, actor: Actor, account: BrokerAccount) -> None:
+    """Ask for a reconciliation of ``account`` with its broker now (an operator's "reconcile now"):
+    audited, and the job enqueued on commit (``trading.orders.services.enqueue_reconcile``)."""
+    from trading.orders import services as order_services
+
+    account_id = account.pk
+    with transaction.atomic():
+        audit_record(actor=actor, action="broker_account.reconcile_request", owner=account.owner, target=account)
+        transaction.on_commit(lambda: order_services.enqueue_reconcile(account_id))
+
+
 # -- helpers ---------------------------------------------------------------------------------
 def _key_in_use(key_id: str, broker: str, *, exclude: int) -> bool:
     return bool(key_id) and BrokerAccount.objects.filter(app_key_id=key_id, broker=broker).exclude(pk=exclude).exists()
