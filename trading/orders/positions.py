@@ -38,6 +38,7 @@ from trading.orders.timeline import order_move, order_note, order_payload
 logger = logging.getLogger("trading.orders")
 ZERO = Decimal(0)
 AVERAGE_TOLERANCE = Decimal(1)  # KRW: a larger difference of average prices is noted
+OVERFILL_FLAG = "the broker reported more filled than the order's quantity"
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,8 @@ class FillCosts:
     estimated: bool
 
 
-def _rules(symbol: str) -> InstrumentRules:
+def cost_rules(symbol: str) -> InstrumentRules:
+    """The instrument rules a fill's costs are estimated by."""
     from trading.paper.prices import instrument_rules
 
     try:
@@ -57,11 +59,13 @@ def _rules(symbol: str) -> InstrumentRules:
         return InstrumentRules(symbol=symbol, market="KOSPI")
 
 
-def fill_costs(order: Order, quantity: Decimal, price: Decimal, report: FillReport, now: dt.datetime) -> FillCosts:
-    """Value, commission and tax of one fill: the broker's figures when reported, else estimated."""
+def fill_costs(order: Order, quantity: Decimal, price: Decimal, report: FillReport, now: dt.datetime,
+               rules: InstrumentRules | None = None) -> FillCosts:
+    """Value, commission and tax of one fill: the broker's figures when reported, else estimated.
+    ``rules``: the symbol's, when the caller has them (else read from the instrument master)."""
     from trading.paper.matching import paper_costs
 
-    rules = _rules(order.symbol)
+    rules = rules or cost_rules(order.symbol)
     amounts = fill_amounts(rules, paper_costs(), Side(order.side), quantity, price, now.astimezone(SEOUL).date())
     if report.commission is not None and report.tax is not None:
         return FillCosts(amounts.value, report.commission, report.tax, False)
@@ -75,14 +79,28 @@ def _holding(position: Position) -> Holding:
 
 def position_apply_fill(fill: Fill) -> Position:
     """Add ``fill`` to its position (row locked; inside the fill's transaction)."""
-    Position.objects.get_or_create(account_id=fill.account_id, symbol=fill.symbol)
-    position = Position.objects.select_for_update().get(account_id=fill.account_id, symbol=fill.symbol)
-    after = holding_after_fill(_holding(position), buy=fill.side == Side.BUY, quantity=fill.quantity,
-                               price=fill.price, commission=fill.commission, tax=fill.tax)
-    position.quantity, position.cost, position.realized_pnl = after.quantity, after.cost, after.realized_pnl
-    position.commission, position.tax = after.commission, after.tax
-    position.save(update_fields=["quantity", "cost", "realized_pnl", "commission", "tax", "updated_at"])
-    return position
+    return positions_apply_fills([fill])[0]
+
+
+def positions_apply_fills(fills: list[Fill]) -> list[Position]:
+    """Add ``fills`` to their positions in their order (inside the fills' transaction): each
+    (account, symbol) row is locked, updated in memory fill by fill and saved once."""
+    by_position: dict[tuple[int, str], list[Fill]] = {}
+    for fill in fills:
+        by_position.setdefault((fill.account_id, fill.symbol), []).append(fill)
+    updated = []
+    for (account_id, symbol), held in by_position.items():
+        Position.objects.get_or_create(account_id=account_id, symbol=symbol)
+        position = Position.objects.select_for_update().get(account_id=account_id, symbol=symbol)
+        after = _holding(position)
+        for fill in held:
+            after = holding_after_fill(after, buy=fill.side == Side.BUY, quantity=fill.quantity, price=fill.price,
+                                       commission=fill.commission, tax=fill.tax)
+        position.quantity, position.cost, position.realized_pnl = after.quantity, after.cost, after.realized_pnl
+        position.commission, position.tax = after.commission, after.tax
+        position.save(update_fields=["quantity", "cost", "realized_pnl", "commission", "tax", "updated_at"])
+        updated.append(position)
+    return updated
 
 
 # -- booking a fill ------------------------------------------------------------------------------
@@ -95,29 +113,43 @@ def order_fill_record(*, order_id: int, report: FillReport, source: str = FillSo
     now = clock.now()
     with transaction.atomic():
         order = Order.objects.select_for_update().select_related("owner").get(pk=order_id)
-        increment = fill_increment(order_quantity=order.quantity, known_quantity=order.filled_quantity,
-                                   known_amount=order.filled_amount, report=report)
-        if increment is None:
+        prepared = fill_prepare(order, report, source=source, now=now)
+        if prepared is None:
             if report.cumulative_quantity > order.quantity and not order.flag:
-                order.flag = "the broker reported more filled than the order's quantity"
+                order.flag = OVERFILL_FLAG
                 order.save(update_fields=["flag", "updated_at"])
             return None
-        costs = fill_costs(order, increment.quantity, increment.price, report, now)
+        fill, capped = prepared
         try:
             with transaction.atomic():
-                fill = Fill.objects.create(
-                    order=order, account_id=order.account_id, fill_key=increment.key, symbol=order.symbol,
-                    side=order.side, quantity=increment.quantity, price=increment.price, value=costs.value,
-                    commission=costs.commission, tax=costs.tax, costs_estimated=costs.estimated,
-                    cumulative_quantity=increment.cumulative_quantity, source=source, filled_at=now)
+                fill.save(force_insert=True)
         except IntegrityError:  # the same key counted already (a racing report)
             return None
-        _apply_fill(order, fill, increment.capped, report.order_no, actor=actor, now=now)
+        _apply_fill(order, fill, capped, report.order_no, actor=actor, now=now)
         position_apply_fill(fill)
     return fill
 
 
-def _apply_fill(order: Order, fill: Fill, capped: bool, order_no: str, *, actor: Actor, now: dt.datetime) -> None:
+def fill_prepare(order: Order, report: FillReport, *, source: str, now: dt.datetime,
+                 rules: InstrumentRules | None = None) -> tuple[Fill, bool] | None:
+    """The fill ``report`` adds to ``order`` (locked by the caller, or created in its transaction),
+    unsaved, and whether the report claimed more than the order's quantity; None when it adds
+    nothing. ``rules``: the symbol's, when the caller has them."""
+    increment = fill_increment(order_quantity=order.quantity, known_quantity=order.filled_quantity,
+                               known_amount=order.filled_amount, report=report)
+    if increment is None:
+        return None
+    costs = fill_costs(order, increment.quantity, increment.price, report, now, rules)
+    fill = Fill(order=order, account_id=order.account_id, fill_key=increment.key, symbol=order.symbol,
+                side=order.side, quantity=increment.quantity, price=increment.price, value=costs.value,
+                commission=costs.commission, tax=costs.tax, costs_estimated=costs.estimated,
+                cumulative_quantity=increment.cumulative_quantity, source=source, filled_at=now)
+    return fill, increment.capped
+
+
+def fill_counted(order: Order, fill: Fill, capped: bool, order_no: str) -> tuple[list[str], State, str]:
+    """Add ``fill`` to ``order``'s fields in memory: the fields changed, the state the order moves
+    to and why (the timeline's words)."""
     order.filled_quantity += fill.quantity
     order.filled_amount += fill.value
     order.average_fill_price = (order.filled_amount / order.filled_quantity).quantize(PRICE_UNIT)
@@ -129,10 +161,14 @@ def _apply_fill(order: Order, fill: Fill, capped: bool, order_no: str, *, actor:
         order.broker_order_no = order_no
         fields.append("broker_order_no")
     if capped:
-        order.flag = "the broker reported more filled than the order's quantity"
+        order.flag = OVERFILL_FLAG
         fields.append("flag")
     target = state_after_fill(order.state, filled=order.filled_quantity, quantity=order.quantity)
-    why = f"filled {fill.quantity.normalize():f} at {fill.price.normalize():f}"
+    return fields, target, f"filled {fill.quantity.normalize():f} at {fill.price.normalize():f}"
+
+
+def _apply_fill(order: Order, fill: Fill, capped: bool, order_no: str, *, actor: Actor, now: dt.datetime) -> None:
+    fields, target, why = fill_counted(order, fill, capped, order_no)
     if target != order.state:
         order_move(order, target, actor=actor, code="fill", why=why, fields=tuple(fields), now=now)
         return
@@ -210,4 +246,5 @@ def position_has_mismatch(*, account_id: int, symbol: str) -> bool:
     return Position.objects.filter(account_id=account_id, symbol=symbol, mismatch=True).exists()
 
 
-__all__ = ["fill_costs", "order_fill_record", "position_apply_fill", "position_has_mismatch", "positions_check"]
+__all__ = ["cost_rules", "fill_costs", "fill_counted", "fill_prepare", "order_fill_record", "position_apply_fill",
+           "position_has_mismatch", "positions_apply_fills", "positions_check"]

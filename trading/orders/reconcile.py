@@ -38,14 +38,23 @@ from typing import Any
 from django.db import transaction
 
 from core import clock, events
-from core.audit import Actor, audit_record
+from core.audit import Actor
+from core.models import AuditEntry
 from marketdata.calendars import KRX, SEOUL
 from trading.brokers.base import Balance, BrokerClient, BrokerError, OrderRecord, OrderType
 from trading.models import BrokerAccount
 from trading.orders import positions, revise, services
 from trading.orders.fills import FillReport
-from trading.orders.models import Order, OrderEvent, OrderSource, Reconciliation
-from trading.orders.states import OPEN, UNRESOLVED, State, can_transition, state_from_listing
+from trading.orders.models import Fill, FillSource, Order, OrderEvent, OrderSource, Reconciliation
+from trading.orders.states import (
+    CLOSED,
+    OPEN,
+    UNRESOLVED,
+    State,
+    can_transition,
+    check_transition,
+    state_from_listing,
+)
 from trading.orders.timeline import actor_label, order_move, order_note, order_payload
 
 logger = logging.getLogger("trading.orders")
@@ -54,6 +63,8 @@ RECONCILER = Actor.system("reconciliation")
 EXPIRY_GRACE = dt.timedelta(minutes=10)  # the listing settles after the close before "expired"
 MAX_DAYS_BACK = 7  # older unresolved orders are left to the admins
 EXTERNAL_FLAG = "placed outside the platform (HTS/MTS)"
+EXTERNAL_EACH_UP_TO = 50  # external orders adopted at once with their events each; more get one for all
+BULK_BATCH = 500  # rows an INSERT (SQLite allows 32,766 parameters a statement)
 
 
 @dataclass
@@ -126,9 +137,7 @@ def day_over(day: dt.date, now: dt.datetime) -> bool:
 def _apply_row(order: Order, row: OrderRecord, day: dt.date, now: dt.datetime, summary: Summary) -> None:
     """Fills first (counted once), then the state the row shows, if the table allows it."""
     if row.filled_quantity > order.filled_quantity:
-        report = FillReport(order_no=row.order_no, cumulative_quantity=row.filled_quantity,
-                            cumulative_amount=row.filled_amount or None, cumulative_average=row.average_price or None)
-        if services.order_fill_record(order_id=order.pk, report=report, actor=RECONCILER) is not None:
+        if services.order_fill_record(order_id=order.pk, report=_report(row), actor=RECONCILER) is not None:
             summary.fills += 1
     order = Order.objects.select_for_update().select_related("owner").get(pk=order.pk)
     target = _listed(order, row, day, now)
@@ -170,23 +179,132 @@ def _missed(order: Order, now: dt.datetime, summary: Summary) -> None:
     order.save(update_fields=["missed_lookups", "updated_at"])
 
 
-def _adopt_external(account: BrokerAccount, row: OrderRecord, day: dt.date, now: dt.datetime) -> Order:
-    """An order the platform did not place: recorded as it is, flagged, never cancelled here."""
+@dataclass
+class _Step:
+    """One timeline entry of an order adopted in bulk, written once the order has its id."""
+
+    order: Order
+    from_state: str
+    to_state: str
+    code: str
+    why: str
+    audit: tuple[str, dict[str, Any], dict[str, Any]] | None  # action, before, after
+    event: str  # published as this (the payload as it was then, its id filled in), or ""
+    payload: dict[str, Any]
+
+
+def _step(order: Order, before: str, *, code: str, why: str, audit: tuple | None, event: str) -> _Step:
+    return _Step(order, before, order.state, code, why[:300], audit, event, order_payload(order))
+
+
+def _move(order: Order, target: State, *, code: str, why: str, now: dt.datetime) -> _Step:
+    """``timeline.order_move`` in memory: its rows are written with the other orders'."""
+    before = order.state
+    check_transition(before, target)
+    order.state = target
+    if target in CLOSED:
+        order.closed_at = now
+    return _step(order, before, code=code, why=why, event=f"order.{target}",
+                 audit=(f"order.{target}", {"state": before}, {"state": str(target)}))
+
+
+def _report(row: OrderRecord) -> FillReport:
+    return FillReport(order_no=row.order_no, cumulative_quantity=row.filled_quantity,
+                      cumulative_amount=row.filled_amount or None, cumulative_average=row.average_price or None)
+
+
+def _external(account: BrokerAccount, row: OrderRecord, day: dt.date, now: dt.datetime,
+              rules: dict[str, Any]) -> tuple[Order, list[_Step], Fill | None]:
+    """An order the platform did not place, unsaved, as the listing shows it: accepted, its fill
+    counted (``positions.fill_prepare``, as ``_apply_row`` would), its listed state; with its
+    timeline and its fill."""
     priced = row.price > 0
-    order = Order.objects.create(
+    order = Order(
         owner_id=account.owner_id, account=account, source=OrderSource.EXTERNAL, external=True, symbol=row.symbol,
         side=str(row.side), quantity=row.quantity, order_type=OrderType.LIMIT if priced else OrderType.MARKET,
         price=row.price if priced else None, state=State.ACCEPTED, broker_order_no=row.order_no,
         broker_org_no=row.org_no, order_day=row.order_day or day, submitted_at=row_time(row, day) or now,
         acknowledged_at=now, flag=EXTERNAL_FLAG)
-    OrderEvent.objects.create(order=order, from_state="", to_state=State.ACCEPTED, code="external",
-                              why=EXTERNAL_FLAG, actor_label=actor_label(RECONCILER), at=now)
-    audit_record(actor=RECONCILER, action="order.adopt_external", owner=account.owner, target=order,
-                 after={"broker_order_no": row.order_no, "symbol": row.symbol, "side": str(row.side),
-                        "quantity": f"{row.quantity.normalize():f}"}, reason=EXTERNAL_FLAG)
-    events.publish(user_id=account.owner_id, event="order.external", payload=order_payload(order))
-    logger.warning("account %s: order %s placed outside the platform adopted as external", account.pk, row.order_no)
-    return order
+    steps = [_step(order, "", code="external", why=EXTERNAL_FLAG, event="order.external", audit=(
+        "order.adopt_external", {}, {"broker_order_no": row.order_no, "symbol": row.symbol, "side": str(row.side),
+                                     "quantity": f"{row.quantity.normalize():f}"}))]
+    fill = None
+    if row.filled_quantity > 0:
+        if row.symbol not in rules:
+            rules[row.symbol] = positions.cost_rules(row.symbol)
+        prepared = positions.fill_prepare(order, _report(row), source=FillSource.LISTING, now=now,
+                                          rules=rules[row.symbol])
+        if prepared is not None:
+            fill, capped = prepared
+            _, target, why = positions.fill_counted(order, fill, capped, row.order_no)
+            steps.append(_move(order, target, code="fill", why=why, now=now) if target != order.state else
+                         _step(order, order.state, code="fill", why=why, audit=None, event="order.fill"))
+    target = _listed(order, row, day, now)
+    if target != order.state and can_transition(order.state, target):
+        if target in (State.CANCELLED, State.EXPIRED):
+            order.cancelled_quantity = order.quantity - order.filled_quantity
+        if target == State.REJECTED:
+            order.reject_code, order.reject_reason = "listing", "the broker's listing shows it rejected"
+        steps.append(_move(order, target, code="listing", why="as the broker's listing shows", now=now))
+    return order, steps, fill
+
+
+def _audit_entry(step: _Step, owner: Any) -> AuditEntry:
+    """``core.audit.audit_record``'s row, unsaved for a bulk insert (the order described as it was
+    at that step)."""
+    action, before, after = step.audit
+    order, final = step.order, step.order.state
+    order.state = step.to_state
+    described = str(order)[:200]
+    order.state = final
+    return AuditEntry(owner=owner if getattr(owner, "pk", None) else None, actor=None, actor_kind=RECONCILER.kind,
+                      actor_label=RECONCILER.label[:150], action=action, object_type=Order._meta.label_lower,
+                      object_id=str(order.pk), object_repr=described, before=before, after=after,
+                      reason=step.why[:500], door=RECONCILER.door, ip_address=RECONCILER.ip)
+
+
+def _adopt_externals(account: BrokerAccount, rows: list[OrderRecord], day: dt.date, now: dt.datetime,
+                     summary: Summary) -> None:
+    """Orders the platform did not place (HTS/MTS), recorded as the listing shows them, flagged,
+    never cancelled here. Written in bulk, a few inserts per table for them all (one by one, 5,000
+    took 45 s), with the rows one by one would write: the order, its timeline and audit rows, its
+    fill (counted once: a new order has none yet) and its position."""
+    if not rows:
+        return
+    rules: dict[str, Any] = {}
+    planned = [_external(account, row, day, now, rules) for row in rows]
+    Order.objects.bulk_create([order for order, _, _ in planned], batch_size=BULK_BATCH)
+    steps = [step for _, order_steps, _ in planned for step in order_steps]
+    label = actor_label(RECONCILER)[:150]
+    OrderEvent.objects.bulk_create([OrderEvent(order=s.order, from_state=s.from_state, to_state=s.to_state,
+                                               code=s.code, why=s.why, actor_label=label, at=now) for s in steps],
+                                   batch_size=BULK_BATCH)
+    AuditEntry.objects.bulk_create([_audit_entry(s, account.owner) for s in steps if s.audit],
+                                   batch_size=BULK_BATCH)
+    fills = [fill for _, _, fill in planned if fill is not None]
+    Fill.objects.bulk_create(fills, batch_size=BULK_BATCH)
+    positions.positions_apply_fills(fills)
+    summary.external += len(planned)
+    summary.fills += len(fills)
+    summary.moved += sum(1 for s in steps if s.code == "listing")
+    _announce(account, [order for order, _, _ in planned], steps)
+
+
+def _announce(account: BrokerAccount, adopted: list[Order], steps: list[_Step]) -> None:
+    """Each adopted order's events and a warning for the admins; more than ``EXTERNAL_EACH_UP_TO``
+    at once get one event and one warning for them all (no browser wants thousands of messages)."""
+    if len(adopted) > EXTERNAL_EACH_UP_TO:
+        first, last = adopted[0].broker_order_no, adopted[-1].broker_order_no
+        events.publish(user_id=account.owner_id, event="orders.external",
+                       payload={"account_id": account.pk, "count": len(adopted), "first": first, "last": last})
+        logger.warning("account %s: %d orders placed outside the platform adopted as external (%s to %s)",
+                       account.pk, len(adopted), first, last)
+        return
+    for step in (s for s in steps if s.event):
+        events.publish(user_id=account.owner_id, event=step.event, payload={**step.payload, "id": step.order.pk})
+    for order in adopted:
+        logger.warning("account %s: order %s placed outside the platform adopted as external", account.pk,
+                       order.broker_order_no)
 
 
 def _apply_day(account: BrokerAccount, day: dt.date, rows: list[OrderRecord], now: dt.datetime,
@@ -206,14 +324,15 @@ def _apply_day(account: BrokerAccount, day: dt.date, rows: list[OrderRecord], no
         known[row.order_no] = order
         summary.found += 1
     sending = [o for o in unresolved if o.state == State.SUBMITTING]
+    outside: dict[str, OrderRecord] = {}
     for row in strangers:
         original = known.get(row.original_order_no) if row.original_order_no else None
         if original is not None and (replacement := revise.replacement_adopt(original, row, now)) is not None:
             known[row.order_no] = replacement  # a revision whose answer was lost
             summary.found += 1
         elif row.quantity > 0 and not any(matches(o, row, day) for o in sending):
-            known[row.order_no] = _adopt_external(account, row, day, now)
-            summary.external += 1
+            outside[row.order_no] = row
+    _adopt_externals(account, list(outside.values()), day, now, summary)  # complete: not applied below
     revised = {r.original_order_no for r in rows if r.original_order_no and not is_cancel_row(r)}
     for row in rows:
         order = known.get(row.order_no)
