@@ -6,7 +6,7 @@
 - The order ledger: orders, positions and reconciliations read-only. Unknown, stuck and external
   orders at a glance (the list opens on "needs attention"); the order page shows its timeline.
   Orders change only through the ledger's services: "reconcile now" and "cancel", audited as the
-  admin acting for the owner.
+  admin acting for the owner; a mismatched position takes the broker's figures with a reason.
 - Kill switches: ``trading.admin_killswitch`` (the global one, and every account's and user's).
 
 Actions that act for owners need the model's change permission (``has_operate_permission``):
@@ -19,10 +19,13 @@ import dataclasses
 import uuid
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -36,6 +39,7 @@ from core.errors import ApplicationError
 from trading import health, services
 from trading.models import BrokerAccount, BrokerKind
 from trading.orders import selectors as order_selectors
+from trading.orders.adjust import position_resolve
 from trading.orders import services as order_services
 from trading.orders.models import Order, Position, Reconciliation
 from trading.orders.states import State
@@ -358,6 +362,11 @@ class OrderAdmin(Styled, ReadOnlyAdmin):
                               messages.WARNING)
 
 
+class ResolveForm(forms.Form):
+    reason = forms.CharField(label=gettext_lazy("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
+                             help_text=gettext_lazy("Why the broker's figures are right (kept in the audit log)."))
+
+
 @admin.register(Position)
 class PositionAdmin(Styled, ReadOnlyAdmin):
     list_display = ["account", "symbol", "quantity", "cost", "realized_pnl", "broker_quantity",
@@ -365,7 +374,7 @@ class PositionAdmin(Styled, ReadOnlyAdmin):
     list_filter = ["mismatch", "account__broker"]
     search_fields = ["symbol", "account__owner__email", "account__nickname"]
     list_select_related = ["account"]
-    actions = ["reconcile_now"]
+    actions = ["reconcile_now", "resolve_mismatch"]
 
     def has_operate_permission(self, request: HttpRequest) -> bool:
         return can_operate(self, request)
@@ -378,6 +387,28 @@ class PositionAdmin(Styled, ReadOnlyAdmin):
                   permissions=["operate"])
     def reconcile_now(self, request: HttpRequest, queryset: QuerySet[Position]) -> None:
         reconcile_accounts(self, request, BrokerAccount.objects.filter(pk__in=queryset.values("account_id")))
+
+    @admin.action(description=gettext_lazy("Accept the broker's figures for the selected mismatched positions…"),
+                  permissions=["operate"])
+    def resolve_mismatch(self, request: HttpRequest, queryset: QuerySet[Position]) -> TemplateResponse | None:
+        """Asks why first (an intermediate page), then ``position_resolve`` for each, as the admin."""
+        form = ResolveForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form,
+                       "title": _("Accept the broker's figures"), "positions": queryset.select_related("account"),
+                       "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME}
+            return TemplateResponse(request, "admin/trading/position/resolve.html", context)
+        actor, resolved = admin_actor(request), 0
+        for position in queryset.select_related("account__owner").order_by("pk"):
+            try:
+                position_resolve(actor=actor, position=position, reason=form.cleaned_data["reason"])
+            except ApplicationError as error:
+                self.message_user(request, f"{position.account} {position.symbol}: {error.message}", messages.ERROR)
+            else:
+                resolved += 1
+        if resolved:
+            self.message_user(request, _("%(count)d positions now hold the broker's figures.") % {"count": resolved})
+        return None
 
 
 class ReconciliationStatusFilter(admin.SimpleListFilter):

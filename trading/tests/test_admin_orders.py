@@ -271,3 +271,26 @@ def test_positions_filter_by_mismatch(ops, paper_account, kis_account):
     response = ops.get("/admin/trading/position/", {"mismatch__exact": "1"})
     assert [p.symbol for p in response.context["cl"].result_list] == ["000660"]
     assert "differs from the broker" in response.content.decode()
+
+
+def test_a_mismatched_position_takes_the_brokers_figures_with_a_reason(ops, operator, user, kis_account):
+    position = Position.objects.create(account=kis_account, symbol="000660", quantity=3, cost=450_000,
+                                       broker_quantity=5, broker_average_price=150_000, mismatch=True,
+                                       mismatch_note="broker holds 5, the ledger 3")
+    url = "/admin/trading/position/?mismatch__exact=1"
+    asked = ops.post(url, {"action": "resolve_mismatch", "_selected_action": [position.pk]})
+    assert asked.status_code == 200 and "broker holds 5, the ledger 3" in asked.content.decode()
+    position.refresh_from_db()
+    assert position.mismatch  # nothing happens before the reason is given
+
+    ops.post(url, {"action": "resolve_mismatch", "_selected_action": [position.pk], "apply": "yes", "reason": " "})
+    position.refresh_from_db()
+    assert position.mismatch
+
+    ops.post(url, {"action": "resolve_mismatch", "_selected_action": [position.pk], "apply": "yes",
+                   "reason": "shares moved in from another account"})
+    position.refresh_from_db()
+    assert (position.mismatch, position.quantity) == (False, 5)
+    entry = AuditEntry.objects.get(action="position.resolve")
+    assert (entry.actor, entry.actor_kind, entry.owner, entry.reason) == (
+        operator, "admin", user, "shares moved in from another account")
