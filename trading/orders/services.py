@@ -374,6 +374,9 @@ def order_cancel_request(*, actor: Actor, order: Order) -> Order:
                 order.save(update_fields=["cancel_requested_at", "updated_at"])
                 order_note(order, actor=actor, code="cancel_waits", why="the cancel waits for the broker's answer",
                            now=now)
+                audit_record(actor=actor, action="order.cancel_request", owner=order.owner, target=order,
+                             before={"state": order.state}, after={"cancel_requested_at": now.isoformat()},
+                             reason="the cancel waits for the broker's answer")
         elif order.state != State.CANCEL_REQUESTED:
             raise ApplicationError(str(MESSAGE_FINAL), code="order_final")
     return order

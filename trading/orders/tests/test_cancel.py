@@ -90,3 +90,12 @@ def test_a_final_order_cannot_be_cancelled(kis, no_jobs):
     with pytest.raises(ApplicationError) as error:
         cancel(order)
     assert error.value.message == str(services.MESSAGE_FINAL)
+
+
+def test_a_cancel_that_waits_for_an_unknown_order_is_audited_with_who_asked(kis, no_jobs):
+    from core.models import AuditEntry
+
+    kis.fake.lose_answer_next(ORDER_PATH)
+    order = cancel(services.order_submit(order_id=new_order(kis.account).pk))
+    entry = AuditEntry.objects.get(action="order.cancel_request")
+    assert (entry.actor_id, entry.before["state"]) == (order.owner_id, "unknown")
