@@ -60,6 +60,7 @@ PARAMETERS: dict[str, dict[str, str]] = {
     "api/v1/broker-accounts/<int:pk>/": {"pk": "broker_account"},
     "trading/orders/<int:pk>/": {"pk": "order"},
     "api/v1/orders/<int:pk>/": {"pk": "order"},
+    "api/v1/positions/<int:pk>/": {"pk": "position"},
     # the admin answers a non-staff visitor with its login page whatever the id
     "admin/": {"object_id": "=1", "id": "=1", "content_type_id": "=1", "app_label": "=strategies",
                "url": "=nothing-here/"},
@@ -162,7 +163,8 @@ def test_no_route_leaks_alices_objects_or_fails_with_5xx(named_world, alice_orde
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": None, "user": None, "auth": None})
     objects = {"strategy": named_world.strategy.pk, "watchlist": named_world.watchlist.pk, "run": named_world.run.pk,
                "sweep": named_world.sweep.pk, "cell": named_world.cell_id, "token": named_world.token.pk,
-               "broker_account": named_world.broker_account.pk, "order": alice_order.pk}
+               "broker_account": named_world.broker_account.pk, "order": alice_order.pk,
+               "position": Position.objects.get(account=alice_order.account_id, symbol="005930").pk}
     routes = sorted(walk(get_resolver().url_patterns), key=lambda item: item[0])
     unfillable, problems = [], []
     requests = 0
@@ -193,7 +195,8 @@ def test_no_route_leaks_alices_objects_or_fails_with_5xx(named_world, alice_orde
                    BacktestSweep.objects.filter(pk=objects["sweep"]).exists(),
                    ApiToken.objects.filter(pk=objects["token"]).exists(),
                    BrokerAccount.objects.filter(pk=objects["broker_account"]).exists(),
-                   Order.objects.filter(pk=objects["order"], state="new").exists()]
+                   Order.objects.filter(pk=objects["order"], state="new").exists(),
+                   Position.objects.filter(pk=objects["position"], mismatch=True).exists()]
     assert all(still_there), still_there
 
 

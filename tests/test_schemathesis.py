@@ -37,7 +37,7 @@ from accounts import services as account_services
 from core.audit import Actor
 from trading.orders import services as order_services
 from trading.orders.fills import FillReport
-from trading.orders.models import Order
+from trading.orders.models import Order, Position
 
 MAX_EXAMPLES = 12  # per operation and kind of data: about a minute for the whole API on one core
 # A valid request may still be refused for what a schema cannot say (an unknown instrument code, a
@@ -85,17 +85,21 @@ def _path_parameters(world, order: Order) -> dict[str, int | str]:
         "/api/v1/auth/tokens/": {"id": world.token.pk},
         "/api/v1/broker-accounts/": {"id": world.broker_account.pk},
         "/api/v1/orders/": {"id": order.pk},
+        "/api/v1/positions/": {"id": Position.objects.get(account=order.account_id, symbol=order.symbol).pk},
     }
 
 
 def _alice_order(world) -> Order:
     """An order of alice's on her KIS account, accepted and partly filled (never sent: its jobs are
-    not enqueued), so that the order, position and fill answers have rows to show."""
+    not enqueued), so that the order, position and fill answers have rows to show; the position
+    differs from the broker's (there is a mismatch to resolve)."""
     order = order_services.order_create(actor=Actor.of_user(world.alice), account=world.broker_account,
                                         symbol="005930", side="buy", quantity=Decimal(3), price=Decimal(70_000))
     Order.objects.filter(pk=order.pk).update(state="accepted", broker_order_no="0000117")
     order_services.order_fill_record(order_id=order.pk, report=FillReport("0000117", Decimal(1),
                                                                           price=Decimal(70_000)))
+    Position.objects.filter(account=order.account_id, symbol=order.symbol).update(
+        mismatch=True, broker_quantity=Decimal(2), broker_average_price=Decimal(70_000))
     return Order.objects.get(pk=order.pk)
 
 

@@ -14,10 +14,10 @@ order), the ledger's services and selectors, and ``trading.killswitch``.
 from __future__ import annotations
 
 import uuid
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -33,7 +33,7 @@ from trading import risk
 from trading import selectors as account_selectors
 from trading.brokers.base import OrderType
 from trading.models import BrokerAccount
-from trading.orders import selectors, services
+from trading.orders import selectors, services, ticket
 from trading.orders.models import Order, OrderSide, OrderState, OrderTypeChoice
 from trading.orders.place import MESSAGE_NO_ACCOUNT, OrderRefused, order_place
 from trading.orders.revise import order_revise_request
@@ -47,10 +47,6 @@ MESSAGE_KEY_REUSED = _("This Idempotency-Key was already used for a different or
                        "order, or send the same order again to get the one it placed.")
 MESSAGE_QUANTITY_OR_AMOUNT = _("Give either a quantity or an amount in KRW, not both.")
 MESSAGE_NO_QUANTITY = _("Give a quantity, or an amount in KRW to turn into one.")
-MESSAGE_NO_PRICE_FOR_AMOUNT = _("There is no price for {symbol} yet to turn an amount into a quantity: give a "
-                                "quantity.")
-MESSAGE_AMOUNT_BELOW_LOT = _("{amount} KRW does not buy one lot of {symbol} ({lot}) at {price} KRW.")
-MESSAGE_UNKNOWN_SYMBOL = _("{symbol} is not a known instrument.")
 MESSAGE_CONFIRM = _("Send the same order again with \"confirm\": true to place it anyway.")
 
 NOT_FOUND = OpenApiResponse(description="Not found (or not yours)")
@@ -159,9 +155,9 @@ class OrderCreateSerializer(serializers.Serializer):
     side = serializers.ChoiceField(choices=OrderSide.choices)
     quantity = serializers.DecimalField(**QUANTITY, required=False, help_text="Shares (or coins); or give amount.")
     amount = serializers.IntegerField(min_value=1, max_value=limits.MAX_MONEY_KRW, required=False,
-                                      help_text="KRW to spend instead of a quantity: the quantity it buys at the "
-                                                "limit price (a market order: the newest price), rounded down to "
-                                                "the lot.")
+                                      help_text="KRW instead of a quantity, as the order ticket counts it: what it "
+                                                "buys with commission (a sell: what it is worth) at the limit price "
+                                                "(a market order: the newest price), in whole lots.")
     order_type = serializers.ChoiceField(choices=OrderTypeChoice.choices, default=OrderTypeChoice.LIMIT)
     price = serializers.DecimalField(**QUANTITY, required=False, allow_null=True,
                                      help_text="Limit price in KRW, on the tick grid; none for market orders.")
@@ -185,26 +181,18 @@ class OrderCreateSerializer(serializers.Serializer):
         return attrs
 
 
-def quantity_for_amount(*, symbol: str, amount: int, order_type: str, price: Decimal | None) -> Decimal:
-    """The quantity ``amount`` KRW buys at ``price`` (a market order: the newest price), rounded down
-    to the symbol's lot. Raises ``ValidationError`` naming the field when it cannot."""
-    from trading.brokers.paper import PaperRefused
-    from trading.paper.prices import instrument_rules, latest_price
-
-    try:
-        rules = instrument_rules(symbol)
-    except PaperRefused:
-        raise serializers.ValidationError({"symbol": [str(MESSAGE_UNKNOWN_SYMBOL).format(symbol=symbol)]}) from None
-    if not OrderType(order_type).needs_price:
-        point = latest_price(symbol, now=clock.now())
-        price = point.price if point is not None else None
-    if not price:
-        raise serializers.ValidationError({"amount": [str(MESSAGE_NO_PRICE_FOR_AMOUNT).format(symbol=symbol)]})
-    quantity = risk.floor_to_lot(Decimal(amount) / price, rules.lot_size).quantize(Decimal("1e-8"), ROUND_FLOOR)
-    if quantity <= 0:
-        raise serializers.ValidationError({"amount": [str(MESSAGE_AMOUNT_BELOW_LOT).format(
-            amount=risk.amount(Decimal(amount)), symbol=symbol, lot=risk.amount(rules.lot_size),
-            price=risk.amount(price))]})
+def quantity_for_amount(*, symbol: str, side: str, amount: int, order_type: str, price: Decimal | None) -> Decimal:
+    """The quantity ``amount`` KRW comes to, as the order ticket counts it (``trading.orders.ticket``:
+    a buy with its commission, at the limit price or for a market order the newest price, in whole
+    lots). Raises ``ValidationError`` naming the field when it cannot."""
+    info = ticket.symbol_info(symbol, now=clock.now())
+    if info.rules is None:
+        unknown = risk.Failure("unknown_symbol", "symbol", {"symbol": symbol})
+        raise serializers.ValidationError({"symbol": [unknown.message_in(gettext)]})
+    quantity, message = ticket.prepare_quantity(info, {"mode": "amount", "amount": Decimal(amount), "side": side,
+                                                       "order_type": order_type, "price": price})
+    if quantity is None:
+        raise serializers.ValidationError({"amount": [message]})
     return quantity
 
 
@@ -234,8 +222,8 @@ def same_order(order: Order, *, account: BrokerAccount, fields: dict[str, Any]) 
         return False
     quantity = fields.get("quantity")
     if quantity is None and OrderType(order.order_type).needs_price:
-        quantity = quantity_for_amount(symbol=order.symbol, amount=fields["amount"], order_type=order.order_type,
-                                       price=order.price)
+        quantity = quantity_for_amount(symbol=order.symbol, side=order.side, amount=fields["amount"],
+                                       order_type=order.order_type, price=order.price)
     return quantity is None or order.quantity == quantity
 
 
@@ -290,7 +278,8 @@ class OrderListApi(APIView):
         if existing is not None:
             return self._replay(existing, account, fields)
         quantity = fields.get("quantity") or quantity_for_amount(
-            symbol=fields["symbol"], amount=fields["amount"], order_type=fields["order_type"], price=fields["price"])
+            symbol=fields["symbol"], side=fields["side"], amount=fields["amount"], order_type=fields["order_type"],
+            price=fields["price"])
         try:
             order = order_place(actor=Actor.from_request(request, door="api"), account=account,
                                 symbol=fields["symbol"], side=fields["side"], quantity=quantity,

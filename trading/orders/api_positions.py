@@ -1,17 +1,14 @@
-"""Positions and fills API: the ledger's positions valued at the newest price, and the fills
-history as JSON (paginated) or as a CSV file (``?format=csv`` or ``Accept: text/csv``).
+"""Positions and fills API: the ledger's positions valued as the 잔고 page values them
+(``trading.orders.portfolio``: the newest price, unrealised, realised and today's P&L), resolving a
+mismatch (``trading.orders.adjust``), and the fills history as JSON (paginated) or as a CSV file
+(``?format=csv`` or ``Accept: text/csv``).
 
-Positions are computed from fills (``trading.orders.positions``); ``mismatch`` says the broker's
-balance disagreed at the last reconciliation (such a position is not traded on until resolved).
-The newest price is the paper broker's (``trading.paper.prices.latest_price``: a quote when the
-platform has one, else the latest daily close); unrealised P&L is its value less the cost (fill
-prices, without commission, as the brokers' purchase amount); realised P&L is net of commission
-and tax.
+``mismatch`` says the broker's balance disagreed at the last reconciliation: such a position is not
+traded on until it clears or its owner accepts the broker's figures. Another user's position is 404.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -25,14 +22,15 @@ from rest_framework.views import APIView
 
 from core import clock, limits
 from core.api import Pagination
+from core.audit import Actor
 from core.csvfile import BOM, Writer
+from core.errors import NotFound
 from marketdata.calendars import SEOUL
-from marketdata.models import Instrument
-from trading.orders import selectors
-from trading.orders.models import Fill, Position
+from marketdata.selectors import instrument_names
+from trading import selectors as account_selectors
+from trading.orders import adjust, portfolio, selectors
+from trading.orders.models import Fill
 
-MONEY = Decimal(1)
-ZERO = Decimal(0)
 CSV_HEADER = ["filled_at", "account", "order", "symbol", "name", "side", "quantity", "price", "value",
               "commission", "tax", "costs_estimated", "source"]
 
@@ -42,72 +40,91 @@ def _number(value: Decimal | None) -> str:
 
 
 # -- positions -----------------------------------------------------------------------------------
+def _money(**kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=20, decimal_places=0, rounding=ROUND_HALF_UP, **kwargs)
+
+
 class PositionSerializer(serializers.Serializer):
-    account = serializers.IntegerField(source="account_id")
-    account_nickname = serializers.CharField(source="account.nickname")
+    id = serializers.IntegerField(source="position.pk")
+    account = serializers.IntegerField(source="position.account_id")
+    account_nickname = serializers.CharField(source="position.account.nickname")
     symbol = serializers.CharField()
     name = serializers.CharField(allow_blank=True)
-    quantity = serializers.DecimalField(max_digits=20, decimal_places=8)
-    average_cost = serializers.DecimalField(max_digits=20, decimal_places=4,
+    quantity = serializers.DecimalField(source="position.quantity", max_digits=20, decimal_places=8)
+    average_cost = serializers.DecimalField(source="position.average_cost", max_digits=20, decimal_places=4,
                                             help_text="Cost per unit held, at fill prices (without commission).")
-    cost = serializers.DecimalField(max_digits=20, decimal_places=4)
-    last_price = serializers.DecimalField(max_digits=20, decimal_places=8, allow_null=True,
+    cost = serializers.DecimalField(source="position.cost", max_digits=20, decimal_places=4)
+    last_price = serializers.DecimalField(source="last", max_digits=20, decimal_places=8, allow_null=True,
                                           help_text="The newest price the platform has; null without one.")
-    last_price_at = serializers.DateTimeField(allow_null=True)
-    market_value = serializers.DecimalField(max_digits=20, decimal_places=0, allow_null=True)
-    unrealized_pnl = serializers.DecimalField(max_digits=20, decimal_places=0, allow_null=True,
-                                              help_text="Market value less cost; null without a price.")
-    unrealized_pnl_rate = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True,
-                                                   help_text="Percent of the cost.")
-    realized_pnl = serializers.DecimalField(max_digits=20, decimal_places=4,
+    previous_close = serializers.DecimalField(max_digits=20, decimal_places=8, allow_null=True)
+    change_percent = serializers.DecimalField(max_digits=12, decimal_places=2, rounding=ROUND_HALF_UP,
+                                              allow_null=True, help_text="The price since the previous close.")
+    market_value = _money(allow_null=True)
+    unrealized_pnl = _money(source="unrealized", allow_null=True,
+                            help_text="Market value less cost; null without a price or when nothing is held.")
+    unrealized_pnl_percent = serializers.DecimalField(source="unrealized_percent", max_digits=12, decimal_places=2,
+                                                      rounding=ROUND_HALF_UP, allow_null=True,
+                                                      help_text="Percent of the cost.")
+    today_pnl = _money(allow_null=True, help_text="Since the previous close, today's trades and costs included; "
+                                                  "null when a price it needs is unknown.")
+    realized_pnl = serializers.DecimalField(source="position.realized_pnl", max_digits=20, decimal_places=4,
                                             help_text="Net of every commission and tax paid.")
-    commission = serializers.DecimalField(max_digits=20, decimal_places=4)
-    tax = serializers.DecimalField(max_digits=20, decimal_places=4)
-    mismatch = serializers.BooleanField(help_text="The broker's balance differs: not traded on until resolved.")
-    mismatch_note = serializers.CharField(allow_blank=True)
-    broker_quantity = serializers.DecimalField(max_digits=20, decimal_places=8, allow_null=True)
-    broker_average_price = serializers.DecimalField(max_digits=20, decimal_places=8, allow_null=True)
-    broker_checked_at = serializers.DateTimeField(allow_null=True)
-
-
-def position_rows(positions: list[Position], now: dt.datetime) -> list[Position]:
-    """``positions`` with their name, newest price and P&L set (one price look-up per symbol)."""
-    from trading.paper.prices import latest_price
-
-    symbols = {p.symbol for p in positions}
-    names = dict(Instrument.objects.filter(code__in=symbols).values_list("code", "name"))
-    prices = {symbol: latest_price(symbol, now=now) for symbol in sorted(symbols)}
-    for position in positions:
-        point = prices[position.symbol]
-        position.name = names.get(position.symbol, "")
-        position.last_price = point.price if point else None
-        position.last_price_at = point.at if point else None
-        position.market_value = position.unrealized_pnl = position.unrealized_pnl_rate = None
-        if point is not None:
-            value = (point.price * position.quantity).quantize(MONEY, ROUND_HALF_UP)
-            position.market_value = value
-            position.unrealized_pnl = (value - position.cost).quantize(MONEY, ROUND_HALF_UP)
-            if position.cost > 0:
-                position.unrealized_pnl_rate = (position.unrealized_pnl / position.cost * 100).quantize(
-                    Decimal("0.01"), ROUND_HALF_UP)
-    return positions
+    commission = serializers.DecimalField(source="position.commission", max_digits=20, decimal_places=4)
+    tax = serializers.DecimalField(source="position.tax", max_digits=20, decimal_places=4)
+    mismatch = serializers.BooleanField(source="position.mismatch",
+                                        help_text="The broker's balance differs: not traded on until resolved.")
+    mismatch_note = serializers.CharField(source="position.mismatch_note", allow_blank=True)
+    broker_quantity = serializers.DecimalField(source="position.broker_quantity", max_digits=20, decimal_places=8,
+                                               allow_null=True)
+    broker_average_price = serializers.DecimalField(source="position.broker_average_price", max_digits=20,
+                                                    decimal_places=8, allow_null=True)
+    broker_checked_at = serializers.DateTimeField(source="position.broker_checked_at", allow_null=True)
 
 
 class PositionListApi(APIView):
     class FilterSerializer(serializers.Serializer):
         account = serializers.IntegerField(required=False, min_value=1, max_value=limits.MAX_ID)
-        include_closed = serializers.BooleanField(required=False, default=False,
-                                                  help_text="Also positions sold down to zero (their realised P&L).")
 
     @extend_schema(parameters=[FilterSerializer], responses=PositionSerializer(many=True),
                    summary="Your positions with P&L")
     def get(self, request):
+        """Positions held, mismatched, or traded today, as the 잔고 page shows them
+        (``trading.orders.portfolio``), account by account."""
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        given = filters.validated_data
-        positions = list(selectors.position_list(user=request.user, account_id=given.get("account"),
-                                                 held_only=not given["include_closed"]))
-        return Response(PositionSerializer(position_rows(positions, clock.now()), many=True).data)
+        accounts = account_selectors.broker_account_list(user=request.user)
+        if "account" in filters.validated_data:
+            accounts = accounts.filter(pk=filters.validated_data["account"])
+        now = clock.now()
+        rows = [row for account_id in accounts.values_list("pk", flat=True)
+                for row in portfolio.position_rows(user=request.user, account_id=account_id, now=now).rows]
+        return Response(PositionSerializer(rows, many=True).data)
+
+
+class PositionResolveApi(APIView):
+    class PositionResolveSerializer(serializers.Serializer):
+        reason = serializers.CharField(max_length=500, help_text="Why the broker's figures are right.")
+
+    @extend_schema(request=PositionResolveSerializer,
+                   responses={200: PositionSerializer, 404: OpenApiResponse(description="Not found (or not yours)"),
+                              400: OpenApiResponse(description="Invalid input, or nothing to resolve "
+                                                               "(no_mismatch, unresolved_order)")},
+                   summary="Accept the broker's figures for a mismatched position")
+    def post(self, request, pk: int):
+        """For a difference that never clears (shares moved, a split): the broker's quantity and
+        average price become the position's, audited with the reason; trading it is allowed again."""
+        position = selectors.position_list(user=request.user, held_only=False).filter(pk=pk).first()
+        if position is None:
+            raise NotFound(str(adjust.MESSAGE_NOT_FOUND))
+        data = self.PositionResolveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        position = adjust.position_resolve(actor=Actor.from_request(request, door="api"), position=position,
+                                           reason=data.validated_data["reason"])
+        now = clock.now()
+        [row] = [row for row in portfolio.position_rows(user=request.user, account_id=position.account_id,
+                                                        now=now).rows if row.position.pk == position.pk] or [
+            portfolio.PositionRow(position, "", None, None, portfolio.TodayTrades())]
+        return Response(PositionSerializer(row).data)
 
 
 # -- fills ---------------------------------------------------------------------------------------
@@ -122,7 +139,7 @@ class FillSerializer(serializers.ModelSerializer):
 
 
 def with_names(fills: list[Fill]) -> list[Fill]:
-    names = dict(Instrument.objects.filter(code__in={f.symbol for f in fills}).values_list("code", "name"))
+    names = instrument_names(codes=[fill.symbol for fill in fills])
     for fill in fills:
         fill.name = names.get(fill.symbol, "")
     return fills

@@ -18,6 +18,7 @@ from marketdata.calendars import SEOUL
 from trading.killswitch import kill_switch_pull
 from trading.models import BrokerAccount
 from trading.orders import api, revise, services
+from trading.orders import ticket as order_ticket
 from trading.orders.fills import FillReport
 from trading.orders.models import KillSwitch, Order, Position
 
@@ -154,10 +155,10 @@ def test_bad_input_is_400_naming_the_field(api_client, paper_account, no_jobs, o
     assert Order.objects.count() == 0
 
 
-def test_an_amount_buys_whole_shares_at_the_limit_price(api_client, paper_account, no_jobs):
-    response = place(api_client, paper_account, quantity=None, amount=1_000_000, price="71300")
+def test_an_amount_buys_whole_shares_at_the_limit_price_with_commission(api_client, paper_account, no_jobs):
+    response = place(api_client, paper_account, quantity=None, amount=713_000, price="71300")
     assert response.status_code == 201, response.json()
-    assert D(response.json()["quantity"]) == 14  # 1,000,000 / 71,300 = 14.02
+    assert D(response.json()["quantity"]) == 9  # 10 shares are 713,000 KRW, and the commission on top
 
 
 def test_an_amount_for_a_market_order_uses_the_newest_price(api_client, paper_account, no_jobs):
@@ -169,8 +170,8 @@ def test_an_amount_for_a_market_order_uses_the_newest_price(api_client, paper_ac
 def test_an_amount_below_one_share_is_400_on_the_amount(api_client, paper_account, no_jobs):
     response = place(api_client, paper_account, quantity=None, amount=50_000)
     assert response.status_code == 400
-    assert response.json()["error"]["fields"] == {"amount": [ko(api.MESSAGE_AMOUNT_BELOW_LOT, amount="50,000",
-                                                                       symbol="005930", lot="1", price="71,300")]}
+    assert response.json()["error"]["fields"] == {"amount": [ko(order_ticket.MESSAGE_AMOUNT_TOO_SMALL, amount="50,000",
+                                                                       symbol="005930", price="71,300")]}
 
 
 def test_an_order_on_another_users_account_is_404(other_api_client, paper_account, no_jobs):
@@ -282,10 +283,14 @@ def test_positions_show_cost_last_price_and_pnl(api_client, paper_account, no_jo
     filled(new_order(paper_account, quantity=4, side="sell", price=72_000), 4, 72_000)
     [row] = api_client.get("/api/v1/positions/").json()
     assert (row["symbol"], row["name"], D(row["quantity"]), D(row["average_cost"])) == ("005930", "삼성전자", 6, 70_000)
-    assert D(row["last_price"]) == 71_300  # the last close
-    assert (D(row["market_value"]), D(row["unrealized_pnl"])) == (427_800, 7_800)
-    realised = 4 * (72_000 - 70_000) - D(row["commission"]) - D(row["tax"])
-    assert D(row["realized_pnl"]) == realised and 0 < realised < 8_000 and row["mismatch"] is False
+    assert D(row["last_price"]) == D(row["previous_close"]) == 71_300  # the last close, before today
+    assert (D(row["market_value"]), D(row["unrealized_pnl"]), D(row["unrealized_pnl_percent"])) == (
+        427_800, 7_800, D("1.86"))
+    costs = D(row["commission"]) + D(row["tax"])
+    assert D(row["realized_pnl"]) == 4 * (72_000 - 70_000) - costs and 0 < costs < 1_000
+    # bought 10 at 70,000 and sold 4 at 72,000 today, 6 held at 71,300 now, less today's costs
+    assert D(row["today_pnl"]) == (6 * 71_300 - 10 * 70_000 + 4 * 72_000 - costs).quantize(D(1))
+    assert row["mismatch"] is False
 
 
 def test_positions_filter_by_account_and_flag_a_mismatch(api_client, other_api_client, paper_account, kis, no_jobs):
@@ -296,6 +301,22 @@ def test_positions_filter_by_account_and_flag_a_mismatch(api_client, other_api_c
     assert [(r["symbol"], r["mismatch"], r["last_price"]) for r in rows] == [("000660", True, None)]
     assert len(api_client.get("/api/v1/positions/").json()) == 2
     assert other_api_client.get("/api/v1/positions/").json() == []
+    assert other_api_client.get("/api/v1/positions/", {"account": kis.account.pk}).json() == []
+
+
+def test_a_mismatch_is_resolved_with_a_reason_by_its_owner_only(api_client, other_api_client, paper_account, no_jobs):
+    position = Position.objects.create(account=paper_account, symbol="005930", mismatch=True, broker_quantity=D(3),
+                                       broker_average_price=D(70_000), mismatch_note="the broker holds 3")
+    url = f"/api/v1/positions/{position.pk}/resolve/"
+    assert other_api_client.post(url, {"reason": "mine now"}, format="json").status_code == 404
+    assert "reason" in api_client.post(url, {}, format="json").json()["error"]["fields"]
+    response = api_client.post(url, {"reason": "moved in from another broker"}, format="json")
+    assert response.status_code == 200, response.json()
+    row = response.json()
+    assert (row["mismatch"], D(row["quantity"]), D(row["average_cost"])) == (False, 3, 70_000)
+    again = api_client.post(url, {"reason": "again"}, format="json")
+    assert again.status_code == 400 and again.json()["error"]["code"] == "no_mismatch"
+    assert place(api_client, paper_account).status_code == 201  # tradable again
 
 
 def test_fills_as_json_and_as_a_csv_file(api_client, other_api_client, paper_account, no_jobs):
