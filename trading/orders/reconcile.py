@@ -65,6 +65,8 @@ MAX_DAYS_BACK = 7  # older unresolved orders are left to the admins
 EXTERNAL_FLAG = "placed outside the platform (HTS/MTS)"
 EXTERNAL_EACH_UP_TO = 50  # external orders adopted at once with their events each; more get one for all
 BULK_BATCH = 500  # rows an INSERT (SQLite allows 32,766 parameters a statement)
+KNOWN_FIELDS = ("account_id", "owner_id", "broker_order_no", "state", "quantity", "filled_quantity",
+                "cancel_requested_at", "revise_sent_at", "revise_quantity")
 
 
 @dataclass
@@ -193,18 +195,21 @@ class _Step:
     payload: dict[str, Any]
 
 
-def _step(order: Order, before: str, *, code: str, why: str, audit: tuple | None, event: str) -> _Step:
-    return _Step(order, before, order.state, code, why[:300], audit, event, order_payload(order))
+def _step(order: Order, before: str, *, code: str, why: str, audit: tuple | None, event: str,
+          announce: bool) -> _Step:
+    """``announce``: its event is published (the payload taken now)."""
+    return _Step(order, before, order.state, code, why[:300], audit, event if announce else "",
+                 order_payload(order) if announce else {})
 
 
-def _move(order: Order, target: State, *, code: str, why: str, now: dt.datetime) -> _Step:
+def _move(order: Order, target: State, *, code: str, why: str, now: dt.datetime, announce: bool) -> _Step:
     """``timeline.order_move`` in memory: its rows are written with the other orders'."""
     before = order.state
     check_transition(before, target)
     order.state = target
     if target in CLOSED:
         order.closed_at = now
-    return _step(order, before, code=code, why=why, event=f"order.{target}",
+    return _step(order, before, code=code, why=why, event=f"order.{target}", announce=announce,
                  audit=(f"order.{target}", {"state": before}, {"state": str(target)}))
 
 
@@ -214,10 +219,10 @@ def _report(row: OrderRecord) -> FillReport:
 
 
 def _external(account: BrokerAccount, row: OrderRecord, day: dt.date, now: dt.datetime,
-              rules: dict[str, Any]) -> tuple[Order, list[_Step], Fill | None]:
+              rules: dict[str, Any], announce: bool) -> tuple[Order, list[_Step], Fill | None]:
     """An order the platform did not place, unsaved, as the listing shows it: accepted, its fill
     counted (``positions.fill_prepare``, as ``_apply_row`` would), its listed state; with its
-    timeline and its fill."""
+    timeline (events to publish when ``announce``) and its fill."""
     priced = row.price > 0
     order = Order(
         owner_id=account.owner_id, account=account, source=OrderSource.EXTERNAL, external=True, symbol=row.symbol,
@@ -225,7 +230,7 @@ def _external(account: BrokerAccount, row: OrderRecord, day: dt.date, now: dt.da
         price=row.price if priced else None, state=State.ACCEPTED, broker_order_no=row.order_no,
         broker_org_no=row.org_no, order_day=row.order_day or day, submitted_at=row_time(row, day) or now,
         acknowledged_at=now, flag=EXTERNAL_FLAG)
-    steps = [_step(order, "", code="external", why=EXTERNAL_FLAG, event="order.external", audit=(
+    steps = [_step(order, "", code="external", why=EXTERNAL_FLAG, event="order.external", announce=announce, audit=(
         "order.adopt_external", {}, {"broker_order_no": row.order_no, "symbol": row.symbol, "side": str(row.side),
                                      "quantity": f"{row.quantity.normalize():f}"}))]
     fill = None
@@ -237,15 +242,18 @@ def _external(account: BrokerAccount, row: OrderRecord, day: dt.date, now: dt.da
         if prepared is not None:
             fill, capped = prepared
             _, target, why = positions.fill_counted(order, fill, capped, row.order_no)
-            steps.append(_move(order, target, code="fill", why=why, now=now) if target != order.state else
-                         _step(order, order.state, code="fill", why=why, audit=None, event="order.fill"))
+            steps.append(_move(order, target, code="fill", why=why, now=now, announce=announce)
+                         if target != order.state else
+                         _step(order, order.state, code="fill", why=why, audit=None, event="order.fill",
+                               announce=announce))
     target = _listed(order, row, day, now)
     if target != order.state and can_transition(order.state, target):
         if target in (State.CANCELLED, State.EXPIRED):
             order.cancelled_quantity = order.quantity - order.filled_quantity
         if target == State.REJECTED:
             order.reject_code, order.reject_reason = "listing", "the broker's listing shows it rejected"
-        steps.append(_move(order, target, code="listing", why="as the broker's listing shows", now=now))
+        steps.append(_move(order, target, code="listing", why="as the broker's listing shows", now=now,
+                           announce=announce))
     return order, steps, fill
 
 
@@ -272,7 +280,8 @@ def _adopt_externals(account: BrokerAccount, rows: list[OrderRecord], day: dt.da
     if not rows:
         return
     rules: dict[str, Any] = {}
-    planned = [_external(account, row, day, now, rules) for row in rows]
+    announce = len(rows) <= EXTERNAL_EACH_UP_TO
+    planned = [_external(account, row, day, now, rules, announce) for row in rows]
     Order.objects.bulk_create([order for order, _, _ in planned], batch_size=BULK_BATCH)
     steps = [step for _, order_steps, _ in planned for step in order_steps]
     label = actor_label(RECONCILER)[:150]
@@ -287,13 +296,13 @@ def _adopt_externals(account: BrokerAccount, rows: list[OrderRecord], day: dt.da
     summary.external += len(planned)
     summary.fills += len(fills)
     summary.moved += sum(1 for s in steps if s.code == "listing")
-    _announce(account, [order for order, _, _ in planned], steps)
+    _announce(account, [order for order, _, _ in planned], steps, each=announce)
 
 
-def _announce(account: BrokerAccount, adopted: list[Order], steps: list[_Step]) -> None:
+def _announce(account: BrokerAccount, adopted: list[Order], steps: list[_Step], *, each: bool) -> None:
     """Each adopted order's events and a warning for the admins; more than ``EXTERNAL_EACH_UP_TO``
     at once get one event and one warning for them all (no browser wants thousands of messages)."""
-    if len(adopted) > EXTERNAL_EACH_UP_TO:
+    if not each:
         first, last = adopted[0].broker_order_no, adopted[-1].broker_order_no
         events.publish(user_id=account.owner_id, event="orders.external",
                        payload={"account_id": account.pk, "count": len(adopted), "first": first, "last": last})
@@ -309,8 +318,10 @@ def _announce(account: BrokerAccount, adopted: list[Order], steps: list[_Step]) 
 
 def _apply_day(account: BrokerAccount, day: dt.date, rows: list[OrderRecord], now: dt.datetime,
                summary: Summary) -> None:
+    # what a row with nothing new is compared with (a busy day's thousands of orders); the rest
+    # of an order is read when a row changes it
     known = {o.broker_order_no: o for o in Order.objects.filter(account=account, order_day=day)
-             .exclude(broker_order_no="")}
+             .exclude(broker_order_no="").only(*KNOWN_FIELDS)}
     strangers = [r for r in rows if r.order_no and r.order_no not in known and not is_cancel_row(r)]
     unresolved = list(Order.objects.select_for_update().select_related("owner")
                       .filter(account=account, order_day=day, state__in=UNRESOLVED).order_by("submitted_at", "pk"))
