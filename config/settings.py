@@ -361,6 +361,8 @@ ORDER_RECONCILE_FOLLOW_UP_SECONDS = env.float("ORDER_RECONCILE_FOLLOW_UP_SECONDS
 ORDER_NOT_PLACED_MISSES = env.int("ORDER_NOT_PLACED_MISSES", default=3)
 ORDER_NOT_PLACED_AFTER_SECONDS = env.float("ORDER_NOT_PLACED_AFTER_SECONDS", default=20.0)
 ORDER_MATCH_SKEW_SECONDS = env.float("ORDER_MATCH_SKEW_SECONDS", default=60.0)  # clock skew in listing matches
+# a KIS/Kiwoom balance older than this is read again before an order is checked (buying power)
+ORDER_BALANCE_MAX_AGE_SECONDS = env.float("ORDER_BALANCE_MAX_AGE_SECONDS", default=60.0)
 
 # ---------------------------------------------------------------------------
 # Backtests: plan limits (per user) and the sweep of runs whose worker died

@@ -20,9 +20,9 @@ Account state, by broker:
   ``sellable_quantity``), plus the ledger's open orders not yet in the book (no broker number yet:
   ``new``/``submitting``/``unknown``), which the book cannot know of.
 - **KIS / Kiwoom**: the account's last ``balance_snapshot`` (orderable cash, each position's
-  sellable quantity and value), plus the ledger's open orders written after that snapshot
-  (``balance_at``): the broker's orderable cash already excludes the older ones. The snapshot can
-  be stale (it is refreshed by the connection check and reconciliation); the broker's own check
+  sellable quantity and value), read again first when older than a minute (``balance_refresh``),
+  plus the ledger's open orders written after that snapshot (``balance_at``) or not yet
+  acknowledged: the broker's orderable cash already excludes the others. The broker's own check
   remains the last word, and a refusal it sends ends the order ``rejected``.
 
 Recent orders for the duplicate check: the account's ledger orders within the duplicate window,
@@ -32,11 +32,16 @@ except those the broker rejected or that were never placed.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy as _
 
 from core import clock
@@ -51,6 +56,7 @@ from trading.orders.models import Order, OrderEvent, OrderSide, OrderSource
 from trading.orders.positions import position_has_mismatch
 from trading.orders.states import UNRESOLVED
 
+logger = logging.getLogger("trading.orders")
 ZERO = Decimal(0)
 MESSAGE_REFUSED = _("The order was not placed.")
 MESSAGE_UNRESOLVED = _("An earlier {side} order for {symbol} in this account is still being checked with the broker; "
@@ -131,11 +137,11 @@ def _reserve(order: Order, remaining: Decimal, known: dict[str, MarketData], now
 
 
 def _open_ledger(account: BrokerAccount, known: dict[str, MarketData], now: dt.datetime,
-                 **filters: Any) -> tuple[Decimal, dict[str, Decimal]]:
+                 *conditions: Q, **filters: Any) -> tuple[Decimal, dict[str, Decimal]]:
     """(cash the ledger's open buys hold, quantity its open sells cover by symbol) of the orders
-    matching ``filters``."""
+    matching ``conditions`` and ``filters``."""
     reserved, sells = ZERO, {}
-    for order in selectors.open_orders(account_id=account.pk).filter(**filters):
+    for order in selectors.open_orders(account_id=account.pk).filter(*conditions, **filters):
         remaining = order.remaining_quantity
         if remaining <= 0:
             continue
@@ -169,8 +175,10 @@ def _snapshot_state(account: BrokerAccount, now: dt.datetime, known: dict[str, M
     holdings = {p["symbol"]: number(p.get("sellable_quantity") or p.get("quantity"))
                 for p in snapshot.get("positions", [])}
     values = {p["symbol"]: number(p.get("evaluation")) for p in snapshot.get("positions", [])}
-    filters = {"created_at__gt": account.balance_at} if account.balance_at else {}
-    reserved, sells = _open_ledger(account, known, now, **filters)
+    # the broker's orderable cash excludes what it had taken when the balance was read: count the
+    # ledger's orders written since, and those it has not acknowledged yet
+    since = Q(created_at__gt=account.balance_at) | Q(broker_order_no="") if account.balance_at else Q()
+    reserved, sells = _open_ledger(account, known, now, since)
     return risk.AccountState(cash=number(snapshot.get("orderable_cash")), open_buys_reserved=reserved,
                              holdings=holdings, open_sells=sells, position_values=values)
 
@@ -183,6 +191,35 @@ def _recent_orders(account: BrokerAccount, now: dt.datetime, window: dt.timedelt
             .exclude(order__state__in=NOT_COUNTED)
             .values_list("order__symbol", "order__side", "order__quantity", "order__price", "at"))
     return [risk.RecentOrder(symbol, Side(side), quantity, price, at) for symbol, side, quantity, price, at in rows]
+
+
+def balance_max_age() -> dt.timedelta:
+    return dt.timedelta(seconds=float(getattr(settings, "ORDER_BALANCE_MAX_AGE_SECONDS", 60.0)))
+
+
+def balance_refresh(account: BrokerAccount) -> BrokerAccount:
+    """A KIS/Kiwoom account whose balance was read more than ``ORDER_BALANCE_MAX_AGE_SECONDS`` ago
+    (or never) is read again before its order is checked (one inquiry, at the request budget's
+    lower priority; reconciliation keeps an active account's balance fresh, so most orders skip
+    it). A broker that does not answer leaves the last balance: the broker's own check is the
+    last word. The account as saved."""
+    if account.balance_at is not None and timezone.now() - account.balance_at < balance_max_age():
+        return account
+    from trading import connections
+    from trading.services import balance_snapshot
+
+    resting = f"orders:balance-unread:{account.pk}"
+    if cache.get(resting):  # it failed a moment ago: no second wait for every order of a burst
+        return account
+    try:
+        balance = connections.broker_client(account).balance()
+    except Exception as exc:  # noqa: BLE001 - any failure leaves the last balance in place
+        logger.info("account %s: balance not refreshed before an order (%s)", account.pk, type(exc).__name__)
+        cache.set(resting, 1, timeout=balance_max_age().total_seconds() / 2)
+        return account
+    BrokerAccount.objects.filter(pk=account.pk).update(balance_snapshot=balance_snapshot(balance),
+                                                       balance_at=timezone.now())
+    return BrokerAccount.objects.get(pk=account.pk)
 
 
 def account_limits(account: BrokerAccount) -> risk.Limits:
@@ -235,6 +272,8 @@ def order_place(*, actor: Actor, account: BrokerAccount, symbol: str, side: Side
                               price=price if order_type.needs_price else None)
     now = clock.now()
     market_data = _rules_and_market(symbol, now)
+    if not account.is_paper:
+        account = balance_refresh(account)
     with transaction.atomic():
         account = BrokerAccount.objects.select_for_update().get(pk=account.pk)
         failures, needs_confirmation = order_check(account=account, intent=intent, confirm=confirm, now=now,

@@ -203,3 +203,16 @@ def test_two_identical_orders_at_once_are_checked_one_after_the_other(paper_acco
     with ThreadPoolExecutor(2) as pool:
         outcomes = sorted(pool.map(attempt, range(2)))
     assert outcomes == ["duplicate_order", "new"] and Order.objects.count() == 1
+
+
+def test_a_kis_account_whose_balance_is_old_is_read_again_before_the_check(kis, samsung, no_jobs):
+    from trading.orders.tests.conftest import KEY
+
+    BALANCE_PATH = "/uapi/domestic-stock/v1/trading/inquire-balance"
+    kis.fake.book.accounts[KEY].cash = Decimal(5_000_000)
+    assert kis.account.balance_at is None
+    assert place(kis.account, quantity=50).state == "new"  # 3,565,000 KRW: within the cash just read
+    kis.account.refresh_from_db()
+    assert kis.account.balance_snapshot["orderable_cash"] == "5000000" and kis.fake.count(BALANCE_PATH) == 1
+    assert on(refusal(kis.account, quantity=30, price=71_400), "insufficient_cash")
+    assert kis.fake.count(BALANCE_PATH) == 1  # fresh for a minute: not read again
