@@ -26,6 +26,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 E2E_DIR = Path(__file__).resolve().parent
 REPO_ROOT = E2E_DIR.parent.parent
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+# The trading clock of the server (and worker) processes: they read this file (core.clock); a test
+# moves them with the ``server_clock`` fixture. Absent, it is the real clock.
+SERVER_CLOCK_FILE = Path(os.environ.get("TMPDIR", "/tmp")) / f"e2e-server-clock-{os.getpid()}.json"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -171,6 +174,7 @@ def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, market_data
         MARKET_DATA_ROOT=str(market_data_root),
         BROKER_KIS_REAL_URL=fake_kis_server.url,
         BROKER_KIS_MOCK_URL=fake_kis_server.url,
+        CLOCK_FILE=str(SERVER_CLOCK_FILE),
         PYTHONUNBUFFERED="1",
     )
     logs = tmp_path_factory.mktemp("server-logs")
@@ -267,3 +271,18 @@ def new_page(browser, live_server_url):
 @pytest.fixture
 def page(new_page):
     return new_page()
+
+
+@pytest.fixture
+def server_clock(monkeypatch):
+    """Share the trading clock with the server processes for one test: ``clock.set_to`` /
+    ``clock.travel`` in the test move theirs too (the file they read); the real clock after it."""
+    from core import clock
+
+    monkeypatch.setenv("CLOCK_FILE", str(SERVER_CLOCK_FILE))
+    try:
+        yield clock
+    finally:
+        clock.reset()
+        SERVER_CLOCK_FILE.unlink(missing_ok=True)
+

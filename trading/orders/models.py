@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy as _, pgettext_lazy
 
 from core.models import BaseModel
 from trading.orders.states import CLOSED, FINAL, OPEN, UNRESOLVED
@@ -68,8 +68,8 @@ class OrderSide(models.TextChoices):
 
 
 class OrderTypeChoice(models.TextChoices):
-    LIMIT = "limit", _("Limit")
-    MARKET = "market", _("Market")
+    LIMIT = "limit", pgettext_lazy("order type", "Limit")
+    MARKET = "market", pgettext_lazy("order type", "Market")
     IOC_LIMIT = "ioc_limit", _("Limit, IOC")
     FOK_LIMIT = "fok_limit", _("Limit, FOK")
     IOC_MARKET = "ioc_market", _("Market, IOC")
