@@ -5,6 +5,9 @@ A fake subclasses ``FakeServer`` and registers handlers with ``route(method, pat
 and ``max_per_window`` (the most requests any one-second window saw, per app key), and script faults
 with ``fail_next(path, fault)``: ``"timeout"`` (the request is read, then no answer until the client
 gives up), ``"reset"`` (the connection is closed without an answer), or an ``Answer`` to send instead.
+``hold_next(path)`` stops the next request to ``path`` where a test wants the caller paused (before
+the broker sees it, or after it carried it out): the test learns it arrived, acts (kills the
+worker process that sent it, restarts a task broker), then lets it go on or drops it.
 """
 
 from __future__ import annotations
@@ -42,6 +45,37 @@ class Answer:
 
 Handler = Callable[[Request], Answer]
 
+# a held request nobody releases goes on as dropped after this long (a test that failed midway)
+HOLD_LIMIT_SECONDS = 60.0
+
+
+@dataclass
+class Hold:
+    """A request held by ``FakeServer.hold_next``. ``carried_out``: held after the broker carried
+    it out (its answer waits) rather than before it saw it."""
+
+    path: str
+    carried_out: bool
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+    dropped: bool = False
+
+    def wait_arrived(self, timeout: float) -> bool:
+        return self.arrived.wait(timeout)
+
+    def release(self, *, drop: bool = False) -> None:
+        """Let the request go on; ``drop``: close its connection without an answer instead (held
+        before: the broker never saw it; held after: it was carried out, its answer is lost)."""
+        self.dropped = drop
+        self.released.set()
+
+    def _pause(self) -> bool:
+        """Wait for the release; True when the request is dropped."""
+        self.arrived.set()
+        if not self.released.wait(HOLD_LIMIT_SECONDS):
+            self.dropped = True
+        return self.dropped
+
 
 class FakeServer:
     """Serve on 127.0.0.1 (``port=0`` picks a free port) in a background thread."""
@@ -52,6 +86,8 @@ class FakeServer:
     def __init__(self, port: int = 0) -> None:
         self._routes: dict[tuple[str, str], Handler] = {}
         self._faults: dict[str, list[Any]] = {}
+        self._holds: dict[str, list[Hold]] = {}  # per path, those not yet used
+        self._every_hold: list[Hold] = []
         self.requests: list[Request] = []
         self.lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
@@ -67,18 +103,42 @@ class FakeServer:
         with self.lock:
             self._faults.setdefault(path, []).extend([fault] * times)
 
+    def hold_next(self, path: str, *, carried_out: bool = False) -> Hold:
+        """Hold the next request to ``path`` until ``release()``; before the broker sees it, or with
+        ``carried_out`` after it was carried out (its answer waits). ``Hold.arrived`` tells when."""
+        hold = Hold(path, carried_out)
+        with self.lock:
+            self._holds.setdefault(path, []).append(hold)
+            self._every_hold.append(hold)
+        return hold
+
+    def release_holds(self) -> None:
+        """Drop every hold still waiting or not yet used (a test's clean-up)."""
+        with self.lock:
+            waiting = [h for h in self._every_hold if not h.released.is_set()]
+            self._holds.clear()
+        for hold in waiting:
+            hold.release(drop=True)
+
     def dispatch(self, request: Request) -> Answer | str:
         with self.lock:
             self.requests.append(request)
             queued = self._faults.get(request.path)
             fault = queued.pop(0) if queued else None
+            holds = self._holds.get(request.path)
+            hold = holds.pop(0) if holds else None
+        if hold is not None and not hold.carried_out and hold._pause():
+            return "reset"
         if fault is not None:
             return fault
         handler = self._routes.get((request.method, request.path))
         if handler is None:
             return Answer(404, {"error": f"no such path {request.path}"})
         with self.lock:
-            return handler(request)
+            answer = handler(request)
+        if hold is not None and hold.carried_out and hold._pause():
+            return "reset"
+        return answer
 
     # -- what tests read --------------------------------------------------------------------
     def count(self, path: str | None = None) -> int:
@@ -162,6 +222,7 @@ class FakeServer:
         return self
 
     def stop(self) -> None:
+        self.release_holds()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
