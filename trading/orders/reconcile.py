@@ -36,6 +36,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from core import clock, events
 from core.audit import Actor
@@ -43,6 +44,7 @@ from core.models import AuditEntry
 from marketdata.calendars import KRX, SEOUL
 from trading.brokers.base import Balance, BrokerClient, BrokerError, OrderRecord, OrderType
 from trading.models import BrokerAccount
+from trading.services import balance_snapshot
 from trading.orders import positions, revise, services
 from trading.orders.fills import FillReport
 from trading.orders.models import Fill, FillSource, Order, OrderEvent, OrderSource, Reconciliation
@@ -404,6 +406,7 @@ def account_reconcile(*, account: BrokerAccount, client: BrokerClient | None = N
     try:
         client = client or connections.broker_client(account)
         listings = {day: client.day_orders(day) for day in days}
+        read_at = timezone.now()  # the balance's time for the pre-trade checks (the ledger's wall clock)
         balance = client.balance() if with_balance else None
         with transaction.atomic():
             first = Reconciliation.objects.select_for_update().get(account=account).opening_adopted_at is None
@@ -428,6 +431,9 @@ def account_reconcile(*, account: BrokerAccount, client: BrokerClient | None = N
                                                            actor=RECONCILER, now=now)
             state.opening_adopted_at = state.opening_adopted_at or now
             state.mismatches = summary.mismatches
+            if not account.is_paper:  # the order checks' buying power (``place.balance_refresh``)
+                BrokerAccount.objects.filter(pk=account.pk).update(balance_snapshot=balance_snapshot(balance),
+                                                                   balance_at=read_at)
         state.finished_at, state.error, state.orders_listed = clock.now(), "", summary.listed
         state.external_adopted += summary.external
         state.save()

@@ -136,3 +136,11 @@ def test_a_broker_error_decides_nothing_and_is_recorded(kis, no_jobs):
     order.refresh_from_db()
     assert summary.error and order.state == "unknown" and order.missed_lookups == 0
     assert Reconciliation.objects.get(account=kis.account).error == summary.error
+
+
+def test_reconciliation_keeps_the_balance_the_order_checks_read_fresh(kis, no_jobs):
+    kis.fake.book.accounts[KEY].cash = D(4_321_000)
+    reconcile.account_reconcile(account=kis.account)
+    kis.account.refresh_from_db()
+    assert kis.account.balance_snapshot["orderable_cash"] == "4321000" and kis.account.balance_at is not None
+    assert [p["symbol"] for p in kis.account.balance_snapshot["positions"]] == ["005930"]
