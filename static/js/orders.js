@@ -4,7 +4,8 @@
 // Events arrive over the user's websocket (live.js dispatches "live:event"). A region marked
 // data-live-refresh="order." is fetched again (the same URL, so the same filters) when an event
 // whose name starts with that prefix arrives, and swapped in place; rows whose state changed flash.
-// An event may be missed while the socket is down, so every reconnect refreshes once. Everything
+// An event may be missed while the socket is down, so every (re)connect refreshes once. A region
+// whose form the user has typed into is left alone (the action reloads the page anyway). Everything
 // here works without JavaScript too: forms post, the pages render the same content.
 (function () {
   "use strict";
@@ -47,7 +48,8 @@
         ids.forEach((id) => {
           const old = document.getElementById(id);
           const next = fresh.getElementById(id);
-          if (!old || !next) return;
+          // never throw away what the user is typing in a region's form (a reason, a date range)
+          if (!old || !next || old.dataset.dirty) return;
           const before = states(old);
           const adopted = document.importNode(next, true);
           old.replaceWith(adopted);
@@ -67,6 +69,10 @@
   }
 
   if (regionIds.length) {
+    document.addEventListener("input", (event) => {
+      const region = event.target.closest && event.target.closest("[data-live-refresh]");
+      if (region) region.dataset.dirty = "1";
+    });
     document.addEventListener("live:event", (event) => {
       const name = (event.detail && event.detail.event) || "";
       const payload = (event.detail && event.detail.payload) || {};
@@ -78,11 +84,9 @@
         refresh(id);
       });
     });
-    let opened = false;
-    document.addEventListener("live:open", () => {
-      if (opened) regionIds.forEach(refresh);
-      opened = true;
-    });
+    // Events sent between this page's rendering and its socket opening (a redirect right after an
+    // action) or while it was down are not replayed: fetch the regions once the socket is open.
+    document.addEventListener("live:open", () => regionIds.forEach(refresh));
   }
 
   // -- the order ticket --------------------------------------------------------------------------
@@ -151,13 +155,16 @@
     out.textContent = ticket.dataset.msgAbout.replace("%(quantity)s", format(quantity)).replace("%(price)s", format(price));
   }
 
+  let loading = 0;  // only the newest lookup counts (a blur's "change" may race a picked result)
   function load(symbol, setPrice) {
+    const lookup = ++loading;
     if (!symbol) { info = null; showPanel(null); return; }
     fetch(ticket.dataset.symbolUrl + "?symbol=" + encodeURIComponent(symbol), {
       credentials: "same-origin", headers: { Accept: "application/json" },
     })
       .then((response) => response.json())
       .then((data) => {
+        if (lookup !== loading) return;
         info = data.error ? null : data;
         showPanel(info);
         if (info && setPrice && (info.last || info.previous_close)) priceInput.value = info.last || info.previous_close;

@@ -49,7 +49,7 @@ class OrderFilterForm(AccountLabelMixin, forms.Form):
     day = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)
         self.fields["account"].queryset = account_selectors.broker_account_list(user=user)
         self._label_accounts("account")
         self.fields["state"].choices = [("", _("All")), (OPEN_STATES, _("Open or unresolved")),
@@ -88,7 +88,7 @@ class TicketForm(AccountLabelMixin, forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         kwargs.setdefault("initial", {})
         kwargs["initial"].setdefault("intent_id", uuid.uuid4())
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)
         self.fields["account"].queryset = account_selectors.broker_account_list(user=user)
         self._label_accounts("account")
 
@@ -119,6 +119,9 @@ class ReviseForm(forms.Form):
                                   help_text=_("Leave empty to revise everything still open."),
                                   widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, label_suffix="", **kwargs)
+
 
 class FillFilterForm(AccountLabelMixin, forms.Form):
     """The account and date range of the fills history (and its CSV)."""
@@ -129,7 +132,7 @@ class FillFilterForm(AccountLabelMixin, forms.Form):
     end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)
         self.fields["account"].queryset = account_selectors.broker_account_list(user=user)
         self._label_accounts("account")
 
@@ -152,5 +155,11 @@ class KillSwitchForm(forms.Form):
     cancel_open_orders = forms.BooleanField(label=_("Also cancel my open orders"), required=False)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, label_suffix="", **kwargs)
         self.fields["account"].queryset = account_selectors.broker_account_list(user=user)
+
+
+class ResolveForm(forms.Form):
+    """Why the broker's figures for a mismatched position are right."""
+
+    reason = forms.CharField(label=_("Why are the broker's figures right?"), max_length=500)

@@ -14,6 +14,7 @@ urlpatterns: list = [
     path("orders/<int:pk>/cancel/", views.order_cancel, name="order_cancel"),
     path("orders/<int:pk>/revise/", views.order_revise, name="order_revise"),
     path("positions/", views.positions, name="positions"),
+    path("positions/<int:pk>/resolve/", views.position_resolve, name="position_resolve"),
     path("fills.csv", views.fills_csv, name="fills_csv"),
     path("accounts/<int:pk>/reconcile/", views.account_reconcile, name="account_reconcile"),
     path("kill-switches/", views.kill_switches, name="kill_switches"),

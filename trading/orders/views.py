@@ -23,7 +23,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from core import clock
@@ -51,6 +51,7 @@ PLACED = _("Order #%(id)s was placed: %(side)s %(quantity)s %(symbol)s.")
 REVISE_ASKED = _("The revision of order #%(id)s is on its way to the broker.")
 RECONCILE_ASKED = _("Checking %(name)s with the broker: orders, fills and positions update as the answers arrive.")
 RECONCILE_RECENT = _("%(name)s was checked with the broker a moment ago; the results are on their way.")
+RESOLVED = _("%(symbol)s now follows the broker's figures.")
 PULLED = _("Kill switch on: no new orders for %(target)s.")
 RELEASED = _("Kill switch released: %(target)s can place orders again.")
 ALL_ACCOUNTS = _("all your accounts")
@@ -62,6 +63,8 @@ ACTOR_LABELS = {
     "order revision": _("Order revision"), "reconciliation": _("Reconciliation with the broker"),
     "fills": _("Fill report"), "system": _("The platform"),
 }
+# order types as a trader says them (the model's "Market" shares its msgid with the market pages)
+TYPE_LABELS = {"limit": pgettext_lazy("order type", "Limit"), "market": pgettext_lazy("order type", "Market")}
 CANCELLABLE = {State.NEW, State.SUBMITTING, State.UNKNOWN, State.ACCEPTED, State.PARTIALLY_FILLED}
 
 
@@ -78,6 +81,10 @@ def _safe_next(request: HttpRequest, default: str) -> str:
                                                   require_https=request.is_secure()):
         return target
     return default
+
+
+def type_label(order: Order) -> str:
+    return str(TYPE_LABELS.get(order.order_type) or order.get_order_type_display())
 
 
 def can_cancel(order: Order) -> bool:
@@ -127,7 +134,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
                                   day=data.get("day"))
     page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
     names = market_selectors.instrument_names(codes={order.symbol for order in page})
-    rows = [{"order": order, "name": names.get(order.symbol, ""), "can_cancel": can_cancel(order)} for order in page]
+    rows = [{"order": order, "name": names.get(order.symbol, ""), "can_cancel": can_cancel(order),
+             "type_label": type_label(order)} for order in page]
     query = request.GET.copy()
     query.pop("page", None)
     context = _context(request, page_title=_("Orders"), form=form, rows=rows, page_obj=page, query=query.urlencode(),
@@ -173,7 +181,7 @@ def _render_order(request: HttpRequest, order: Order, revise_form: forms.ReviseF
         revise_form = forms.ReviseForm(initial={"price": order.price})
     context = _context(request, page_title=_("Order #%(id)s") % {"id": order.pk}, order=order,
                        name=market_selectors.instrument_names(codes=[order.symbol]).get(order.symbol, ""),
-                       timeline=_timeline(order), can_cancel=can_cancel(order),
+                       timeline=_timeline(order), can_cancel=can_cancel(order), type_label=type_label(order),
                        revise_form=revise_form if _can_revise(order) else None,
                        replacements=list(order.replacements.all()))
     return render(request, "trading/orders/detail.html", context, status=status)
@@ -436,9 +444,30 @@ def account_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(_safe_next(request, f"{reverse('trading:positions')}?account={account.pk}"))
 
 
+@login_required
+@require_POST
+def position_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    """Accept the broker's figures for a mismatched position of the user's, with a reason."""
+    from trading.orders.adjust import position_resolve as resolve
+
+    position = selectors.position_list(user=request.user, held_only=False).filter(pk=pk).first()
+    if position is None:
+        raise Http404
+    form = forms.ResolveForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ApplicationError(" ".join(form.errors.get("reason", [])), field="reason")
+        resolve(actor=Actor.from_request(request), position=position, reason=form.cleaned_data["reason"])
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, RESOLVED % {"symbol": position.symbol})
+    return redirect(f"{reverse('trading:positions')}?account={position.account_id}")
+
+
 # -- kill switches ----------------------------------------------------------------------------------
-def _switch(form: forms.KillSwitchForm, request: HttpRequest) -> str:
-    """Pull or release what ``form`` names; the message to show. Raises ``ApplicationError``."""
+def _switch(form: forms.KillSwitchForm, request: HttpRequest) -> None:
+    """Pull or release what ``form`` names and say so. Raises ``ApplicationError``."""
     data = form.cleaned_data
     account = data.get("account")
     target = {"scope": KillSwitchScope.ACCOUNT, "account": account} if account else {
@@ -448,9 +477,10 @@ def _switch(form: forms.KillSwitchForm, request: HttpRequest) -> str:
     if data["action"] == form.PULL:
         killswitch.kill_switch_pull(actor=actor, reason=data["reason"],
                                     cancel_open_orders=data["cancel_open_orders"], **target)
-        return PULLED % {"target": name}
+        messages.warning(request, PULLED % {"target": name})
+        return
     killswitch.kill_switch_release(actor=actor, reason=data["reason"], **target)
-    return RELEASED % {"target": name}
+    messages.success(request, RELEASED % {"target": name})
 
 
 @login_required
@@ -461,7 +491,7 @@ def kill_switches(request: HttpRequest) -> HttpResponse:
         form = forms.KillSwitchForm(request.POST, user=request.user)
         if form.is_valid():
             try:
-                messages.success(request, _switch(form, request))
+                _switch(form, request)
             except ApplicationError as error:
                 form.add_error(error.field if error.field in form.fields else None, error.message)
             else:

@@ -450,3 +450,44 @@ def test_another_users_account_switch_cannot_be_touched(client, paper_account, b
                                                        "reason": "mischief"})
     assert response.status_code == 400 and not KillSwitch.objects.exists()
     assert client.get("/trading/kill-switches/").content.decode().count('data-testid="switch-state"') == 2
+
+
+# -- revise (정정) and resolving a mismatch -----------------------------------------------------------
+def test_an_open_limit_order_can_be_revised_from_its_page(client, paper_account, no_jobs):
+    order = services.order_submit(order_id=new_order(paper_account, quantity=2, price=60_000).pk)
+    page = client.get(f"/trading/orders/{order.pk}/").content.decode()
+    assert 'data-testid="revise-form"' in page
+    off_tick = client.post(f"/trading/orders/{order.pk}/revise/", {"price": "60050"})
+    assert off_tick.status_code == 400 and "60,050" in field_errors(off_tick, "price")
+    response = client.post(f"/trading/orders/{order.pk}/revise/", {"price": "60100"})
+    assert response.status_code == 302
+    order.refresh_from_db()
+    assert order.revise_price == 60_100 and order.revise_quantity == 2 and order.revise_requested_at
+    assert 'data-testid="revise-form"' not in client.get(f"/trading/orders/{order.pk}/").content.decode()
+
+
+def test_another_users_order_cannot_be_revised(client, bobs_order):
+    assert client.post(f"/trading/orders/{bobs_order.pk}/revise/", {"price": "71200"}).status_code == 404
+
+
+def test_a_mismatched_position_can_take_the_brokers_figures_with_a_reason(client, paper_account, alice, no_jobs):
+    filled_buy(paper_account)
+    position = Position.objects.get(account=paper_account)
+    Position.objects.filter(pk=position.pk).update(mismatch=True, broker_quantity=12, broker_average_price=71_000)
+    no_reason = client.post(f"/trading/positions/{position.pk}/resolve/", {"reason": ""}, follow=True)
+    assert "This field is required." in no_reason.content.decode()
+    position.refresh_from_db()
+    assert position.mismatch
+    response = client.post(f"/trading/positions/{position.pk}/resolve/", {"reason": "2 shares moved in"})
+    assert response["Location"] == f"/trading/positions/?account={paper_account.pk}"
+    position.refresh_from_db()
+    assert (position.quantity, position.mismatch) == (12, False)
+    assert AuditEntry.objects.filter(action="position.resolve", actor=alice, reason="2 shares moved in").exists()
+
+
+def test_another_users_position_cannot_be_resolved(client, bobs_order):
+    position = Position.objects.create(account=bobs_order.account, symbol="005930", quantity=1, cost=71_300,
+                                       mismatch=True, broker_quantity=2)
+    assert client.post(f"/trading/positions/{position.pk}/resolve/", {"reason": "mine now"}).status_code == 404
+    position.refresh_from_db()
+    assert position.mismatch
