@@ -29,6 +29,7 @@ from marketdata.calendars import SEOUL
 from marketdata.selectors import instrument_names
 from trading import selectors as account_selectors
 from trading.orders import adjust, portfolio, selectors
+from trading.orders.api import query_data
 from trading.orders.models import Fill
 
 CSV_HEADER = ["filled_at", "account", "order", "symbol", "name", "side", "quantity", "price", "value",
@@ -90,7 +91,7 @@ class PositionListApi(APIView):
     def get(self, request):
         """Positions held, mismatched, or traded today, as the 잔고 page shows them
         (``trading.orders.portfolio``), account by account."""
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.FilterSerializer(data=query_data(request, self.FilterSerializer))
         filters.is_valid(raise_exception=True)
         accounts = account_selectors.broker_account_list(user=request.user)
         if "account" in filters.validated_data:
@@ -189,7 +190,7 @@ class FillListApi(APIView):
                    400: OpenApiResponse(description="A filter is not valid, or end is before start")},
         summary="Your fills, newest first")
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.FilterSerializer(data=query_data(request, self.FilterSerializer))
         filters.is_valid(raise_exception=True)
         given = filters.validated_data
         fills = selectors.fill_list(user=request.user, account_id=given.get("account"), start=given.get("start"),

@@ -212,10 +212,13 @@ def test_the_list_filters_by_account_state_symbol_and_day(api_client, paper_acco
     assert api_client.get(ORDERS, {"page_size": 1}).json()["count"] == 3
 
 
-@pytest.mark.parametrize("params, field", [({"state": "lost"}, "state"), ({"date": "yesterday"}, "date"),
-                                           ({"account": "0"}, "account")])
-def test_a_bad_filter_is_400_naming_it(api_client, params, field):
-    response = api_client.get(ORDERS, params)
+@pytest.mark.parametrize("url, params, field", [
+    (ORDERS, {"state": "lost"}, "state"), (ORDERS, {"date": "yesterday"}, "date"), (ORDERS, {"date": ""}, "date"),
+    (ORDERS, {"account": "0"}, "account"), ("/api/v1/positions/", {"account": ""}, "account"),
+    ("/api/v1/fills/", {"start": ""}, "start"), ("/api/v1/fills/", {"end": "2026-02-30"}, "end"),
+])
+def test_a_bad_filter_is_400_naming_it(api_client, url, params, field):
+    response = api_client.get(url, params)
     assert response.status_code == 400 and field in response.json()["error"]["fields"]
 
 
