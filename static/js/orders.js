@@ -139,7 +139,7 @@
     if (!help) return;
     const price = number(priceInput.value) || number(info && (info.last || info.previous_close));
     help.textContent = info && info.ticks.length && price > 0
-      ? ticket.dataset.msgTick.replace("%(tick)s", format(tickOf(price))) : "";
+      ? ticket.dataset.msgTick.replace("{tick}", format(tickOf(price))) : "";
   }
 
   function showAmountQuantity() {
@@ -152,7 +152,7 @@
     const lot = number(info.lot) || 1;
     const rate = checked("side") === "buy" ? number(info.commission_rate) || 0 : 0;
     const quantity = Math.floor(amount / (price * (1 + rate)) / lot + 1e-9) * lot;
-    out.textContent = ticket.dataset.msgAbout.replace("%(quantity)s", format(quantity)).replace("%(price)s", format(price));
+    out.textContent = ticket.dataset.msgAbout.replace("{quantity}", format(quantity)).replace("{price}", format(price));
   }
 
   let loading = 0;  // only the newest lookup counts (a blur's "change" may race a picked result)

@@ -116,6 +116,11 @@ def test_a_paper_order_appears_and_fills_live_and_its_position_shows_the_pnl(new
     actor.get_by_test_id("tick-down").click()
     actor.get_by_test_id("tick-down").click()
     expect(actor.locator("input[name=price]")).to_have_value("193800")
+    actor.get_by_test_id("mode-amount").click()
+    actor.locator("input[name=amount]").fill("1000000")  # 5 × 193,800 and the commission fit, 6 do not
+    expect(actor.get_by_test_id("amount-quantity")).to_have_text(re.compile(r"\b5\b.*193,800|193,800.*\b5\b"))
+    actor.get_by_test_id("mode-quantity").click()
+    expect(actor.locator("input[name=amount]")).to_be_hidden()
     actor.get_by_test_id("order_type-market").click()
     shoot(actor, "ticket")
     actor.get_by_test_id("review-order").click()

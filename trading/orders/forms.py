@@ -26,7 +26,6 @@ OPEN_STATES = "open"  # the state filter's "still open or unresolved" choice
 MESSAGE_QUANTITY_NEEDED = _("Enter the quantity.")
 MESSAGE_AMOUNT_NEEDED = _("Enter the amount in KRW.")
 MESSAGE_PRICE_NEEDED = _("A limit order needs a price.")
-MESSAGE_ACCOUNT_FIRST = _("Connect a broker account or open a paper account first.")
 MESSAGE_DATES = _("The start date is after the end date.")
 
 
