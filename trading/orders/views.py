@@ -1,5 +1,5 @@
-"""Pages of the order ledger under 거래 (Trading): 주문 (the live order list and an order's page),
-the order ticket, 잔고 (positions and P&L, fills and their CSV) and the kill switches.
+"""Pages of the order ledger under 거래 (Trading): 주문 (the live order list and an order's page) and
+the order ticket (``account_views``: 잔고 and the kill switches).
 
 Doors only: parse (``trading.orders.forms``), read through the owner-scoped selectors (another
 user's order or account is a 404), call the one door for orders (``place.order_place``) or a service,
@@ -8,20 +8,16 @@ render. Every action is a POST with CSRF; a refusal lands on its field or at the
 
 from __future__ import annotations
 
-import csv
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext, gettext_lazy as _, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -30,17 +26,14 @@ from core import clock
 from core.audit import Actor
 from core.errors import ApplicationError, NotFound
 from marketdata import selectors as market_selectors
-from marketdata.calendars import SEOUL
-from trading import killswitch, risk
+from trading import risk
 from trading import selectors as account_selectors
-from trading.orders import forms, place, portfolio, selectors, services, ticket
+from trading.orders import forms, place, selectors, services, ticket
 from trading.orders.models import KillSwitch, KillSwitchScope, Order, OrderState
 from trading.orders.states import OPEN, UNRESOLVED, State
 
 PAGE_SIZE = 50
-FILLS_SHOWN = 200
 SYMBOL_RESULTS = 12
-RECONCILE_PAUSE = 10  # seconds: one on-demand reconciliation per account in this time
 
 CANCEL_ASKED = _("Cancel requested for order #%(id)s.")
 CANCEL_WAITS = _("Order #%(id)s may have reached the broker: the cancel goes out once that is settled.")
@@ -49,12 +42,6 @@ ALREADY_PLACED = _("This ticket already placed order #%(id)s; it was not placed 
 TICKET_USED = _("This ticket already placed order #%(id)s. Check the new order below and review it again.")
 PLACED = _("Order #%(id)s was placed: %(side)s %(quantity)s %(symbol)s.")
 REVISE_ASKED = _("The revision of order #%(id)s is on its way to the broker.")
-RECONCILE_ASKED = _("Checking %(name)s with the broker: orders, fills and positions update as the answers arrive.")
-RECONCILE_RECENT = _("%(name)s was checked with the broker a moment ago; the results are on their way.")
-RESOLVED = _("%(symbol)s now follows the broker's figures.")
-PULLED = _("Kill switch on: no new orders for %(target)s.")
-RELEASED = _("Kill switch released: %(target)s can place orders again.")
-ALL_ACCOUNTS = _("all your accounts")
 
 # who acted, as the timeline names them (``timeline.actor_label``)
 ACTOR_LABELS = {
@@ -75,7 +62,7 @@ def _order_or_404(request: HttpRequest, pk: int) -> Order:
         raise Http404 from None
 
 
-def _safe_next(request: HttpRequest, default: str) -> str:
+def safe_next(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or ""
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
                                                   require_https=request.is_secure()):
@@ -112,7 +99,7 @@ def kill_switch_state(user: Any) -> dict[str, Any]:
     return state
 
 
-def _context(request: HttpRequest, **values: Any) -> dict[str, Any]:
+def context_for(request: HttpRequest, **values: Any) -> dict[str, Any]:
     return {"nav": "trading", "kill": kill_switch_state(request.user), **values}
 
 
@@ -138,7 +125,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
              "type_label": type_label(order)} for order in page]
     query = request.GET.copy()
     query.pop("page", None)
-    context = _context(request, page_title=_("Orders"), form=form, rows=rows, page_obj=page, query=query.urlencode(),
+    context = context_for(request, page_title=_("Orders"), form=form, rows=rows, page_obj=page, query=query.urlencode(),
                        filtered=any(data.get(name) for name in ("account", "state", "symbol", "day")),
                        has_accounts=account_selectors.broker_account_list(user=request.user).exists(),
                        state_labels=dict(OrderState.choices), cancellable=sorted(CANCELLABLE))
@@ -179,7 +166,7 @@ def _render_order(request: HttpRequest, order: Order, revise_form: forms.ReviseF
                   status: int = 200) -> HttpResponse:
     if revise_form is None and _can_revise(order):
         revise_form = forms.ReviseForm(initial={"price": order.price})
-    context = _context(request, page_title=_("Order #%(id)s") % {"id": order.pk}, order=order,
+    context = context_for(request, page_title=_("Order #%(id)s") % {"id": order.pk}, order=order,
                        name=market_selectors.instrument_names(codes=[order.symbol]).get(order.symbol, ""),
                        timeline=_timeline(order), can_cancel=can_cancel(order), type_label=type_label(order),
                        revise_form=revise_form if _can_revise(order) else None,
@@ -207,7 +194,7 @@ def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
             messages.info(request, CANCEL_WAITS % {"id": order.pk})
         else:
             messages.success(request, CANCEL_ASKED % {"id": order.pk})
-    return redirect(_safe_next(request, reverse("trading:order_detail", args=[order.pk])))
+    return redirect(safe_next(request, reverse("trading:order_detail", args=[order.pk])))
 
 
 @login_required
@@ -261,7 +248,7 @@ def _render_ticket(request: HttpRequest, form: forms.TicketForm, info: ticket.Sy
     symbol = symbol.strip().upper()[:forms.SYMBOL_MAX]
     if info is None and symbol:
         info = ticket.symbol_info(symbol, now=clock.now())
-    context = _context(request, page_title=_("New order"), form=form, info=info,
+    context = context_for(request, page_title=_("New order"), form=form, info=info,
                        info_json=info.as_json() if info is not None and info.known else None,
                        has_accounts=bool(form.fields["account"].queryset.exists()))
     return render(request, "trading/orders/ticket.html", context, status=status)
@@ -273,7 +260,7 @@ def _render_confirm(request: HttpRequest, form: forms.TicketForm, info: ticket.S
     confirmed = {**data, "mode": forms.QUANTITY, "quantity": quantity, "amount": None, "confirm": bool(duplicate),
                  "account": data["account"].pk}
     hidden = forms.TicketForm(initial=confirmed, user=request.user)
-    context = _context(request, page_title=_("Confirm the order"), form=hidden, info=info, data=data,
+    context = context_for(request, page_title=_("Confirm the order"), form=hidden, info=info, data=data,
                        quantity=quantity, duplicate=duplicate,
                        estimate=ticket.estimate(info, side=data["side"], order_type=data["order_type"],
                                                 quantity=quantity, price=data.get("price"), now=now),
@@ -369,140 +356,3 @@ def ticket_symbol(request: HttpRequest) -> JsonResponse:
     if info is None or not info.known:
         return JsonResponse({"error": _unknown_symbol(symbol)}, status=404)
     return JsonResponse(info.as_json())
-
-
-# -- 잔고: positions, P&L, fills --------------------------------------------------------------------
-@login_required
-def positions(request: HttpRequest) -> HttpResponse:
-    accounts = list(account_selectors.broker_account_list(user=request.user))
-    form = forms.FillFilterForm(request.GET or None, user=request.user)
-    form.is_valid()
-    data = getattr(form, "cleaned_data", {})
-    account = data.get("account") or (accounts[0] if accounts else None)
-    context = _context(request, page_title=_("Positions & P&L"), form=form, accounts=accounts, account=account)
-    if account is not None:
-        valid = not form.errors
-        fills = selectors.fill_list(user=request.user, account_id=account.pk, start=data.get("start") if valid else None,
-                                    end=data.get("end") if valid else None)
-        names = market_selectors.instrument_names(codes=set(fills.values_list("symbol", flat=True)[:FILLS_SHOWN]))
-        context.update(totals=portfolio.position_rows(user=request.user, account_id=account.pk, now=clock.now()),
-                       fills=[(fill, names.get(fill.symbol, "")) for fill in fills[:FILLS_SHOWN]],
-                       fills_shown=FILLS_SHOWN, reconciliation=getattr(account, "order_reconciliation", None),
-                       csv_query=request.GET.urlencode() or f"account={account.pk}")
-    return render(request, "trading/orders/positions.html", context)
-
-
-CSV_HEADER = ["filled_at", "account", "order_id", "broker_order_no", "symbol", "side", "quantity", "price", "value",
-              "commission", "tax", "costs_estimated", "source"]
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(fills: Any) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff"  # Excel reads a UTF-8 file with Korean names only with the byte-order mark
-    yield writer.writerow(CSV_HEADER)
-    for fill in fills.iterator(chunk_size=500):
-        yield writer.writerow([
-            timezone.localtime(fill.filled_at, SEOUL).isoformat(), fill.account.nickname, fill.order_id,
-            fill.order.broker_order_no, fill.symbol, fill.side, f"{fill.quantity.normalize():f}",
-            f"{fill.price.normalize():f}", f"{fill.value.normalize():f}", f"{fill.commission.normalize():f}",
-            f"{fill.tax.normalize():f}", "yes" if fill.costs_estimated else "no", fill.source])
-
-
-@login_required
-@require_GET
-def fills_csv(request: HttpRequest) -> HttpResponse:
-    """The account's fills in the date range as CSV; bad filters go back to the page's form."""
-    form = forms.FillFilterForm(request.GET, user=request.user)
-    if not form.is_valid() or form.cleaned_data.get("account") is None:
-        return redirect(f"{reverse('trading:positions')}?{request.GET.urlencode()}")
-    data = form.cleaned_data
-    fills = selectors.fill_list(user=request.user, account_id=data["account"].pk, start=data.get("start"),
-                                end=data.get("end"))
-    span = "-".join(day.isoformat() for day in (data.get("start"), data.get("end")) if day) or "all"
-    response = StreamingHttpResponse(_csv_lines(fills), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="fills-{data["account"].pk}-{span}.csv"'
-    return response
-
-
-@login_required
-@require_POST
-def account_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
-    """Check the account with its broker now (the reconciliation job), at most once in a few seconds."""
-    from trading.orders import tasks
-
-    account = account_selectors.broker_account_get(user=request.user, pk=pk)
-    if cache.add(f"orders:reconcile-asked:{account.pk}", 1, timeout=RECONCILE_PAUSE):
-        tasks.orders_reconcile_account.delay(account.pk)
-        messages.info(request, RECONCILE_ASKED % {"name": account.nickname})
-    else:
-        messages.info(request, RECONCILE_RECENT % {"name": account.nickname})
-    return redirect(_safe_next(request, f"{reverse('trading:positions')}?account={account.pk}"))
-
-
-@login_required
-@require_POST
-def position_resolve(request: HttpRequest, pk: int) -> HttpResponse:
-    """Accept the broker's figures for a mismatched position of the user's, with a reason."""
-    from trading.orders.adjust import position_resolve as resolve
-
-    position = selectors.position_list(user=request.user, held_only=False).filter(pk=pk).first()
-    if position is None:
-        raise Http404
-    form = forms.ResolveForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise ApplicationError(" ".join(form.errors.get("reason", [])), field="reason")
-        resolve(actor=Actor.from_request(request), position=position, reason=form.cleaned_data["reason"])
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, RESOLVED % {"symbol": position.symbol})
-    return redirect(f"{reverse('trading:positions')}?account={position.account_id}")
-
-
-# -- kill switches ----------------------------------------------------------------------------------
-def _switch(form: forms.KillSwitchForm, request: HttpRequest) -> None:
-    """Pull or release what ``form`` names and say so. Raises ``ApplicationError``."""
-    data = form.cleaned_data
-    account = data.get("account")
-    target = {"scope": KillSwitchScope.ACCOUNT, "account": account} if account else {
-        "scope": KillSwitchScope.USER, "user": request.user}
-    actor = Actor.from_request(request)
-    name = account.nickname if account else str(ALL_ACCOUNTS)
-    if data["action"] == form.PULL:
-        killswitch.kill_switch_pull(actor=actor, reason=data["reason"],
-                                    cancel_open_orders=data["cancel_open_orders"], **target)
-        messages.warning(request, PULLED % {"target": name})
-        return
-    killswitch.kill_switch_release(actor=actor, reason=data["reason"], **target)
-    messages.success(request, RELEASED % {"target": name})
-
-
-@login_required
-def kill_switches(request: HttpRequest) -> HttpResponse:
-    """Each account's switch and the one for all the user's accounts: state, pull, release."""
-    failed: forms.KillSwitchForm | None = None
-    if request.method == "POST":
-        form = forms.KillSwitchForm(request.POST, user=request.user)
-        if form.is_valid():
-            try:
-                _switch(form, request)
-            except ApplicationError as error:
-                form.add_error(error.field if error.field in form.fields else None, error.message)
-            else:
-                return redirect("trading:kill_switches")
-        failed = form
-    context = _context(request, page_title=_("Kill switches"))
-    failed_account = failed.data.get("account", "") if failed is not None else None
-    switches = context["kill"]["accounts"]
-    context["cards"] = [{"account": account, "switch": switches.get(account.pk),
-                         "form": failed if failed_account == str(account.pk) else None}
-                        for account in account_selectors.broker_account_list(user=request.user)]
-    context["user_form"] = failed if failed is not None and not failed_account else None
-    return render(request, "trading/orders/kill_switches.html", context, status=400 if failed else 200)
-

@@ -449,6 +449,7 @@ def test_another_users_account_switch_cannot_be_touched(client, paper_account, b
     response = client.post("/trading/kill-switches/", {"action": "pull", "account": bobs_order.account_id,
                                                        "reason": "mischief"})
     assert response.status_code == 400 and not KillSwitch.objects.exists()
+    assert 'data-testid="form-error"' in response.content.decode()
     assert client.get("/trading/kill-switches/").content.decode().count('data-testid="switch-state"') == 2
 
 
