@@ -4,7 +4,7 @@ kill switches. Doors only, as ``trading.orders.views``."""
 
 from __future__ import annotations
 
-import csv
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from core import clock
+from core import clock, csvfile
 from core.audit import Actor
 from core.errors import ApplicationError
 from marketdata import selectors as market_selectors
@@ -60,25 +60,28 @@ def positions(request: HttpRequest) -> HttpResponse:
     return render(request, "trading/orders/positions.html", context)
 
 
+CSV_CHUNK = 64 * 1024  # characters per streamed piece
 CSV_HEADER = ["filled_at", "account", "order_id", "broker_order_no", "symbol", "side", "quantity", "price", "value",
               "commission", "tax", "costs_estimated", "source"]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(fills: Any) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield "\ufeff"  # Excel reads a UTF-8 file with Korean names only with the byte-order mark
-    yield writer.writerow(CSV_HEADER)
+def _csv_chunks(fills: Any) -> Iterator[str]:
+    """The file in chunks (a long history streams); cells are kept from running as formulas."""
+    buffer = io.StringIO()
+    buffer.write(csvfile.BOM)
+    writer = csvfile.Writer(buffer)
+    writer.writerow(CSV_HEADER)
     for fill in fills.iterator(chunk_size=500):
-        yield writer.writerow([
+        writer.writerow([
             timezone.localtime(fill.filled_at, SEOUL).isoformat(), fill.account.nickname, fill.order_id,
             fill.order.broker_order_no, fill.symbol, fill.side, f"{fill.quantity.normalize():f}",
             f"{fill.price.normalize():f}", f"{fill.value.normalize():f}", f"{fill.commission.normalize():f}",
             f"{fill.tax.normalize():f}", "yes" if fill.costs_estimated else "no", fill.source])
+        if buffer.tell() > CSV_CHUNK:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 @login_required
@@ -92,7 +95,7 @@ def fills_csv(request: HttpRequest) -> HttpResponse:
     fills = selectors.fill_list(user=request.user, account_id=data["account"].pk, start=data.get("start"),
                                 end=data.get("end"))
     span = "-".join(day.isoformat() for day in (data.get("start"), data.get("end")) if day) or "all"
-    response = StreamingHttpResponse(_csv_lines(fills), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(_csv_chunks(fills), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="fills-{data["account"].pk}-{span}.csv"'
     return response
 

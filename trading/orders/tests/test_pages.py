@@ -377,6 +377,15 @@ def test_the_fills_download_as_csv_for_the_date_range(client, paper_account, no_
     assert len(list(csv.DictReader(io.StringIO(b"".join(earlier.streaming_content).decode("utf-8-sig"))))) == 0
 
 
+def test_the_csv_keeps_a_nickname_from_running_as_a_formula(client, paper_account, no_jobs):
+    paper_account.nickname = "=HYPERLINK(\"http://evil.example\")"
+    paper_account.save(update_fields=["nickname"])
+    filled_buy(paper_account, quantity=1)
+    response = client.get(f"/trading/fills.csv?account={paper_account.pk}")
+    [row] = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert row["account"] == "'=HYPERLINK(\"http://evil.example\")"
+
+
 def test_a_backwards_date_range_is_a_form_error(client, paper_account):
     response = client.get(f"/trading/positions/?account={paper_account.pk}&start=2026-03-05&end=2026-03-01")
     assert response.status_code == 200 and "The start date is after the end date." in response.content.decode()
