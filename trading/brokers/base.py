@@ -82,6 +82,11 @@ class RateLimited(Refused):
         super().__init__(message, code=code, broker_message=broker_message, retryable=True)
 
 
+class NotSent(Refused):
+    """The request was held back before it was written (``http.send_guard`` said no): the
+    broker never saw it."""
+
+
 class NotSupported(Refused):
     """The broker offers no such call in this environment (e.g. a real-only inquiry on a mock account)."""
 

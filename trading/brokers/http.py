@@ -13,8 +13,9 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from .base import (
     BrokerError,
     Clock,
     Credentials,
+    NotSent,
     RateLimited,
     Refused,
     RequestBudget,
@@ -131,6 +133,22 @@ class MemoryBudget:
                     return
                 pause = window[0] + 1.0 - now
             time.sleep(max(pause, 0.001))
+
+
+_send_guard: ContextVar[Callable[[], bool] | None] = ContextVar("broker_send_guard", default=None)
+
+
+@contextmanager
+def send_guard(allowed: Callable[[], bool]) -> Iterator[None]:
+    """While inside, each request of this thread goes out only if ``allowed()`` still holds right
+    before it is written: after the shared token and the request budget, which may both wait. An
+    order whose lease ran out meanwhile (reconciliation may be settling it as never placed) is
+    held back with ``NotSent`` instead of reaching the broker late."""
+    reset = _send_guard.set(allowed)
+    try:
+        yield
+    finally:
+        _send_guard.reset(reset)
 
 
 class HttpBroker(abc.ABC):
@@ -251,8 +269,13 @@ class HttpBroker(abc.ABC):
 
     # -- sending --------------------------------------------------------------------------------
     def _send(self, method: str, path: str, *, priority: bool = False, **kwargs: Any) -> Reply:
-        """One request within the budget; transport failures sorted into the error families."""
+        """One request within the budget; transport failures sorted into the error families.
+        Held back (``NotSent``) when the caller's ``send_guard`` no longer allows it once the token
+        and the budget have been waited for."""
         self.budget.acquire(self.token_key, per_second=self.requests_per_second, priority=priority)
+        guard = _send_guard.get()
+        if guard is not None and not guard():
+            raise NotSent(f"held back before {path}: its time to be sent ran out while it waited", code="not_sent")
         url = self.base_url + path
         try:
             response = self._client.request(method, url, timeout=self.timeout, **kwargs)

@@ -43,6 +43,7 @@ from core.errors import ApplicationError
 from marketdata.calendars import SEOUL
 from trading.brokers.base import (
     BrokerError,
+    NotSent,
     OrderAck,
     OrderRequest,
     OrderType,
@@ -51,6 +52,7 @@ from trading.brokers.base import (
     TokenExpired,
     UnknownOutcome,
 )
+from trading.brokers.http import send_guard
 from trading.models import BrokerAccount
 from trading.orders.models import Order, OrderEvent, OrderSource
 from trading.orders.positions import order_fill_record
@@ -223,7 +225,12 @@ def _send(order: Order) -> OrderAck | BrokerError | None:
         if not _lease_allows_sending(order.pk):
             return None
         try:
-            return client.place_order(_request(order))
+            # the lease is checked again right before the request is written, after any wait for
+            # the shared token or the request budget: a late send never reaches the broker
+            with send_guard(lambda: _lease_allows_sending(order.pk)):
+                return client.place_order(_request(order))
+        except NotSent:
+            return None
         except Refused as exc:
             if not exc.retryable or attempt == len(RETRY_PAUSES):
                 return exc
