@@ -215,8 +215,9 @@
     if (first) first.click();
   });
   symbolInput.addEventListener("change", () => {
+    // a typed code (005930, KRW-BTC) loads its prices; a name being searched waits for a pick
     const symbol = symbolInput.value.trim().toUpperCase();
-    if (!info || info.symbol !== symbol) load(symbol, !priceInput.value);
+    if (/^[0-9A-Z][0-9A-Z-]{2,19}$/.test(symbol) && (!info || info.symbol !== symbol)) load(symbol, !priceInput.value);
   });
   ticket.addEventListener("input", (event) => {
     if (event.target === priceInput) showTick();

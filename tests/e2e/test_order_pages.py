@@ -68,10 +68,27 @@ def market(market_data_root, fake_kis_server, server_clock):
             store.delete(code)
 
 
-def two_tabs(new_page, user):
+REPORT = """document.addEventListener("securitypolicyviolation", (e) =>
+  window.reportProblem(`CSP ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`));"""
+
+
+@pytest.fixture
+def problems() -> list[str]:
+    """Policy violations and script errors of the tabs (answers such as a refusal's 400 are expected)."""
+    found: list[str] = []
+    yield found
+    assert found == []
+
+
+def two_tabs(new_page, user, problems: list[str]):
     """Two signed-in tabs of ``user``: one watches the order list, the other acts."""
     watcher, actor = new_page(), new_page()
     for page in (watcher, actor):
+        page.expose_function("reportProblem", lambda text: problems.append(text))
+        page.add_init_script(REPORT)
+        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+        page.on("console", lambda message: message.type == "error" and "Failed to load resource" not in message.text
+                and problems.append(f"console: {message.text}"))  # fmt: skip
         page.set_viewport_size(DESKTOP)
         login(page, user.email)
     watcher.goto("/trading/orders/")
@@ -105,10 +122,10 @@ def row_of(page, order: Order):
     return page.locator(f"[data-testid=order-row][data-order-id='{order.pk}']")
 
 
-def test_a_paper_order_appears_and_fills_live_and_its_position_shows_the_pnl(new_page, market):
+def test_a_paper_order_appears_and_fills_live_and_its_position_shows_the_pnl(new_page, market, problems):
     user = UserFactory(email="orders.paper@example.com")
     account = open_paper_account(user, nickname="연습 계좌")
-    watcher, actor = two_tabs(new_page, user)
+    watcher, actor = two_tabs(new_page, user, problems)
     expect(watcher.get_by_test_id("no-orders")).to_be_visible()
 
     fill_ticket(actor, account, quantity=5, ticks=1)
@@ -155,7 +172,7 @@ def test_a_paper_order_appears_and_fills_live_and_its_position_shows_the_pnl(new
     shoot(actor, "order")
 
 
-def test_a_kis_mock_order_fills_live_and_another_is_cancelled(new_page, market, fake_kis_server):
+def test_a_kis_mock_order_fills_live_and_another_is_cancelled(new_page, market, fake_kis_server, problems):
     fake_kis_server.add_account(KEY, SECRET, ACCOUNT_NO, hts_id="orderhts", environment="mock", cash=5_000_000)
     user = UserFactory(email="orders.kis@example.com")
     account = BrokerAccount(owner=user, broker="kis", environment="mock", account_no=ACCOUNT_NO.replace("-", ""),
@@ -164,7 +181,7 @@ def test_a_kis_mock_order_fills_live_and_another_is_cancelled(new_page, market, 
                             balance_at=MORNING)
     account.set_keys(app_key=KEY, app_secret=SECRET)
     account.save()
-    watcher, actor = two_tabs(new_page, user)
+    watcher, actor = two_tabs(new_page, user, problems)
 
     fill_ticket(actor, account, quantity=2, ticks=-1)
     shoot(actor, "ticket-limit")
@@ -201,10 +218,10 @@ def test_a_kis_mock_order_fills_live_and_another_is_cancelled(new_page, market, 
     assert len([o for o in fake_kis_server.orders(KEY) if not o.cancel_row]) == 2  # one broker order per ticket
 
 
-def test_pull_and_release_a_kill_switch(new_page, market):
+def test_pull_and_release_a_kill_switch(new_page, market, problems):
     user = UserFactory(email="orders.kill@example.com")
     account = open_paper_account(user, nickname="연습 계좌")
-    watcher, actor = two_tabs(new_page, user)
+    watcher, actor = two_tabs(new_page, user, problems)
 
     actor.goto("/trading/kill-switches/")
     card = actor.get_by_test_id(f"switch-{account.pk}")
