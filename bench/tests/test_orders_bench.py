@@ -42,15 +42,17 @@ def test_every_part_runs_at_toy_size_and_reports_its_figures(fake, morning, tmp_
     assert concurrent["journal_minus_ledger"] == 0 and concurrent["numbers_unique"]
     assert [a["orders"] for a in concurrent["per_account"]] == [2, 2]
     assert figures["pace"]["states"] == {"accepted": 4} and len(figures["pace"]["per_account"]) == 1
-    first, second = figures["reconcile"]["runs"]
-    assert first["by_path"]["inquire-daily-ccld"] == second["by_path"]["inquire-daily-ccld"] == 2  # 100 a page
+    first, second, third = figures["reconcile"]["runs"]
+    assert first["by_path"]["inquire-daily-ccld"] == third["by_path"]["inquire-daily-ccld"] == 2  # 100 a page
     assert (first["summary"]["external"], second["summary"]["external"], second["summary"]["fills"]) == (150, 0, 0)
+    assert (third["summary"]["external"], third["summary"]["fills"]) == (0, 150 // bench.FILLED_SINCE)
     ledger = figures["reconcile"]["ledger"]
-    assert ledger["external"] == 150 and ledger["fills"] == figures["reconcile"]["broker_filled_orders"] == 113
+    assert ledger["external"] == 150 and ledger["fills"] == figures["reconcile"]["broker_fills"] == 113 + 150 // bench.FILLED_SINCE
     assert ledger["mismatched"] == 0
     printed = capsys.readouterr().out
     for part in ("(1) ticket to order persisted", "(2) ticket to broker acknowledgement", "(3) 4 orders over 2",
-                 "(3b) 4 orders at once on one account", "(4) reconcile 150 orders, first run"):
+                 "(3b) 4 orders at once on one account", "(4) reconcile 150 orders, first run",
+                 "(4) reconcile 150 orders, third run (7 orders filled since)"):
         assert part in printed
 
 
