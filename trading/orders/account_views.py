@@ -49,9 +49,8 @@ def positions(request: HttpRequest) -> HttpResponse:
     account = data.get("account") or (accounts[0] if accounts else None)
     context = context_for(request, page_title=_("Positions & P&L"), form=form, accounts=accounts, account=account)
     if account is not None:
-        valid = not form.errors
-        fills = selectors.fill_list(user=request.user, account_id=account.pk, start=data.get("start") if valid else None,
-                                    end=data.get("end") if valid else None)
+        span = {} if form.errors else {"start": data.get("start"), "end": data.get("end")}
+        fills = selectors.fill_list(user=request.user, account_id=account.pk, **span)
         names = market_selectors.instrument_names(codes=set(fills.values_list("symbol", flat=True)[:FILLS_SHOWN]))
         context.update(totals=portfolio.position_rows(user=request.user, account_id=account.pk, now=clock.now()),
                        fills=[(fill, names.get(fill.symbol, "")) for fill in fills[:FILLS_SHOWN]],

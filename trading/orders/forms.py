@@ -112,7 +112,8 @@ class ReviseForm(forms.Form):
     """A new limit price (and optionally part of what remains) for an open order (정정)."""
 
     price = forms.DecimalField(label=_("New price (KRW)"), min_value=Decimal("0.00000001"), max_digits=20,
-                               decimal_places=8, widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
+                               decimal_places=8,
+                               widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}))
     quantity = forms.DecimalField(label=_("Quantity to revise"), required=False, min_value=Decimal("0.00000001"),
                                   max_digits=20, decimal_places=8,
                                   help_text=_("Leave empty to revise everything still open."),

@@ -372,7 +372,7 @@ def test_the_fills_download_as_csv_for_the_date_range(client, paper_account, no_
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 1 and rows[0]["order_id"] == str(order.pk)
-    assert (rows[0]["symbol"], rows[0]["side"], rows[0]["quantity"], rows[0]["price"]) == ("005930", "buy", "4", "71300")
+    assert [rows[0][key] for key in ("symbol", "side", "quantity", "price")] == ["005930", "buy", "4", "71300"]
     earlier = client.get(f"/trading/fills.csv?account={paper_account.pk}&start=2026-01-01&end=2026-01-31")
     assert len(list(csv.DictReader(io.StringIO(b"".join(earlier.streaming_content).decode("utf-8-sig"))))) == 0
 
