@@ -61,6 +61,7 @@ PARAMETERS: dict[str, dict[str, str]] = {
     "trading/orders/<int:pk>/": {"pk": "order"},
     "api/v1/orders/<int:pk>/": {"pk": "order"},
     "api/v1/positions/<int:pk>/": {"pk": "position"},
+    "trading/positions/<int:pk>/": {"pk": "position"},
     # the admin answers a non-staff visitor with its login page whatever the id
     "admin/": {"object_id": "=1", "id": "=1", "content_type_id": "=1", "app_label": "=strategies",
                "url": "=nothing-here/"},
