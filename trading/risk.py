@@ -81,7 +81,7 @@ MESSAGES: dict[str, str] = {
         "(nearest valid prices: {below} and {above})."),
     "outside_price_limit": gettext_noop(
         "{price} KRW is outside today's price limits for {symbol}: {lower} to {upper} KRW "
-        "(±30 % of the previous close, {base} KRW)."),
+        "(the previous close, {base} KRW, ±30 %)."),
     "bad_lot": gettext_noop("{quantity} is not a valid quantity for {symbol}: use a positive multiple of {lot}."),
     "below_min_order_value": gettext_noop(
         "This order is worth {value} KRW; {symbol} needs at least {minimum} KRW per order."),
