@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core import clock, events
@@ -220,11 +220,48 @@ def _report(row: OrderRecord) -> FillReport:
                       cumulative_amount=row.filled_amount or None, cumulative_average=row.average_price or None)
 
 
+def _settle(order: Order, row: OrderRecord, day: dt.date, now: dt.datetime, rules: dict[str, Any],
+            announce: bool) -> tuple[list[_Step], Fill | None, bool]:
+    """``_apply_row`` in memory, for ``order`` locked (or new) in the caller's transaction: the fill
+    ``row`` adds (counted once: ``positions.fill_prepare``), then the state the row shows if the
+    table allows it. Its steps, its new fill, and whether a cancel asked while the order was
+    unresolved goes out now (``services.request_cancel``, once the order is written)."""
+    steps: list[_Step] = []
+    fill = None
+    if row.filled_quantity > order.filled_quantity:
+        if order.symbol not in rules:
+            rules[order.symbol] = positions.cost_rules(order.symbol)
+        prepared = positions.fill_prepare(order, _report(row), source=FillSource.LISTING, now=now,
+                                          rules=rules[order.symbol])
+        if prepared is None:
+            if row.filled_quantity > order.quantity and not order.flag:
+                order.flag = positions.OVERFILL_FLAG
+        else:
+            fill, capped = prepared
+            _, target, why = positions.fill_counted(order, fill, capped, row.order_no)
+            steps.append(_move(order, target, code="fill", why=why, now=now, announce=announce)
+                         if target != order.state else
+                         _step(order, order.state, code="fill", why=why, audit=None, event="order.fill",
+                               announce=announce))
+    target = _listed(order, row, day, now)
+    if target == order.state or not can_transition(order.state, target):
+        return steps, fill, False
+    if target in (State.CANCELLED, State.EXPIRED):
+        order.cancelled_quantity = order.quantity - order.filled_quantity
+    if target == State.REJECTED:
+        order.reject_code, order.reject_reason = "listing", "the broker's listing shows it rejected"
+    was_unresolved = order.state in UNRESOLVED
+    steps.append(_move(order, target, code="listing", why="as the broker's listing shows", now=now,
+                       announce=announce))
+    cancel = was_unresolved and order.cancel_requested_at is not None and target in (State.ACCEPTED,
+                                                                                     State.PARTIALLY_FILLED)
+    return steps, fill, cancel
+
+
 def _external(account: BrokerAccount, row: OrderRecord, day: dt.date, now: dt.datetime,
               rules: dict[str, Any], announce: bool) -> tuple[Order, list[_Step], Fill | None]:
-    """An order the platform did not place, unsaved, as the listing shows it: accepted, its fill
-    counted (``positions.fill_prepare``, as ``_apply_row`` would), its listed state; with its
-    timeline (events to publish when ``announce``) and its fill."""
+    """An order the platform did not place, unsaved, as the listing shows it: accepted, then
+    settled (``_settle``); with its timeline (events to publish when ``announce``) and its fill."""
     priced = row.price > 0
     order = Order(
         owner_id=account.owner_id, account=account, source=OrderSource.EXTERNAL, external=True, symbol=row.symbol,
@@ -235,28 +272,8 @@ def _external(account: BrokerAccount, row: OrderRecord, day: dt.date, now: dt.da
     steps = [_step(order, "", code="external", why=EXTERNAL_FLAG, event="order.external", announce=announce, audit=(
         "order.adopt_external", {}, {"broker_order_no": row.order_no, "symbol": row.symbol, "side": str(row.side),
                                      "quantity": f"{row.quantity.normalize():f}"}))]
-    fill = None
-    if row.filled_quantity > 0:
-        if row.symbol not in rules:
-            rules[row.symbol] = positions.cost_rules(row.symbol)
-        prepared = positions.fill_prepare(order, _report(row), source=FillSource.LISTING, now=now,
-                                          rules=rules[row.symbol])
-        if prepared is not None:
-            fill, capped = prepared
-            _, target, why = positions.fill_counted(order, fill, capped, row.order_no)
-            steps.append(_move(order, target, code="fill", why=why, now=now, announce=announce)
-                         if target != order.state else
-                         _step(order, order.state, code="fill", why=why, audit=None, event="order.fill",
-                               announce=announce))
-    target = _listed(order, row, day, now)
-    if target != order.state and can_transition(order.state, target):
-        if target in (State.CANCELLED, State.EXPIRED):
-            order.cancelled_quantity = order.quantity - order.filled_quantity
-        if target == State.REJECTED:
-            order.reject_code, order.reject_reason = "listing", "the broker's listing shows it rejected"
-        steps.append(_move(order, target, code="listing", why="as the broker's listing shows", now=now,
-                           announce=announce))
-    return order, steps, fill
+    settled, fill, _ = _settle(order, row, day, now, rules, announce)
+    return order, steps + settled, fill
 
 
 def _audit_entry(step: _Step, owner: Any) -> AuditEntry:
@@ -273,6 +290,22 @@ def _audit_entry(step: _Step, owner: Any) -> AuditEntry:
                       reason=step.why[:500], door=RECONCILER.door, ip_address=RECONCILER.ip)
 
 
+def _write(account: BrokerAccount, steps: list[_Step], fills: list[Fill], now: dt.datetime,
+           summary: Summary) -> None:
+    """The timeline and audit rows of ``steps`` and ``fills`` with their positions, a few inserts
+    for them all (the orders already have their ids)."""
+    label = actor_label(RECONCILER)[:150]
+    OrderEvent.objects.bulk_create([OrderEvent(order=s.order, from_state=s.from_state, to_state=s.to_state,
+                                               code=s.code, why=s.why, actor_label=label, at=now) for s in steps],
+                                   batch_size=BULK_BATCH)
+    AuditEntry.objects.bulk_create([_audit_entry(s, account.owner) for s in steps if s.audit],
+                                   batch_size=BULK_BATCH)
+    Fill.objects.bulk_create(fills, batch_size=BULK_BATCH)
+    positions.positions_apply_fills(fills)
+    summary.fills += len(fills)
+    summary.moved += sum(1 for s in steps if s.code == "listing")
+
+
 def _adopt_externals(account: BrokerAccount, rows: list[OrderRecord], day: dt.date, now: dt.datetime,
                      summary: Summary) -> None:
     """Orders the platform did not place (HTS/MTS), recorded as the listing shows them, flagged,
@@ -286,18 +319,8 @@ def _adopt_externals(account: BrokerAccount, rows: list[OrderRecord], day: dt.da
     planned = [_external(account, row, day, now, rules, announce) for row in rows]
     Order.objects.bulk_create([order for order, _, _ in planned], batch_size=BULK_BATCH)
     steps = [step for _, order_steps, _ in planned for step in order_steps]
-    label = actor_label(RECONCILER)[:150]
-    OrderEvent.objects.bulk_create([OrderEvent(order=s.order, from_state=s.from_state, to_state=s.to_state,
-                                               code=s.code, why=s.why, actor_label=label, at=now) for s in steps],
-                                   batch_size=BULK_BATCH)
-    AuditEntry.objects.bulk_create([_audit_entry(s, account.owner) for s in steps if s.audit],
-                                   batch_size=BULK_BATCH)
-    fills = [fill for _, _, fill in planned if fill is not None]
-    Fill.objects.bulk_create(fills, batch_size=BULK_BATCH)
-    positions.positions_apply_fills(fills)
+    _write(account, steps, [fill for _, _, fill in planned if fill is not None], now, summary)
     summary.external += len(planned)
-    summary.fills += len(fills)
-    summary.moved += sum(1 for s in steps if s.code == "listing")
     _announce(account, [order for order, _, _ in planned], steps, each=announce)
 
 
@@ -316,6 +339,49 @@ def _announce(account: BrokerAccount, adopted: list[Order], steps: list[_Step], 
     for order in adopted:
         logger.warning("account %s: order %s placed outside the platform adopted as external", account.pk,
                        order.broker_order_no)
+
+
+SETTLED_FIELDS = ("state", "closed_at", "filled_quantity", "filled_amount", "average_fill_price", "cancelled_quantity",
+                  "broker_order_no", "flag", "reject_code", "reject_reason", "updated_at")
+
+
+def _apply_rows(account: BrokerAccount, changed: list[tuple[Order, OrderRecord]], day: dt.date,
+                now: dt.datetime, summary: Summary) -> None:
+    """Rows that change orders of ours (``_unchanged`` says so), applied as ``_apply_row`` applies
+    each, for them all at once: the orders locked in one go (by id), settled in memory
+    (``_settle``) and saved, their timeline, audit rows and fills a few inserts, each position
+    saved once; an event per step as always. A fill whose key is taken
+    (nothing counted should have it) sends the rows back through ``_apply_row`` one by one."""
+    rows = {order.pk: row for order, row in changed}
+    ids = sorted(rows)
+    locked = [order for start in range(0, len(ids), BULK_BATCH)
+              for order in Order.objects.select_for_update().select_related("owner")
+              .filter(pk__in=ids[start:start + BULK_BATCH]).order_by("pk")]
+    rules: dict[str, Any] = {}
+    steps, fills, cancels = [], [], []
+    for order in locked:
+        order_steps, fill, cancel = _settle(order, rows[order.pk], day, now, rules, announce=True)
+        steps += order_steps
+        fills += [fill] if fill is not None else []
+        cancels += [order] if cancel else []
+    counted = Summary()
+    try:
+        with transaction.atomic():
+            for order in locked:  # an UPDATE each: Django's bulk_update (CASE per field) is slower
+                order.save(update_fields=SETTLED_FIELDS)
+            _write(account, steps, fills, now, counted)
+    except IntegrityError:
+        logger.error("account %s: a fill of the listing was already counted; applying its rows one by one",
+                     account.pk)
+        for order, row in changed:
+            _apply_row(order, row, day, now, summary)
+        return
+    summary.fills += counted.fills
+    summary.moved += counted.moved
+    for step in (s for s in steps if s.event):
+        events.publish(user_id=step.order.owner_id, event=step.event, payload=step.payload)
+    for order in cancels:
+        services.request_cancel(order, actor=services.CANCELLER, now=now)
 
 
 def _apply_day(account: BrokerAccount, day: dt.date, rows: list[OrderRecord], now: dt.datetime,
@@ -347,12 +413,15 @@ def _apply_day(account: BrokerAccount, day: dt.date, rows: list[OrderRecord], no
             outside[row.order_no] = row
     _adopt_externals(account, list(outside.values()), day, now, summary)  # complete: not applied below
     revised = {r.original_order_no for r in rows if r.original_order_no and not is_cancel_row(r)}
+    changed = []
     for row in rows:
         order = known.get(row.order_no)
         if order is not None and order.revise_sent_at is not None and row.order_no not in revised:
             revise.order_revise_settle_absent(order, row, now)
         if order is not None and not is_cancel_row(row) and not _unchanged(order, row, day, now):
-            _apply_row(order, row, day, now, summary)
+            changed.append((order, row))
+    if changed:
+        _apply_rows(account, changed, day, now, summary)
 
 
 def _unchanged(order: Order, row: OrderRecord, day: dt.date, now: dt.datetime) -> bool:

@@ -94,3 +94,23 @@ def test_a_second_run_adopts_and_counts_nothing_more(kis, no_jobs):
     assert (again.external, again.fills, again.moved) == (0, 0, 0)
     assert (Order.objects.count(), Fill.objects.count(), OrderEvent.objects.count(),
             AuditEntry.objects.count()) == counted
+
+
+def test_a_fill_whose_key_is_already_taken_is_not_counted_again(kis, no_jobs, caplog):
+    from core import clock
+    from trading.orders import services
+    from trading.orders.fills import fill_key
+
+    from .conftest import new_order
+
+    order = services.order_submit(order_id=new_order(kis.account, quantity=3).pk)
+    kis.fake.fill(order.broker_order_no, 3, 70_000)
+    Fill.objects.create(order=order, account=kis.account, fill_key=fill_key(order.broker_order_no, D(3)),
+                        symbol="005930", side="buy", quantity=3, price=70_000, value=210_000, cumulative_quantity=3,
+                        filled_at=clock.now())  # counted once already, the order never told
+
+    summary = reconcile.account_reconcile(account=kis.account)
+
+    order.refresh_from_db()
+    assert summary.fills == 0 and Fill.objects.filter(order=order).count() == 1 and order.filled_quantity == 0
+    assert "applying its rows one by one" in caplog.text
