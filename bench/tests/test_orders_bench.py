@@ -47,7 +47,8 @@ def test_every_part_runs_at_toy_size_and_reports_its_figures(fake, morning, tmp_
     assert (first["summary"]["external"], second["summary"]["external"], second["summary"]["fills"]) == (150, 0, 0)
     assert (third["summary"]["external"], third["summary"]["fills"]) == (0, 150 // bench.FILLED_SINCE)
     ledger = figures["reconcile"]["ledger"]
-    assert ledger["external"] == 150 and ledger["fills"] == figures["reconcile"]["broker_fills"] == 113 + 150 // bench.FILLED_SINCE
+    assert ledger["external"] == 150
+    assert ledger["fills"] == figures["reconcile"]["broker_fills"] == 113 + 150 // bench.FILLED_SINCE
     assert ledger["mismatched"] == 0
     printed = capsys.readouterr().out
     for part in ("(1) ticket to order persisted", "(2) ticket to broker acknowledgement", "(3) 4 orders over 2",

@@ -71,7 +71,8 @@ def test_every_adopted_order_has_its_timeline_and_audit_rows(kis, no_jobs):
 
     for number, kind in kinds.items():
         order = Order.objects.get(broker_order_no=number)
-        steps = list(OrderEvent.objects.filter(order=order).order_by("pk").values_list("from_state", "to_state", "code"))
+        steps = list(OrderEvent.objects.filter(order=order).order_by("pk")
+                     .values_list("from_state", "to_state", "code"))
         expected = [("", "accepted", "external")]
         if kind in ("filled", "partially_filled"):
             expected.append(("accepted", kind, "fill"))
