@@ -17,11 +17,13 @@ during the trading day, after the close, an ``unknown`` order, the admin's "reco
      since it became unknown (the listing lags a few seconds behind an acceptance) is it
      ``not_placed``;
    - every row of an order we know updates its fills (``trading.orders.fills``: counted once) and
-     its state (``states.state_from_listing``; never backwards);
+     its state (``states.state_from_listing``; never backwards); a row with nothing new takes no
+     lock and no write, the rows that change orders are applied together (a few inserts);
    - a row no order of ours can explain (an order placed in HTS/MTS) is adopted as ``external``,
-     flagged, never cancelled. A row that an order still being sent (``submitting``, lease not
-     over) could explain waits for that order's answer; a cancel's own row (KIS and Kiwoom list the
-     cancel as a row pointing to its original) is never an order;
+     flagged, never cancelled (a run's all in a few inserts; more than ``EXTERNAL_EACH_UP_TO`` at
+     once are announced by one ``orders.external`` event). A row that an order still being sent
+     (``submitting``, lease not over) could explain waits for that order's answer; a cancel's own
+     row (KIS and Kiwoom list the cancel as a row pointing to its original) is never an order;
    - positions are compared with the balance (``trading.orders.positions.positions_check``). When a
      difference shows, today's listing is read again: if its fills moved meanwhile, the comparison
      waits for the next run instead of raising a false alarm.
