@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import logging
+import ssl
 import threading
 import time
 from collections import deque
@@ -135,6 +136,21 @@ class MemoryBudget:
             time.sleep(max(pause, 0.001))
 
 
+_ssl_lock = threading.Lock()
+_ssl_context: ssl.SSLContext | None = None
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """One verifying SSL context per process for every broker client: building one loads the CA
+    bundle (~30 ms), which every order job would otherwise pay again. Contexts are thread-safe."""
+    global _ssl_context
+    if _ssl_context is None:
+        with _ssl_lock:
+            if _ssl_context is None:
+                _ssl_context = httpx.create_ssl_context()
+    return _ssl_context
+
+
 _send_guard: ContextVar[Callable[[], bool] | None] = ContextVar("broker_send_guard", default=None)
 
 
@@ -183,7 +199,7 @@ class HttpBroker(abc.ABC):
         self.tokens = tokens if tokens is not None else MemoryTokenStore()
         self.budget = budget if budget is not None else MemoryBudget()
         self.requests_per_second = max(1, int(requests_per_second))
-        self._client = client or httpx.Client()
+        self._client = client or httpx.Client(verify=shared_ssl_context())
         self.timeout = timeout or default_timeout()
         self.clock = clock
         self.sleep = sleep
