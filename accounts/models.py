@@ -161,3 +161,54 @@ class LoginLock(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.user} until {self.locked_until:%Y-%m-%d %H:%M}"
+
+
+class InviteCode(models.Model):
+    """A user's personal invite code (short, readable, unique); the link is built from ``SITE_URL``."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="invite_code")
+    code = models.CharField(_("invite code"), max_length=12, unique=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("invite code")
+        verbose_name_plural = _("invite codes")
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class InvitationStatus(models.TextChoices):
+    JOINED = "joined", _("Joined, email not verified yet")
+    VERIFIED = "verified", _("Email verified")
+    REWARDED = "rewarded", _("Rewarded")
+    FLAGGED = "flagged", _("Flagged for review")
+    REFUSED = "refused", _("Not rewarded")
+
+
+class Invitation(BaseModel):
+    """Who invited whom: written at sign-up with the code used, kept through email verification
+    (the reward waits for it), with the sign-up's address and device fingerprint for the
+    anti-abuse heuristics (same person: flagged for review, never silently rewarded)."""
+
+    inviter = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations_sent")
+    invitee = models.OneToOneField(User, on_delete=models.CASCADE, related_name="invitation")
+    code = models.CharField(_("code used"), max_length=12)
+    status = models.CharField(_("status"), max_length=10, choices=InvitationStatus.choices,
+                              default=InvitationStatus.JOINED, db_index=True)
+    signup_ip = models.GenericIPAddressField(_("sign-up address"), null=True, blank=True)
+    device_hash = models.CharField(_("device fingerprint"), max_length=64, blank=True)
+    verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
+    rewarded_at = models.DateTimeField(_("rewarded"), null=True, blank=True)
+    flag_reason = models.CharField(_("why flagged or refused"), max_length=300, blank=True)
+    reviewed_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~models.Q(inviter=models.F("invitee")),
+                                              name="invitation_not_self")]
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+
+    def __str__(self) -> str:
+        return f"{self.inviter_id} → {self.invitee_id} ({self.status})"
