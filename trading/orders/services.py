@@ -127,6 +127,8 @@ def order_create(*, actor: Actor, account: BrokerAccount, symbol: str, side: Sid
                 owner_id=account.owner_id, account=account, source=source, symbol=symbol, side=Side(side),
                 quantity=Decimal(quantity), order_type=order_type, price=None if price is None else Decimal(price),
                 intent_id=intent_id or uuid.uuid4())
+            if getattr(actor.user, "pk", None) == account.owner_id:
+                order.owner = actor.user  # the audit row's owner without reading the user again
             OrderEvent.objects.create(order=order, from_state="", to_state=State.NEW, actor_label=actor_label(actor),
                                       at=clock.now())
             audit_record(actor=actor, action="order.create", owner=order.owner, target=order,
