@@ -3,9 +3,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import api as accounts_api
+from accounts import invite_api
 from backtests import views as backtests_views
 from backtests.urls import api_urlpatterns as backtests_api
 from core import views as core_views
+from coupons.coupon_urls import api_urlpatterns as coupons_api
 from marketdata.urls import api_urlpatterns as marketdata_api
 from strategies.urls import api_urlpatterns as strategies_api
 from trading.urls import api_urlpatterns as trading_api
@@ -15,10 +17,12 @@ api_v1 = [
     path("auth/tokens/", accounts_api.TokenListApi.as_view(), name="token_list"),
     path("auth/tokens/<int:pk>/", accounts_api.TokenDetailApi.as_view(), name="token_detail"),
     path("me", accounts_api.MeApi.as_view(), name="me"),
+    path("invites/", invite_api.InviteListApi.as_view(), name="invites"),
     *marketdata_api,
     *backtests_api,
     *strategies_api,
     *trading_api,
+    *coupons_api,
 ]
 
 urlpatterns = [
@@ -34,6 +38,7 @@ urlpatterns = [
     path("trading/", include("trading.urls")),
     path("notifications/", include("notifications.urls")),
     path("markets/", include("marketdata.urls")),
+    path("coupons/", include("coupons.coupon_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
