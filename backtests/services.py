@@ -22,6 +22,7 @@ from backtests.models import ACTIVE_STATUSES, BacktestRun, RunStatus
 from backtests.validation import ENGINE_VERSION, Spec, engine_config
 from core import events
 from core.errors import ApplicationError
+from coupons.selectors import backtests_today, limit_message, plan_limits
 from marketdata.selectors import bar_store, instrument_lots
 
 logger = logging.getLogger(__name__)
@@ -30,9 +31,9 @@ EVENT_PROGRESS = "backtest.progress"
 EVENT_FINISHED = "backtest.finished"
 
 TOO_MANY_RUNNING = gettext_lazy(
-    "You already have %(count)s backtests queued or running (your plan allows %(limit)s). "
-    "Wait for one to finish or cancel one."
+    "You already have %(count)s backtests queued or running: wait for one to finish or cancel one."
 )
+TOO_MANY_TODAY = gettext_lazy("You started %(count)s backtests today: more can start tomorrow.")
 NOT_CANCELLABLE = gettext_lazy("Only a queued or running backtest can be cancelled.")
 STILL_RUNNING = gettext_lazy("Cancel the backtest before deleting it.")
 WORKER_LOST = gettext_lazy("The worker stopped while running this backtest (no sign of life for %(seconds)s s).")
@@ -78,10 +79,7 @@ def backtest_start(
         existing = BacktestRun.objects.filter(owner=user, submission_key=submission_key).first()
         if existing is not None:
             return existing
-    limit = settings.BACKTEST_MAX_CONCURRENT_RUNS
-    active = BacktestRun.objects.filter(owner=user, status__in=ACTIVE_STATUSES).count()
-    if active >= limit:
-        raise ApplicationError(str(TOO_MANY_RUNNING % {"count": active, "limit": limit}), code="plan_limit")
+    backtest_limits_check(user=user)
     try:
         with transaction.atomic():
             run = BacktestRun.objects.create(
@@ -100,6 +98,19 @@ def backtest_start(
     return run
 
 
+def backtest_limits_check(*, user: User) -> None:
+    """Refuse a new run past the plan's concurrent runs or backtests per day (Asia/Seoul); the
+    message names the limit and the plan that lifts it."""
+    limits = plan_limits(user=user)
+    active = BacktestRun.objects.filter(owner=user, status__in=ACTIVE_STATUSES).count()
+    if active >= limits.max_concurrent_backtests:
+        raise ApplicationError(f"{limit_message(limits=limits, field='max_concurrent_backtests')} "
+                               f"{TOO_MANY_RUNNING % {'count': active}}", code="plan_limit")
+    if (today := backtests_today(user=user)) >= limits.max_backtests_per_day:
+        raise ApplicationError(f"{limit_message(limits=limits, field='max_backtests_per_day')} "
+                               f"{TOO_MANY_TODAY % {'count': today}}", code="plan_limit")
+
+
 def _enqueue(run_id: int) -> None:
     from backtests.tasks import run_backtest
 
@@ -114,7 +125,7 @@ def backtest_rerun(*, user: User, run: BacktestRun, submission_key: str = "") ->
     spec = backtest_spec_check(
         strategy_type=run.strategy_type, params=run.params, codes=run.codes, start=run.start, end=run.end,
         cash=run.cash, commission=run.commission, sell_tax=run.sell_tax, slippage_bps=run.slippage_bps,
-        fill=run.fill, accounts=run.accounts, options=run.options,
+        fill=run.fill, accounts=run.accounts, options=run.options, user=user,
     )
     return backtest_start(user=user, spec=spec, title=run.title, strategy=run.strategy,
                           submission_key=submission_key)

@@ -14,7 +14,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
@@ -29,6 +28,7 @@ from backtests.validation import ENGINE_VERSION, Spec, backtest_spec_check, engi
 from marketdata.selectors import bar_store, instrument_lots
 from core import events
 from core.errors import ApplicationError
+from coupons.selectors import limit_message, plan_limits
 from strategies import signals
 from strategies.schema import param_errors, translate_param_message
 from strategies.signals.params import format_number
@@ -48,7 +48,7 @@ NOT_A_PARAMETER = gettext_lazy("Choose a numeric parameter of this strategy type
 SAME_PARAMETER = gettext_lazy("Choose a different parameter for the second axis.")
 NO_VALUES = gettext_lazy("Enter at least one value.")
 BAD_VALUES = gettext_lazy("Enter numbers separated by commas, or a range like 5:50:5 (start:stop:step).")
-TOO_MANY_CELLS = gettext_lazy("The grid has %(cells)s combinations; your plan allows %(limit)s.")
+TOO_MANY_CELLS = gettext_lazy("The grid has %(cells)s combinations.")
 UNKNOWN_METRIC = gettext_lazy("Unknown metric.")
 VALUE_REFUSED = gettext_lazy("%(value)s: %(message)s")
 MAX_AXIS_VALUES = 10_000  # values of one axis before the plan's cell limit is even asked
@@ -131,14 +131,16 @@ def sweep_start(
     if metric not in METRICS:
         errors["metric"] = [str(UNKNOWN_METRIC)]
     cells = len(xs) * max(len(ys), 1)
-    if not errors and cells > settings.BACKTEST_MAX_SWEEP_CELLS:
-        errors["x_values"] = [str(TOO_MANY_CELLS % {"cells": cells, "limit": settings.BACKTEST_MAX_SWEEP_CELLS})]
+    limits = plan_limits(user=user)
+    if not errors and cells > limits.max_sweep_cells:
+        errors["x_values"] = [f"{limit_message(limits=limits, field='max_sweep_cells')} "
+                              f"{TOO_MANY_CELLS % {'cells': cells}}"]
     if errors:
         raise ValidationError(errors)
     active = BacktestSweep.objects.filter(owner=user, status__in=ACTIVE_STATUSES).count()
-    if active >= settings.BACKTEST_MAX_CONCURRENT_RUNS:
-        raise ApplicationError(str(services.TOO_MANY_RUNNING % {
-            "count": active, "limit": settings.BACKTEST_MAX_CONCURRENT_RUNS}), code="plan_limit")
+    if active >= limits.max_concurrent_backtests:
+        raise ApplicationError(f"{limit_message(limits=limits, field='max_concurrent_backtests')} "
+                               f"{services.TOO_MANY_RUNNING % {'count': active}}", code="plan_limit")
     try:
         with transaction.atomic():
             sweep = BacktestSweep.objects.create(
@@ -282,7 +284,7 @@ def sweep_cell_run(*, user: User, sweep: BacktestSweep, cell: SweepCell) -> Back
     spec = backtest_spec_check(
         strategy_type=sweep.strategy_type, params=cell.params, codes=sweep.codes, start=sweep.start, end=sweep.end,
         cash=sweep.cash, commission=sweep.commission, sell_tax=sweep.sell_tax, slippage_bps=sweep.slippage_bps,
-        fill=sweep.fill, accounts=sweep.accounts, options=sweep.options,
+        fill=sweep.fill, accounts=sweep.accounts, options=sweep.options, user=user,
     )
     label = ", ".join(f"{name}={cell.params[name]}" for name in (sweep.x_param, sweep.y_param) if name)
     return services.backtest_start(user=user, spec=spec, title=f"{sweep.title} ({label})"[:160],

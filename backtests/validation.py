@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from backtests.engine import Costs, EngineConfig
 from core import limits
+from coupons.selectors import limit_message, plan_limits
 from marketdata.models import Instrument
 from marketdata.selectors import bar_store
 from strategies import selectors as strategy_selectors
@@ -33,6 +34,7 @@ from strategies.services import normalize_codes
 CODES_REQUIRED = gettext_lazy("Pick at least one symbol.")
 UNKNOWN_CODES = gettext_lazy("Unknown symbol: %(codes)s.")
 TOO_MANY_CODES = gettext_lazy("Your plan allows at most %(limit)s symbols per backtest (you picked %(count)s).")
+PICKED_CODES = gettext_lazy("You picked %(count)s.")
 NO_DATA_IN_RANGE = gettext_lazy("No daily bars for %(codes)s between %(start)s and %(end)s.")
 END_BEFORE_START = gettext_lazy("The end date is before the start date.")
 RANGE_OUTSIDE_DATA = gettext_lazy("The period is outside the data: bars exist from %(first)s to %(last)s.")
@@ -157,8 +159,14 @@ def backtest_spec_check(
     accounts: str = "shared",
     options: Mapping[str, Any] | None = None,
     max_symbols: int | None = None,
+    user=None,
 ) -> Spec:
-    """Check a request; raises ``ValidationError`` with a dict of field -> messages."""
+    """Check a request; raises ``ValidationError`` with a dict of field -> messages.
+
+    With ``user``, the universe is bounded by that user's plan (``coupons.selectors.plan_limits``) and
+    a refusal names the plan that lifts it; without, by ``max_symbols`` or ``BACKTEST_MAX_SYMBOLS``
+    (internal checks of inputs already frozen).
+    """
     errors: dict[str, list[str]] = {}
     options = dict(options or {})
     typed: dict[str, Any] = {}
@@ -169,13 +177,17 @@ def backtest_spec_check(
     except signals.ParamError as error:
         errors.update(param_errors(strategy_type, error))
     wanted = normalize_codes(codes)
-    limit = max_symbols if max_symbols is not None else settings.BACKTEST_MAX_SYMBOLS
+    plan = plan_limits(user=user) if user is not None else None
+    limit = (plan.max_symbols_per_backtest if plan is not None
+             else max_symbols if max_symbols is not None else settings.BACKTEST_MAX_SYMBOLS)
     too_many = len(wanted) > limit  # checked before the lookup: no query with thousands of codes
     instruments = {} if too_many else {i.code: i for i in Instrument.objects.filter(code__in=wanted)}
     if not wanted:
         errors["codes"] = [str(CODES_REQUIRED)]
     elif too_many:
-        errors["codes"] = [TOO_MANY_CODES % {"limit": limit, "count": len(wanted)}]
+        errors["codes"] = [TOO_MANY_CODES % {"limit": limit, "count": len(wanted)} if plan is None else
+                           f"{limit_message(limits=plan, field='max_symbols_per_backtest')} "
+                           f"{PICKED_CODES % {'count': len(wanted)}}"]
     elif unknown := [code for code in wanted if code not in instruments]:
         errors["codes"] = [UNKNOWN_CODES % {"codes": listing(unknown)}]
     limits.errors_of(start, limits.validate_date, "start", errors)
@@ -320,7 +332,7 @@ def backtest_request_check(*, user, fields: Mapping[str, Any]) -> Request:
     try:
         spec = backtest_spec_check(
             strategy_type=strategy_type, params=params, codes=codes or [], start=fields["start"], end=fields["end"],
-            cash=fields["cash"], sell_tax=fields.get("sell_tax"), options=options, **optional,
+            cash=fields["cash"], sell_tax=fields.get("sell_tax"), options=options, user=user, **optional,
         )
     except ValidationError as error:
         for field, messages in error.message_dict.items():

@@ -395,6 +395,10 @@ CELERY_BEAT_SCHEDULE = {
     "trading-orders-reconcile-evening": {"task": "trading.orders.reconcile_due",
                                          "schedule": crontab(minute="5", hour="18", day_of_week="mon-fri"),
                                          "kwargs": {"every_account": True}},
+    # plans: subscriptions past their end move on (next scheduled plan or Free); warnings 7 days and 1 day before
+    "coupons-end-due-subscriptions": {"task": "coupons.tasks.end_due_subscriptions", "schedule": crontab(minute=0)},
+    "coupons-warn-ending-subscriptions": {"task": "coupons.tasks.warn_ending_subscriptions",
+                                          "schedule": crontab(minute=30)},
 }
 
 # ---------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import datetime as dt
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
 from django.utils.formats import number_format
@@ -27,10 +26,13 @@ MAX_DATE = dt.date(2100, 12, 31)
 
 
 
-def max_symbols() -> int:
-    """Symbols in one universe (a backtest's, a strategy's, a watchlist's): the plan's backtest limit,
-    read at call time (``BACKTEST_MAX_SYMBOLS``)."""
-    return settings.BACKTEST_MAX_SYMBOLS
+def max_symbols(user: Any = None) -> int:
+    """Symbols in one universe (a backtest's, a strategy's, a watchlist's): the symbols-per-backtest
+    limit of ``user``'s plan (no user: the default plan's), read at call time through the one owner
+    of limits, ``coupons.selectors.plan_limits``."""
+    from coupons.selectors import plan_limits  # coupons' models import core: read at call time
+
+    return plan_limits(user=user).max_symbols_per_backtest
 
 
 MONEY_TOO_LARGE = _("Enter at most %(limit)s KRW.")

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.formats import number_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from coupons.models import Plan, Subscription, SubscriptionStatus
@@ -112,7 +113,7 @@ def plan_lifting(*, field: str, above: int) -> Plan | None:
 def limit_message(*, limits: Limits, field: str) -> str:
     """"Symbols per backtest: your plan Free allows 200. Pro allows 500." The one wording of a refusal."""
     allowed = getattr(limits, field)
-    text = str(LIMIT_REACHED % {"limit": limit_label(field), "plan": limits.plan_name,
+    text = str(LIMIT_REACHED % {"limit": capfirst(limit_label(field)), "plan": limits.plan_name,
                                 "allowed": number_format(allowed, force_grouping=True)})
     lifting = plan_lifting(field=field, above=allowed)
     if lifting is None:
@@ -156,10 +157,10 @@ def _today_start() -> dt.datetime:
 
 
 def backtests_today(*, user: Any) -> int:
-    """Backtests (single runs) the user started since midnight Asia/Seoul."""
+    """Backtest runs the user started since midnight (Asia/Seoul)."""
     from backtests.models import BacktestRun
 
-    return BacktestRun.objects.filter(owner=user, created_at__gte=_today_start(), sweep__isnull=True).count()
+    return BacktestRun.objects.filter(owner=user, created_at__gte=_today_start()).count()
 
 
 def usage(*, user: Any, limits: Limits | None = None) -> list[Usage]:

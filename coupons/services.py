@@ -25,8 +25,6 @@ from coupons.models import Plan, Subscription, SubscriptionStatus
 logger = logging.getLogger(__name__)
 
 EVENT_CHANGED = "subscription.changed"
-EVENT_ENDING = "subscription.ending"
-EVENT_OVER_LIMIT = "subscription.over_limit"
 
 DAYS_NOT_POSITIVE = _("Enter a number of days of at least 1.")
 DAYS_TOO_MANY = _("Enter at most 3650 days.")
@@ -134,3 +132,12 @@ def _state(subscription: Subscription | None) -> dict[str, Any]:
     return {"subscription": subscription.pk, "plan": subscription.plan.code, "status": subscription.status,
             "starts_at": subscription.starts_at.isoformat(),
             "ends_at": subscription.ends_at.isoformat() if subscription.ends_at else None}
+
+
+# the end of a subscription lives in its own module; these are its doors' names
+from coupons.lifecycle import (  # noqa: E402
+    limit_check, over_limit_pause, subscription_advance, subscription_end_due, subscription_warn_due,
+)
+
+__all__ = ["limit_check", "over_limit_pause", "subscription_advance", "subscription_end_due", "subscription_grant",
+           "subscription_warn_due"]

@@ -17,6 +17,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from accounts.tests.factories import PASSWORD, UserFactory
 from backtests import sweeps, validation
 from backtests.models import ACTIVE_STATUSES, BacktestRun, BacktestSweep, RunStatus
+from coupons.tests.helpers import free_limits
 from marketdata.models import Instrument, Market
 
 CODES = ("005930", "000660")
@@ -61,6 +62,7 @@ def embedded_worker(settings):
 def unlimited(settings, monkeypatch):
     """Limits and throttles would answer 429 long before the database is the question here."""
     settings.BACKTEST_MAX_CONCURRENT_RUNS = 10_000
+    free_limits(max_concurrent_backtests=10_000, max_backtests_per_day=1_000_000)
     settings.ACCOUNT_RATE_LIMITS = False
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES",
                         {scope: "100000/min" for scope in ("anon", "user", "auth", "burst", "sustained")})

@@ -8,6 +8,7 @@ from backtests import results, services, validation
 from backtests.engine import Panel, run as engine_run
 from backtests.models import BacktestRun, RunStatus
 from core.errors import ApplicationError
+from coupons.tests.helpers import free_limits
 from strategies import signals
 
 D = dt.date
@@ -75,13 +76,13 @@ def test_a_double_click_starts_one_run(user, sample_market, enqueued, django_cap
 
 def test_the_plan_caps_concurrent_runs(user, other_user, sample_market, enqueued, settings,
                                        django_capture_on_commit_callbacks):
-    settings.BACKTEST_MAX_CONCURRENT_RUNS = 2
+    free_limits(max_concurrent_backtests=2)
     start(user, django_capture_on_commit_callbacks)
     start(user, django_capture_on_commit_callbacks)
     with pytest.raises(ApplicationError) as caught:
         start(user, django_capture_on_commit_callbacks)
     assert caught.value.code == "plan_limit"
-    assert "your plan allows 2" in caught.value.message
+    assert caught.value.message.startswith("Concurrent backtests: your plan Free allows 2. Pro allows 10.")
     start(other_user, django_capture_on_commit_callbacks)  # a limit per user
 
 

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from backtests import sweeps, validation
 from backtests.models import BacktestRun, RunStatus
+from coupons.tests.helpers import free_limits
 
 D = dt.date
 
@@ -76,7 +77,7 @@ def test_bad_grids_name_their_field(user, sample_market, chunks, settings, djang
     with pytest.raises(ValidationError) as caught:
         start(user, django_capture_on_commit_callbacks, x_param="fast", x_values="1", y_param="fast", y_values="2")
     assert list(caught.value.message_dict) == ["y_param"]
-    settings.BACKTEST_MAX_SWEEP_CELLS = 10
+    free_limits(max_sweep_cells=10)
     with pytest.raises(ValidationError) as caught:
         start(user, django_capture_on_commit_callbacks, x_param="fast", x_values="1:11:1")
     assert "11 combinations" in caught.value.message_dict["x_values"][0]

@@ -5,6 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from backtests import validation
+from coupons.tests.helpers import free_limits
 
 D = dt.date
 
@@ -83,6 +84,12 @@ def test_plan_limit_on_universe_size(sample_market, settings):
     settings.BACKTEST_MAX_SYMBOLS = 1
     errors = errors_of(codes="005930 000660")
     assert errors["codes"] == ["Your plan allows at most 1 symbols per backtest (you picked 2)."]
+
+
+def test_the_universe_is_bounded_by_the_users_plan_and_the_message_names_the_plan_that_lifts_it(sample_market, user):
+    free_limits(max_symbols_per_backtest=1)
+    errors = errors_of(codes="005930 000660", user=user)
+    assert errors["codes"] == ["Symbols per backtest: your plan Free allows 1. Pro allows 500. You picked 2."]
 
 
 def test_bad_costs_and_risk_options_name_their_field(sample_market):

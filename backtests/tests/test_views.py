@@ -10,6 +10,7 @@ from django.test import Client
 
 from backtests import services, sweeps, validation
 from backtests.models import BacktestRun, BacktestSweep, RunStatus
+from coupons.tests.helpers import free_limits
 from marketdata.models import Instrument
 from strategies.models import Strategy
 
@@ -115,7 +116,7 @@ def test_each_error_is_shown_on_its_field(alice, user, sample_market, no_worker,
 
 def test_a_plan_limit_is_shown_at_the_top_of_the_form(alice, sample_market, no_worker, settings,
                                                       django_capture_on_commit_callbacks):
-    settings.BACKTEST_MAX_CONCURRENT_RUNS = 1
+    free_limits(max_concurrent_backtests=1)
     post_new(alice, django_capture_on_commit_callbacks)
     response = post_new(alice, django_capture_on_commit_callbacks, submission_key="key-2")
     assert response.status_code == 400
@@ -262,7 +263,7 @@ def test_delete_asks_first_then_deletes(alice, user, finished):
 # ---------------------------------------------------------------------------------------------------
 def test_history_filters_sorts_and_paginates(alice, user, sample_market, no_worker, settings,
                                              django_capture_on_commit_callbacks):
-    settings.BACKTEST_MAX_CONCURRENT_RUNS = 100
+    free_limits(max_concurrent_backtests=100)
     samsung = start_run(user, django_capture_on_commit_callbacks, codes="005930", title="Samsung")
     hynix = start_run(user, django_capture_on_commit_callbacks, codes="000660", title="Hynix")
     BacktestRun.objects.filter(pk=samsung.pk).update(status=RunStatus.SUCCEEDED, total_return=0.5)

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 
 from core.audit import Actor
 from core.errors import ApplicationError
@@ -113,3 +114,81 @@ def test_a_grant_announces_the_change_on_commit(user, django_capture_on_commit_c
     with django_capture_on_commit_callbacks(execute=True):
         grant(user, "pro", 5)
     assert [(e.user_id, e.name) for e in sent] == [(user.pk, "subscription.changed")]
+
+
+# -- the end of a subscription ---------------------------------------------------------------------
+@pytest.fixture
+def sent_events(monkeypatch):
+    sent = []
+    monkeypatch.setattr("core.events.deliver", sent.append)
+    return sent
+
+
+def test_the_fall_back_to_free_warns_twice_once_each_and_deletes_nothing(
+        user, mailoutbox, sent_events, django_capture_on_commit_callbacks):
+    from strategies.models import Strategy
+
+    user.language = "en"  # the emails in the user's language
+    user.save(update_fields=["language"])
+    subscription = grant(user, "pro", 10)
+    for n in range(25):  # Pro allows 100, Free 20
+        Strategy.objects.create(owner=user, name=f"s{n}", strategy_type="sma_cross", params={"fast": 5, "slow": 20})
+    start = subscription.starts_at
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.subscription_warn_due(now=start + DAY) == 0  # 9 days left
+        assert services.subscription_warn_due(now=start + 4 * DAY) == 1  # 6 days left: the 7-day warning
+        assert services.subscription_warn_due(now=start + 5 * DAY) == 0
+        assert services.subscription_warn_due(now=start + 9 * DAY + dt.timedelta(hours=12)) == 1  # the last day
+        assert services.subscription_warn_due(now=start + 9 * DAY + dt.timedelta(hours=13)) == 0
+    assert [m.to for m in mailoutbox] == [[user.email], [user.email]]
+    assert "Pro" in mailoutbox[0].subject and "Free" in mailoutbox[0].body
+    assert [e.name for e in sent_events].count("subscription.ending") == 2
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.subscription_end_due(now=start + 11 * DAY) == 1
+        assert services.subscription_end_due(now=start + 11 * DAY) == 0
+    subscription.refresh_from_db()
+    assert subscription.status == SubscriptionStatus.ENDED
+    assert selectors.current_plan(user=user).code == "free"
+    assert Strategy.objects.filter(owner=user).count() == 25  # nothing deleted
+    over = next(e for e in sent_events if e.name == "subscription.over_limit")
+    assert [(i["field"], i["used"], i["limit"]) for i in over.payload["items"]] == [("max_strategies", 25, 20)]
+    assert len(mailoutbox) == 1 and "strategies: 25 of 20" in mailoutbox[0].body
+    with pytest.raises(ApplicationError) as error:
+        services.limit_check(user=user, field="max_strategies", used=25)
+    assert error.value.code == "plan_limit" and "Pro" in error.value.message and "100" in error.value.message
+
+
+def test_the_end_starts_the_scheduled_rest_of_the_interrupted_plan(user, sent_events):
+    grant(user, "pro", 30)
+    premium = grant(user, "premium", 3)
+    services.subscription_end_due(now=premium.ends_at + dt.timedelta(minutes=1))
+    assert live(user) == [("pro", "active")]
+    assert selectors.plan_limits(user=user).plan_code == "pro"
+    assert not [e for e in sent_events if e.name == "subscription.over_limit"]  # no strategy over Pro's limits
+
+
+def test_a_task_away_for_long_skips_every_plan_that_ended_meanwhile(user):
+    grant(user, "pro", 5)
+    premium = grant(user, "premium", 2)
+    services.subscription_end_due(now=premium.ends_at + 30 * DAY)
+    assert live(user) == []
+    assert selectors.current_plan(user=user).code == "free"
+
+
+def test_the_move_is_audited_as_the_system(user):
+    subscription = grant(user, "pro", 1)
+    services.subscription_end_due(now=subscription.ends_at)
+    entry = AuditEntry.objects.get(action="subscription.advance")
+    assert (entry.owner, entry.actor_kind, entry.actor, entry.after["plan"]) == (
+        user, AuditEntry.ActorKind.SYSTEM, None, "free")
+
+
+def test_the_beat_tasks_run_the_services(user):
+    from coupons import tasks
+
+    Subscription.objects.create(user=user, plan=plan("pro"), source=SubscriptionSource.ADMIN,
+                                starts_at=timezone.now() - 3 * DAY, ends_at=timezone.now() - DAY)
+    assert tasks.end_due_subscriptions() == 1
+    assert selectors.current_plan(user=user).code == "free"
+    assert tasks.warn_ending_subscriptions() == 0
