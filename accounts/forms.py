@@ -1,5 +1,6 @@
 import zoneinfo
 
+from allauth.account.forms import SignupForm as AllauthSignupForm
 from allauth.core import context
 from allauth.mfa.base.forms import AuthenticateForm
 from django import forms
@@ -47,3 +48,51 @@ class MfaAuthenticateForm(AuthenticateForm):
             raise forms.ValidationError(error.message, code=error.code) from error
         self.authenticator.user = self.user
         return code
+
+
+class SignupForm(AllauthSignupForm):
+    """allauth's sign-up form with the optional invite code (``ACCOUNT_FORMS["signup"]``).
+
+    The code comes prefilled from the link's ``?invite=``, which is also kept in the session, so a
+    visitor who looks around before signing up still has it. An unknown code, or one's own, is an
+    error on the field (the person fixes or clears it); a good one is attributed at sign-up."""
+
+    invite = forms.CharField(label=_("Invite code (optional)"), required=False, max_length=20)
+
+    def __init__(self, *args, **kwargs) -> None:
+        from accounts import invites
+
+        super().__init__(*args, **kwargs)
+        request = context.request
+        if request is not None and hasattr(request, "session"):
+            from_link = invites.code_normalize(request.GET.get("invite", ""))
+            if from_link:
+                request.session[invites.SESSION_KEY] = from_link
+            self.fields["invite"].initial = from_link or request.session.get(invites.SESSION_KEY, "")
+        self.order_fields([name for name in self.fields if name != "invite"] + ["invite"])
+
+    def clean(self) -> dict:
+        from accounts import invites
+
+        cleaned = super().clean()
+        code = invites.code_normalize(cleaned.get("invite", ""))
+        if code:
+            try:
+                cleaned["invite"] = invites.invite_code_check(code=code, email=cleaned.get("email") or "").code
+            except ApplicationError as error:
+                self.add_error("invite", error.message)
+        return cleaned
+
+    def custom_signup(self, request, user) -> None:
+        from accounts import invites
+
+        fingerprint = invites.Fingerprint.of_request(request)
+        invites.signup_fingerprint_record(user=user, fingerprint=fingerprint)
+        code = self.cleaned_data.get("invite")
+        if code:
+            try:
+                invites.invitation_create(invitee=user, code=code, fingerprint=fingerprint)
+            except ApplicationError:
+                pass  # the inviter was deactivated since the form was checked: a sign-up without invite
+        if request is not None and hasattr(request, "session"):
+            request.session.pop(invites.SESSION_KEY, None)

@@ -1,4 +1,5 @@
 from allauth.account.signals import password_reset, user_signed_up
+from allauth.account.signals import email_confirmed
 from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -35,3 +36,11 @@ def forget_edge_on_user_change(sender, instance: User, **kwargs) -> None:
 @receiver(post_delete, sender=ApiToken)
 def forget_edge_on_token_revoke(sender, instance: ApiToken, **kwargs) -> None:
     edge.forget_user(instance.user_id)
+
+
+@receiver(email_confirmed)
+def reward_invite_on_email_confirmed(sender, request, email_address, **kwargs) -> None:
+    """An invitee's verified address decides their invitation (accounts.invites)."""
+    from accounts import invites
+
+    invites.invitation_on_email_confirmed(user=email_address.user, email=email_address.email)
