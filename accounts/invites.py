@@ -20,6 +20,7 @@ deleted and created again with the same address is not rewarded twice.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +44,7 @@ CODE_LENGTH = 8
 SESSION_KEY = "invite_code"
 DEFAULT_REWARDS_PER_MONTH = 10
 SYSTEM = Actor.system("invites", door="web")
+log = logging.getLogger("accounts.invites")
 
 INVITE_UNKNOWN = _("This invite code does not exist. Check it, or leave the field empty.")
 INVITE_SELF = _("This is your own invite code: an invite is for someone else.")
@@ -385,6 +387,15 @@ def invitation_on_email_confirmed(*, user: User, email: str, now: datetime | Non
         else:
             _reward(invitation, actor=SYSTEM, now=now)
     return invitation
+
+
+def email_confirmed_handle(*, user: User, email: str) -> None:
+    """The ``email_confirmed`` receiver's door: a reward that fails (a bug, a plan misconfigured) is
+    logged and left ``joined`` (its transaction rolled back), never a failed email confirmation."""
+    try:
+        invitation_on_email_confirmed(user=user, email=email)
+    except Exception:
+        log.exception("invite reward failed for user %s; the invitation stays joined", user.pk)
 
 
 def invitation_approve(*, actor: Actor, invitation: Invitation, now: datetime | None = None) -> Invitation:

@@ -43,4 +43,4 @@ def reward_invite_on_email_confirmed(sender, request, email_address, **kwargs) -
     """An invitee's verified address decides their invitation (accounts.invites)."""
     from accounts import invites
 
-    invites.invitation_on_email_confirmed(user=email_address.user, email=email_address.email)
+    invites.email_confirmed_handle(user=email_address.user, email=email_address.email)

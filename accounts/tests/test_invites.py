@@ -273,3 +273,29 @@ def test_another_user_never_sees_my_invitations(user, other_user, code, pro):
 def test_the_invites_page_and_api_need_a_signed_in_user(db):
     assert Client().get("/accounts/invites/").status_code == 302
     assert Client().get("/api/v1/invites/").status_code in (401, 403)
+
+
+def test_a_failing_reward_never_fails_the_email_confirmation(user, code, pro, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("plan service down")
+
+    monkeypatch.setattr("coupons.services.subscription_grant", broken)
+    client, _ = sign_up("friend@example.org", code)
+    verify(client, "friend@example.org")  # the confirmation still goes through
+    assert EmailAddress.objects.get(email="friend@example.org").verified
+    assert Invitation.objects.get().status == InvitationStatus.JOINED and rewards(user) == []
+
+
+def test_the_admin_shows_an_inviters_tree_one_level_down(user, code, pro):
+    admin = UserFactory(email="ops@example.com", is_staff=True, is_superuser=True)
+    client, _ = sign_up("friend@example.org", code)
+    friend = Invitation.objects.get().invitee
+    friend_code = invites.invite_code_get_or_create(user=friend).code
+    sign_up("friend.of.friend@example.org", friend_code, ip="192.0.2.50", agent="third phone")
+    page = Client()
+    page.force_login(admin)
+    listing = page.get("/admin/accounts/invitecode/").content.decode()
+    assert code in listing and friend_code in listing
+    html = page.get(f"/admin/accounts/invitecode/{InviteCode.objects.get(user=user).pk}/change/").content.decode()
+    tree = html[html.index("<ul><li>"):]
+    assert tree.index("friend@example.org") < tree.index("friend.of.friend@example.org")
