@@ -11,7 +11,7 @@ from accounts import invites
 from accounts.models import InvitationStatus
 
 
-class InvitationSerializer(serializers.Serializer):
+class InviteRowSerializer(serializers.Serializer):
     email = serializers.CharField(help_text="The friend's address, masked (ab***@example.com).")
     status = serializers.ChoiceField(choices=InvitationStatus.choices)
     status_label = serializers.CharField()
@@ -23,16 +23,16 @@ class InvitationSerializer(serializers.Serializer):
 class InviteListApi(APIView):
     """GET: my invite code and link (built from the site's public address) and whom I invited."""
 
-    class OutputSerializer(serializers.Serializer):
+    class InviteOverviewSerializer(serializers.Serializer):
         code = serializers.CharField()
         link = serializers.URLField()
-        invitations = InvitationSerializer(many=True)
+        invitations = InviteRowSerializer(many=True)
         rewarded_count = serializers.IntegerField()
         days_earned = serializers.IntegerField(help_text="Days of the reward plan earned by invites, both ways.")
         reward_plan = serializers.CharField(help_text="The plan an invite gives (empty: none now).")
         reward_days = serializers.IntegerField()
 
-    @extend_schema(operation_id="invites_retrieve", responses={200: OutputSerializer})
+    @extend_schema(operation_id="invites_retrieve", responses={200: InviteOverviewSerializer})
     def get(self, request):
         overview = invites.invite_overview(user=request.user, fingerprint=invites.Fingerprint.of_request(request))
-        return Response(self.OutputSerializer(overview).data)
+        return Response(self.InviteOverviewSerializer(overview).data)
