@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
 
 from core.audit import Actor
 from core.errors import ApplicationError
@@ -45,6 +46,7 @@ def _date(moment) -> str:
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def index(request: HttpRequest) -> HttpResponse:
     form = RedeemForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -59,7 +61,7 @@ def index(request: HttpRequest) -> HttpResponse:
                 "code": codes.display(redemption.coupon.code), "plan": subscription.plan.name,
                 "days": redemption.coupon.days, "until": _date(subscription.ends_at)})
             return redirect("coupons:index")
-    context = {"page_title": _("Coupons"), "nav": "coupons", "form": form,
+    context = {"page_title": _("My coupons"), "nav": "coupons", "form": form,
                "rows": [Row(redemption) for redemption in coupon_selectors.redemption_list(user=request.user)],
                "current": selectors.subscription_current(user=request.user),
                "current_plan": selectors.current_plan(user=request.user)}
