@@ -419,7 +419,7 @@ REST_FRAMEWORK = {
     # backtests.selectors.BacktestFilter), one place for pages and API alike, scoped to the owner first.
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "coupons.throttles.PlanRateThrottle",  # the user's plan: API requests per minute
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),

@@ -8,6 +8,7 @@ from backtests import views as backtests_views
 from backtests.urls import api_urlpatterns as backtests_api
 from core import views as core_views
 from coupons.coupon_urls import api_urlpatterns as coupons_api
+from coupons.urls import api_urlpatterns as plans_api
 from marketdata.urls import api_urlpatterns as marketdata_api
 from strategies.urls import api_urlpatterns as strategies_api
 from trading.urls import api_urlpatterns as trading_api
@@ -23,6 +24,7 @@ api_v1 = [
     *strategies_api,
     *trading_api,
     *coupons_api,
+    *plans_api,
 ]
 
 urlpatterns = [
@@ -39,6 +41,7 @@ urlpatterns = [
     path("notifications/", include("notifications.urls")),
     path("markets/", include("marketdata.urls")),
     path("coupons/", include("coupons.coupon_urls")),
+    path("plans/", include("coupons.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -141,3 +141,19 @@ def test_a_token_request_speaks_the_accounts_language_without_cookies(user, samp
     created = app.post(URL, BODY, format="json", HTTP_IDEMPOTENCY_KEY="tz-check")
     assert created.status_code == 201
     assert created.json()["created_at"].endswith(("-05:00", "-04:00"))  # the account's time zone
+
+
+def test_a_plan_limit_answers_with_the_plan_that_lifts_it(api_client, user, sample_market, no_worker,
+                                                          django_capture_on_commit_callbacks):
+    from coupons.tests.helpers import free_limits
+
+    free_limits(max_symbols_per_backtest=1, max_backtests_per_day=1)
+    response = create(api_client, django_capture_on_commit_callbacks, codes=["005930", "000660"])
+    assert response.status_code == 400
+    assert "Symbols per backtest: your plan Free allows 1. Pro allows 500." in json.dumps(response.json())
+    assert create(api_client, django_capture_on_commit_callbacks).status_code == 201
+    refused = create(api_client, django_capture_on_commit_callbacks)
+    assert refused.status_code == 400
+    body = refused.json()
+    assert body["error"]["code"] == "plan_limit"
+    assert body["error"]["message"].startswith("Backtests per day: your plan Free allows 1. Pro allows 1,000.")
