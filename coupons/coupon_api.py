@@ -18,6 +18,8 @@ INVALID = OpenApiResponse(description="Refused: unknown_code, inactive, not_yet_
                                       "already_used, new_users_only, wrong_plan, trial_not_on_free, "
                                       "not_an_upgrade (message on the code field)")
 
+TOO_MANY = OpenApiResponse(description="too_many_attempts: 20 codes matching no coupon within an hour")
+
 
 class PlanSerializer(serializers.Serializer):
     code = serializers.CharField()
@@ -57,7 +59,8 @@ class CouponRedeemApi(APIView):
     class RedeemInputSerializer(serializers.Serializer):
         code = serializers.CharField(max_length=64, help_text="Case, spaces and dashes are ignored.")
 
-    @extend_schema(request=RedeemInputSerializer, responses={201: RedemptionSerializer, 400: INVALID},
+    @extend_schema(request=RedeemInputSerializer, responses={201: RedemptionSerializer, 400: INVALID,
+                                                             429: TOO_MANY},
                    summary="Redeem a coupon code: its plan for its days, at once")
     def post(self, request):
         data = self.RedeemInputSerializer(data=request.data)

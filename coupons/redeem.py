@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Replace, Upper
@@ -32,6 +33,8 @@ from coupons.models import Coupon, CouponKind, Plan, Redemption, Subscription, S
 from coupons.services import subscription_grant
 
 EVENT_REDEEMED = "coupon.redeemed"
+GUESS_LIMIT = 20  # codes that match no coupon, per user and hour: 31^8 codes cannot be guessed at this pace
+GUESS_WINDOW = 3600
 
 CODE_EMPTY = _("Enter a coupon code.")
 UNKNOWN = _("No coupon has this code. Check it and try again.")
@@ -45,6 +48,12 @@ NEW_USERS_ONLY = _("This coupon is for new members only: those who signed up wit
 WRONG_PLAN = _("This coupon cannot be used on your current plan (%(plan)s). It is for members on: %(plans)s.")
 TRIAL_NOT_ON_FREE = _("This is a free trial for members on %(free)s; you are on %(plan)s.")
 NOT_AN_UPGRADE = _("This coupon gives %(plan)s, which is not higher than your current plan (%(current)s).")
+TOO_MANY_GUESSES = _("Too many codes that match no coupon: try again in an hour.")
+
+
+class TooManyGuesses(ApplicationError):
+    status = 429
+    code = "too_many_attempts"
 
 
 def _refuse(message: Any, code: str, **values: Any) -> ApplicationError:
@@ -118,15 +127,21 @@ def coupon_redeem(*, actor: Actor, user: User, code: str) -> Redemption:
     """Redeem ``code`` for ``user``: the plan and days the coupon gives, through ``subscription_grant``
     (source ``coupon``). Returns the redemption (with ``subscription`` and ``coupon`` loaded).
 
-    Raises ApplicationError (``field="code"``): ``code_required``, ``unknown_code``, ``inactive``,
+    Raises ApplicationError (``field="code"``): ``code_required``, ``unknown_code`` (after 20 in an
+    hour, ``TooManyGuesses``, 429, whatever the code), ``inactive``,
     ``not_yet_valid``, ``expired``, ``exhausted``, ``already_used``, ``new_users_only``,
     ``wrong_plan``, ``trial_not_on_free``, ``not_an_upgrade``. Audited with ``actor``; announces
     ``coupon.redeemed`` to the user on commit.
     """
     if not codes.normalize(code):
         raise _refuse(CODE_EMPTY, "code_required")
+    guesses = f"coupons:unknown-codes:{user.pk}"
+    if cache.get(guesses, 0) >= GUESS_LIMIT:
+        raise TooManyGuesses(str(TOO_MANY_GUESSES), field="code")
     found = coupon_find(code)
     if found is None:
+        cache.add(guesses, 0, GUESS_WINDOW)
+        cache.incr(guesses)
         raise _refuse(UNKNOWN, "unknown_code")
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()

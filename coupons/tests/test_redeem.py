@@ -81,6 +81,16 @@ def test_an_unknown_code_is_refused(user, seeded):
     assert error.code == "unknown_code" and error.message == str(redeem.UNKNOWN)
 
 
+def test_too_many_unknown_codes_stop_the_guessing_for_an_hour(user, other_user, seeded):
+    coupon("ABCDEFGH")
+    for attempt in range(redeem.GUESS_LIMIT):
+        assert refusal(user, f"WRONG{attempt:03d}").code == "unknown_code"
+    error = refusal(user, "ABCDEFGH")
+    assert error.code == "too_many_attempts" and error.status == 429
+    assert error.message == "Too many codes that match no coupon: try again in an hour."
+    assert redeem_as(other_user, "ABCDEFGH").coupon.code == "ABCDEFGH"  # counted per user
+
+
 def test_an_inactive_coupon_is_refused(user, seeded):
     coupon(active=False)
     assert refusal(user, "ABCDEFGH").message == "This coupon is no longer active."
