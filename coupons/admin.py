@@ -49,7 +49,7 @@ class PlanAdmin(admin.ModelAdmin):
 class GrantForm(forms.Form):
     email = forms.EmailField(label=gettext_lazy("User's email"))
     plan = forms.ModelChoiceField(Plan.objects.filter(is_default=False).order_by("rank"), label=gettext_lazy("Plan"))
-    days = forms.IntegerField(label=gettext_lazy("Days"), min_value=1, max_value=services.MAX_GRANT_DAYS)
+    days = forms.IntegerField(label=gettext_lazy("Days of the plan"), min_value=1, max_value=services.MAX_GRANT_DAYS)
     note = forms.CharField(label=gettext_lazy("Note"), max_length=300, required=False)
 
     def clean_email(self) -> User:

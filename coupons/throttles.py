@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework import exceptions
 from rest_framework.throttling import UserRateThrottle
 
-from coupons.selectors import Limits, plan_limits
+from coupons.selectors import Limits, limit_message, plan_limits
 
 
 def request_limits(request: Any) -> Limits:
@@ -29,5 +30,10 @@ class PlanRateThrottle(UserRateThrottle):
     def allow_request(self, request: Any, view: Any) -> bool:
         if self.rate is None or not getattr(request.user, "is_authenticated", False):
             return True
-        self.num_requests, self.duration = request_limits(request).api_requests_per_minute, 60
-        return super().allow_request(request, view)
+        limits = request_limits(request)
+        self.num_requests, self.duration = limits.api_requests_per_minute, 60
+        if super().allow_request(request, view):
+            return True
+        # the 429 names the limit and the plan that lifts it, like every other plan limit
+        raise exceptions.Throttled(wait=self.wait(),
+                                   detail=limit_message(limits=limits, field="api_requests_per_minute"))

@@ -12,6 +12,18 @@ from coupons.tests.helpers import free_limits
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _english(user, other_user):
+    """Messages are asserted in English (the msgids); Korean is the site default."""
+    from django.utils import translation
+
+    for person in (user, other_user):
+        person.language = "en"
+        person.save(update_fields=["language"])
+    with translation.override("en"):
+        yield
+
+
 def grant(user, code: str, days: int = 10):
     return services.subscription_grant(actor=Actor.system("test"), user=user, plan=Plan.objects.get(code=code),
                                        days=days, source=SubscriptionSource.ADMIN)
@@ -110,8 +122,12 @@ def throttled(monkeypatch):
 
 def test_the_api_throttle_follows_the_plan(api_client, user, throttled):
     free_limits(api_requests_per_minute=2)
-    answers = [api_client.get("/api/v1/plans/").status_code for _ in range(3)]
-    assert answers == [200, 200, 429]
+    answers = [api_client.get("/api/v1/plans/") for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    error = answers[-1].json()["error"]
+    assert error["code"] == "throttled"
+    assert error["message"].startswith("API requests per minute: your plan Free allows 2. Pro allows 600.")
+    assert int(answers[-1]["Retry-After"]) > 0
     Plan.objects.filter(code="pro").update(api_requests_per_minute=5)
     grant(user, "pro")
     answers = [api_client.get("/api/v1/plans/").status_code for _ in range(3)]

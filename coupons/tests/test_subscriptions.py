@@ -13,6 +13,18 @@ from coupons.models import Plan, Subscription, SubscriptionSource, SubscriptionS
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _english(user, other_user):
+    """Messages are asserted in English (the msgids); Korean is the site default."""
+    from django.utils import translation
+
+    for person in (user, other_user):
+        person.language = "en"
+        person.save(update_fields=["language"])
+    with translation.override("en"):
+        yield
+
 DAY = dt.timedelta(days=1)
 
 
