@@ -57,7 +57,8 @@ class SignupForm(AllauthSignupForm):
     visitor who looks around before signing up still has it. An unknown code, or one's own, is an
     error on the field (the person fixes or clears it); a good one is attributed at sign-up."""
 
-    invite = forms.CharField(label=_("Invite code (optional)"), required=False, max_length=20)
+    invite = forms.CharField(label=_("Invite code (optional)"), required=False, max_length=20, widget=forms.TextInput(
+        attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}))
 
     def __init__(self, *args, **kwargs) -> None:
         from accounts import invites
