@@ -236,7 +236,8 @@ class CouponAdmin(admin.ModelAdmin):
         return f"{coupon.redeemed_count} / {coupon.max_redemptions}"
 
     def save_model(self, request: HttpRequest, obj: Coupon, form, change: bool) -> None:
-        coupon_saved(actor=admin_actor(request), coupon=obj, created=not change, changed=form.changed_data)
+        coupon_saved(actor=admin_actor(request), coupon=obj, created=not change, changed=form.changed_data,
+                     from_plans=form.cleaned_data.get("from_plans"))
 
     def get_urls(self):
         view = self.admin_site.admin_view

@@ -78,20 +78,26 @@ def code_check(*, code: str, exclude_pk: int | None = None) -> str:
     return canonical
 
 
-def coupon_saved(*, actor: Actor, coupon: Coupon, created: bool, changed: Iterable[str] = ()) -> Coupon:
+def coupon_saved(*, actor: Actor, coupon: Coupon, created: bool, changed: Iterable[str] = (),
+                 from_plans: Iterable[Plan] | None = None) -> Coupon:
     """Save ``coupon`` as an operator edited it (the admin's form); audited. The code is canonicalised
-    and checked; ``changed`` names the fields the form changed (for the audit row)."""
+    and checked; ``changed`` names the fields the form changed and ``from_plans`` the plans it is
+    redeemable from (the form saves that relation right after), both for the audit row."""
     coupon.code = code_check(code=coupon.code, exclude_pk=coupon.pk)
     terms_check(plan=coupon.plan if coupon.plan_id else None, valid_from=coupon.valid_from,
                 valid_until=coupon.valid_until)
     with transaction.atomic():
         if created and coupon.created_by_id is None and getattr(actor.user, "pk", None):
             coupon.created_by = actor.user
-        coupon.save()
         names = [name for name in changed if name != "from_plans"]
+        stored = None if created else Coupon.objects.select_related("plan").filter(pk=coupon.pk).first()
+        before = {name: _plain(getattr(stored, name)) for name in names} if stored else {}
+        coupon.save()
         after = {name: _plain(getattr(coupon, name)) for name in names}
+        if "from_plans" in changed and from_plans is not None:
+            after["from_plans"] = sorted(plan.code for plan in from_plans)
         audit_record(actor=actor, action="coupon.create" if created else "coupon.update", owner=None,
-                     target=coupon, after=after if not created else {"code": coupon.code, **after})
+                     target=coupon, before=before, after=after if not created else {"code": coupon.code, **after})
     return coupon
 
 

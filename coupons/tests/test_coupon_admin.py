@@ -139,13 +139,26 @@ def test_the_default_plan_is_not_offered_as_a_coupons_plan(ops, seeded):
 def test_an_admin_creates_one_coupon_with_its_code_in_capitals(ops, operator, seeded):
     response = ops.post(f"{COUPONS}add/", {
         "code": "welcome-2026", "kind": "upgrade", "plan": seeded["premium"].pk, "days": "30", "campaign": "",
-        "max_per_user": "1", "new_user_days": "30", "active": "on",
+        "max_per_user": "1", "new_user_days": "30", "active": "on", "from_plans": [seeded["pro"].pk],
         "redemptions-TOTAL_FORMS": "0", "redemptions-INITIAL_FORMS": "0"})
     assert response.status_code == 302, response.context["adminform"].form.errors
     created = Coupon.objects.get()
     assert created.code == "WELCOME2026" and created.created_by == operator
     entry = AuditEntry.objects.get(action="coupon.create")
     assert entry.actor == operator and entry.object_id == str(created.pk)
+    assert entry.after["code"] == "WELCOME2026" and entry.after["from_plans"] == ["pro"]
+    assert [plan.code for plan in created.from_plans.all()] == ["pro"]
+
+
+def test_an_edit_of_a_coupon_is_audited_with_what_changed(ops, operator, seeded):
+    made = coupon("WELCOME2026", kind=CouponKind.UPGRADE, plan="premium", days=30)
+    response = ops.post(f"{COUPONS}{made.pk}/change/", {
+        "code": "WELCOME2026", "kind": "upgrade", "plan": seeded["premium"].pk, "days": "60",
+        "max_per_user": "1", "new_user_days": "30", "active": "on", "redemptions-TOTAL_FORMS": "0",
+        "redemptions-INITIAL_FORMS": "0"})
+    assert response.status_code == 302
+    entry = AuditEntry.objects.get(action="coupon.update")
+    assert entry.actor == operator and entry.before == {"days": 30} and entry.after == {"days": 60}
 
 
 def test_a_code_taken_in_another_case_or_grouping_is_refused(ops, seeded):
