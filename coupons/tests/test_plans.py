@@ -85,6 +85,14 @@ def test_my_plan_shows_usage_bars_and_history(alice, user):
     assert 'data-testid="history"' in page and "Granted by an admin" in page
 
 
+def test_my_plan_never_shows_another_users_subscription(alice, user, other_user):
+    grant(other_user, "premium")
+    response = alice.get("/plans/me/")
+    assert response.context["limits"].plan_code == "free"
+    assert list(response.context["history"]) == []
+    assert "Premium" not in response.content.decode()
+
+
 def test_my_plan_needs_a_sign_in(client):
     assert client.get("/plans/me/").status_code == 302
 

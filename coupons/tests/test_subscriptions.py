@@ -92,6 +92,15 @@ def test_a_lower_plan_is_scheduled_after_the_current_one(user):
     assert selectors.plan_limits(user=user).plan_code == "premium"
 
 
+def test_a_lower_plan_under_an_endless_one_is_recorded_but_not_applied(user):
+    grant(user, "premium", 7)
+    Subscription.objects.filter(user=user).update(ends_at=None)
+    pro = grant(user, "pro", 14)
+    assert pro.status == SubscriptionStatus.CANCELLED
+    assert str(services.NOT_APPLIED_ENDLESS) in pro.note
+    assert live(user) == [("premium", "active")]
+
+
 def test_an_upgrade_pushes_scheduled_plans_back(user):
     grant(user, "pro", 10)
     grant(user, "premium", 5)  # pro's rest scheduled after premium
