@@ -93,6 +93,7 @@ def strategy_create(
     The universe is ``instruments`` (codes) or ``watchlist`` (one of the user's), exactly one.
     Raises ValidationError (see the module docstring).
     """
+    _plan_allows_another(user)
     strategy = Strategy(owner=user, preset_key=preset_key)
     values = {
         "name": name, "description": description, "strategy_type": strategy_type, "sizing": sizing,
@@ -101,6 +102,17 @@ def strategy_create(
         "max_holding_days": max_holding_days,
     }  # fmt: skip
     return _save(strategy, values=values, params=params or {}, universe=(list(instruments), watchlist))
+
+
+def _plan_allows_another(user: User) -> None:
+    """The plan's strategy limit (``coupons``: the message names the plan that lifts it)."""
+    from core.errors import ApplicationError
+    from coupons.lifecycle import limit_check
+
+    try:
+        limit_check(user=user, field="max_strategies", used=Strategy.objects.filter(owner=user).count())
+    except ApplicationError as exc:
+        raise ValidationError(exc.message, code="plan_limit") from None
 
 
 @transaction.atomic

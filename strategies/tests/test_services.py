@@ -300,3 +300,15 @@ def test_validate_reports_errors_and_writes_nothing(user, stocks):
     assert not Strategy.objects.exists()
     with pytest.raises(ValidationError):
         services.strategy_validate(user=user, name="시험", strategy_type="sma_cross", instruments=[])
+
+
+def test_the_plans_strategy_limit_names_the_plan_that_lifts_it_and_keeps_what_exists(user, stocks):
+    from coupons.tests.helpers import free_limits
+
+    free_limits(max_strategies=2)
+    create(user, name="one")
+    create(user, name="two")
+    with pytest.raises(ValidationError) as error:
+        create(user, name="three")
+    assert "Free allows 2" in str(error.value) and "Pro allows" in str(error.value)
+    assert Strategy.objects.filter(owner=user).count() == 2
