@@ -81,7 +81,7 @@ from marketdata.synthetic import synthetic_code
 
 from coupons.models import Plan
 # the benchmark measures the platform, not a plan's limits (API rate, symbols, runs a day)
-Plan.objects.update(api_requests_per_minute=100_000_000, max_backtests_per_day=1_000_000,
+Plan.objects.update(api_requests_per_minute=100_000_000, max_backtests_per_day=1_000_000, max_strategies=1_000_000,
                     max_symbols_per_backtest=max(int(os.environ["BENCH_SYMBOLS"]), 200))
 user = User.objects.create_user(email=os.environ["BENCH_EMAIL"], password=os.environ["BENCH_PASSWORD"])
 EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)

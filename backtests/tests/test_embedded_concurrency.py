@@ -63,7 +63,7 @@ def unlimited(settings, monkeypatch):
     """Limits and throttles would answer 429 long before the database is the question here."""
     settings.BACKTEST_MAX_CONCURRENT_RUNS = 10_000
     free_limits(max_concurrent_backtests=10_000, max_backtests_per_day=1_000_000,
-                api_requests_per_minute=1_000_000)
+                api_requests_per_minute=1_000_000, max_strategies=1_000_000)
     settings.ACCOUNT_RATE_LIMITS = False
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES",
                         {scope: "100000/min" for scope in ("anon", "user", "auth", "burst", "sustained")})
