@@ -221,6 +221,8 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if PRODUCTION else "http"
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}  # with the invite code (accounts.invites)
+INVITE_REWARDS_PER_MONTH = env.int("INVITE_REWARDS_PER_MONTH", default=10)  # per inviter, then refused
 # Brute force: one count of failed sign-ins per account and one per address, shared by the login
 # page, its 2FA step and the API token endpoint (accounts.lockout, on allauth's rate limits in the
 # cache). The account is the main defence: its 5th failure within 15 minutes locks it (in the

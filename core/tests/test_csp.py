@@ -15,7 +15,8 @@ ANONYMOUS_PAGES = ["/", "/accounts/login/", "/accounts/signup/", "/accounts/pass
                    "/api/docs/", "/no-such-page/"]  # fmt: skip
 SIGNED_IN_PAGES = ["/dashboard/", "/strategies/", "/strategies/new/", "/backtests/", "/backtests/new/", "/viewer/",
                    "/markets/", "/settings/", "/accounts/2fa/", "/accounts/2fa/totp/activate/", "/notifications/",
-                   "/trading/", "/admin/"]  # fmt: skip
+                   "/trading/", "/trading/orders/", "/trading/orders/new/", "/trading/positions/", "/plans/", "/plans/me/",
+                   "/coupons/", "/accounts/invites/", "/admin/"]  # fmt: skip
 
 
 def directives(response) -> dict[str, list[str]]:
