@@ -26,7 +26,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 
 from core.admin import ReadOnlyAdmin
 from core.audit import Actor, audit_record
@@ -133,7 +133,7 @@ class BatchForm(forms.Form):
                              help_text=gettext_lazy("Optional, before the random part (no 0, 1, I, L or O)."))
     kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=CouponKind.choices)
     plan = PlanChoiceField(label=gettext_lazy("Plan given"), queryset=Plan.objects.none())
-    days = forms.IntegerField(label=gettext_lazy("Days"), min_value=1, max_value=3650, initial=14)
+    days = forms.IntegerField(label=pgettext_lazy("length of a plan", "Days"), min_value=1, max_value=3650, initial=14)
     valid_from = forms.DateTimeField(label=gettext_lazy("Valid from"), required=False,
                                      widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     valid_until = forms.DateTimeField(label=gettext_lazy("Valid until"), required=False,

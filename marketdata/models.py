@@ -6,7 +6,7 @@ Prices themselves live in the Parquet bar store (marketdata/store.py), not here.
 from __future__ import annotations
 
 from django.db import models
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy as _, pgettext_lazy
 
 from core.models import BaseModel
 
@@ -32,8 +32,8 @@ class TickRegime(models.TextChoices):
 
 
 class Instrument(BaseModel):
-    code = models.CharField(_("code"), max_length=20, unique=True)  # 005930, 0001A0, Q520057, KRW-BTC
-    name = models.CharField(_("name"), max_length=100, db_index=True)  # Korean name
+    code = models.CharField(pgettext_lazy("instrument", "code"), max_length=20, unique=True)  # 005930, 0001A0, Q520057, KRW-BTC
+    name = models.CharField(pgettext_lazy("instrument", "name"), max_length=100, db_index=True)  # Korean name
     name_en = models.CharField(_("English name"), max_length=150, blank=True, db_index=True)
     market = models.CharField(_("market"), max_length=10, choices=Market.choices, db_index=True)
     sector = models.CharField(_("sector"), max_length=100, blank=True, db_index=True)
