@@ -18,6 +18,8 @@ Invitations live with accounts (``accounts.Invitation``); a reward is a ``Subscr
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -27,8 +29,8 @@ from core.models import BaseModel
 __all__ = ["Coupon", "CouponKind", "Plan", "Redemption", "Subscription", "SubscriptionSource", "SubscriptionStatus"]
 
 
-def _limit(verbose: str, help_text: str = "") -> models.PositiveIntegerField:
-    return models.PositiveIntegerField(_(verbose), help_text=help_text)
+def _limit(verbose: Any) -> models.PositiveIntegerField:
+    return models.PositiveIntegerField(verbose)
 
 
 class Plan(BaseModel):
@@ -40,16 +42,16 @@ class Plan(BaseModel):
     is_public = models.BooleanField(_("shown on the plans page"), default=True)
     description = models.CharField(_("description"), max_length=300, blank=True)
     # limits (0 means none allowed; the live-trading issue enforces the deployment ones)
-    max_strategies = _limit("strategies")
-    max_running_deployments = _limit("running deployments")
-    max_real_deployments = _limit("real-money deployments")
-    max_symbols_per_backtest = _limit("symbols per backtest")
-    max_symbols_per_deployment = _limit("symbols per deployment")
-    max_concurrent_backtests = _limit("concurrent backtests")
-    max_sweep_cells = _limit("sweep cells")
-    max_backtests_per_day = _limit("backtests per day")
-    api_requests_per_minute = _limit("API requests per minute")
-    telegram_commands_per_day = _limit("Telegram commands per day")
+    max_strategies = _limit(_("strategies"))
+    max_running_deployments = _limit(_("running deployments"))
+    max_real_deployments = _limit(_("real-money deployments"))
+    max_symbols_per_backtest = _limit(_("symbols per backtest"))
+    max_symbols_per_deployment = _limit(_("symbols per deployment"))
+    max_concurrent_backtests = _limit(_("concurrent backtests"))
+    max_sweep_cells = _limit(_("sweep cells"))
+    max_backtests_per_day = _limit(_("backtests per day"))
+    api_requests_per_minute = _limit(_("API requests per minute"))
+    telegram_commands_per_day = _limit(_("Telegram commands per day"))
     invite_reward_days = models.PositiveSmallIntegerField(
         _("invite reward days"), default=0,
         help_text=_("Days of this plan an invite gives both people (0: this plan is not an invite reward)."))
