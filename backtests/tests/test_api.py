@@ -3,6 +3,7 @@ import io
 import json
 
 import pytest
+from django.conf import settings
 from django.utils import translation
 
 from backtests import services, validation
@@ -148,6 +149,9 @@ def test_a_plan_limit_answers_with_the_plan_that_lifts_it(api_client, user, samp
     from coupons.tests.helpers import free_limits
 
     free_limits(max_symbols_per_backtest=1, max_backtests_per_day=1)
+    user.language = "en"  # the messages' English text is asserted (the cookie follows the user)
+    user.save(update_fields=["language"])
+    api_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     response = create(api_client, django_capture_on_commit_callbacks, codes=["005930", "000660"])
     assert response.status_code == 400
     assert "Symbols per backtest: your plan Free allows 1. Pro allows 500." in json.dumps(response.json())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.utils import translation
 
 from core.audit import Actor
@@ -99,6 +100,7 @@ def test_the_api_redeems_a_code_and_says_what_it_gave(api_client, user, seeded):
 
 def test_the_api_refuses_with_the_message_on_the_code_field(api_client, user, seeded):
     coupon("ABCDEFGH", active=False)
+    api_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the message's English text is asserted
     response = api_client.post("/api/v1/coupons/redeem/", {"code": "ABCDEFGH"}, format="json")
     assert response.status_code == 400
     error = response.json()["error"]
