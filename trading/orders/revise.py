@@ -118,11 +118,9 @@ def order_revise_request(*, actor: Actor, order: Order, price: Decimal, quantity
 
 def enqueue_revise(order_id: int) -> None:
     from trading.orders import tasks
+    from trading.orders.services import enqueue_task
 
-    try:
-        tasks.order_revise.delay(order_id)
-    except Exception:
-        logger.warning("order %s: revise enqueue failed; the relay will send it", order_id, exc_info=True)
+    enqueue_task(lambda: tasks.order_revise.delay(order_id), "order %s: revise enqueue failed; the relay will send it", order_id)
 
 
 def _locked(order_id: int) -> Order:

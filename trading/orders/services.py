@@ -153,32 +153,32 @@ def _same_intent(order: Order, account: BrokerAccount) -> Order:
     return order
 
 
+def enqueue_task(send, failed: str, *args) -> None:
+    """Hand a task to the task broker; if it is down, log `failed % args`: the relay (or the next sweep) makes it good."""
+    try:
+        send()
+    except Exception:
+        logger.warning(failed, *args, exc_info=True)
+
+
 def enqueue_submit(order_id: int) -> None:
     """Hand the order to a worker; a lost message is made good by the relay."""
     from trading.orders import tasks
 
-    try:
-        tasks.order_submit.delay(order_id)
-    except Exception:
-        logger.warning("order %s: enqueue failed; the relay will send it", order_id, exc_info=True)
+    enqueue_task(lambda: tasks.order_submit.delay(order_id), "order %s: enqueue failed; the relay will send it", order_id)
 
 
 def enqueue_cancel(order_id: int) -> None:
     from trading.orders import tasks
 
-    try:
-        tasks.order_cancel.delay(order_id)
-    except Exception:
-        logger.warning("order %s: cancel enqueue failed; the relay will send it", order_id, exc_info=True)
+    enqueue_task(lambda: tasks.order_cancel.delay(order_id), "order %s: cancel enqueue failed; the relay will send it", order_id)
 
 
 def enqueue_reconcile(account_id: int) -> None:
     from trading.orders import tasks
 
-    try:
-        tasks.orders_reconcile_account.apply_async((account_id,), countdown=tasks.follow_up_seconds())
-    except Exception:
-        logger.warning("account %s: reconcile enqueue failed", account_id, exc_info=True)
+    enqueue_task(lambda: tasks.orders_reconcile_account.apply_async((account_id,), countdown=tasks.follow_up_seconds()),
+                 "account %s: reconcile enqueue failed", account_id)
 
 
 # -- submit --------------------------------------------------------------------------------------
