@@ -17,7 +17,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from marketdata.calendars import SEOUL
-from marketdata.models import Instrument
+from marketdata.selectors import instrument_names
 from marketdata.ticks import TICK_TABLES
 from trading import risk
 from trading.brokers.base import OrderType, Side
@@ -95,7 +95,7 @@ def symbol_info(symbol: str, *, now: dt.datetime) -> SymbolInfo:
         rules = instrument_rules(symbol)
     except PaperRefused:
         return SymbolInfo(symbol, "", None)
-    name = Instrument.objects.filter(code=symbol).values_list("name", flat=True).first() or ""
+    name = instrument_names(codes=[symbol]).get(symbol, "")
     point = latest_price(symbol, now=now)
     if point is None:
         return SymbolInfo(symbol, name, rules)
