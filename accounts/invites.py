@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,13 +33,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Invitation, InvitationStatus, InviteCode, User
+from coupons import codes
 from core.audit import Actor, audit_record
 from core.errors import ApplicationError
 from core.models import AuditEntry
 
-# no 0/O, 1/I/L: a code read aloud or copied from a screenshot is typed right
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CODE_LENGTH = 8
+# coupons.codes' readable alphabet (no 0/O, 1/I/L), two groups of four: 8 characters
+CODE_GROUPS = 2
+CODE_LENGTH = CODE_GROUPS * codes.GROUP
 SESSION_KEY = "invite_code"
 DEFAULT_REWARDS_PER_MONTH = 10
 SYSTEM = Actor.system("invites", door="web")
@@ -205,10 +205,6 @@ def invite_overview(*, user: User, fingerprint: Fingerprint | None = None) -> In
 # ---------------------------------------------------------------------------
 # Services: codes and attribution
 # ---------------------------------------------------------------------------
-def _new_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-
-
 def invite_code_get_or_create(*, user: User, fingerprint: Fingerprint | None = None) -> InviteCode:
     """The user's code, created on first need (a clash of random codes is retried)."""
     existing = InviteCode.objects.filter(user=user).first()
@@ -218,7 +214,7 @@ def invite_code_get_or_create(*, user: User, fingerprint: Fingerprint | None = N
     for _attempt in range(10):
         try:
             with transaction.atomic():
-                invite_code = InviteCode.objects.create(user=user, code=_new_code())
+                invite_code = InviteCode.objects.create(user=user, code=codes.generate(groups=CODE_GROUPS))
                 audit_record(actor=Actor.of_user(user, ip=fingerprint.ip), action="invite_code.create", owner=user,
                              target=invite_code, after={"device_hash": fingerprint.device_hash})
                 return invite_code
