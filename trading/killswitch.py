@@ -138,6 +138,26 @@ def _cancel_open_orders(actor: Actor, switch: KillSwitch) -> list[int]:
 
 
 # -- reads ---------------------------------------------------------------------------------------
+def kill_switch_state(*, user: Any) -> dict[str, Any]:
+    """For the pages: the switches that concern ``user``: theirs (all accounts), each account's, the global one's
+    state (one query). ``on``: the accounts' ids stopped, and whether anything is stopped."""
+    rows = KillSwitch.objects.filter(
+        Q(scope=KillSwitchScope.USER, user=user) | Q(scope=KillSwitchScope.ACCOUNT, account__owner=user)
+        | Q(scope=KillSwitchScope.GLOBAL, on=True)).select_related("account")
+    state: dict[str, Any] = {"user": None, "accounts": {}, "global_on": False}
+    for row in rows:
+        if row.scope == KillSwitchScope.USER:
+            state["user"] = row
+        elif row.scope == KillSwitchScope.ACCOUNT:
+            state["accounts"][row.account_id] = row
+        else:
+            state["global_on"] = True
+    state["user_on"] = bool(state["user"] and state["user"].on)
+    state["accounts_on"] = [row.account for row in state["accounts"].values() if row.on]
+    state["any_on"] = state["global_on"] or state["user_on"] or bool(state["accounts_on"])
+    return state
+
+
 def kill_switches_for(account: BrokerAccount) -> risk.KillSwitches:
     """Which switches covering ``account`` are on (one query)."""
     scopes = set(KillSwitch.objects.filter(on=True).filter(

@@ -14,7 +14,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -29,7 +28,8 @@ from marketdata import selectors as market_selectors
 from trading import risk
 from trading import selectors as account_selectors
 from trading.orders import forms, place, selectors, services, ticket
-from trading.orders.models import KillSwitch, KillSwitchScope, Order, OrderState
+from trading.killswitch import kill_switch_state
+from trading.orders.models import Order, OrderState
 from trading.orders.states import OPEN, UNRESOLVED, State
 
 PAGE_SIZE = 50
@@ -79,28 +79,10 @@ def can_cancel(order: Order) -> bool:
     return order.state in CANCELLABLE and order.cancel_requested_at is None
 
 
-def kill_switch_state(user: Any) -> dict[str, Any]:
-    """The switches that concern ``user``: theirs (all accounts), each account's, the global one's
-    state (one query). ``on``: the accounts' ids stopped, and whether anything is stopped."""
-    rows = KillSwitch.objects.filter(
-        Q(scope=KillSwitchScope.USER, user=user) | Q(scope=KillSwitchScope.ACCOUNT, account__owner=user)
-        | Q(scope=KillSwitchScope.GLOBAL, on=True)).select_related("account")
-    state: dict[str, Any] = {"user": None, "accounts": {}, "global_on": False}
-    for row in rows:
-        if row.scope == KillSwitchScope.USER:
-            state["user"] = row
-        elif row.scope == KillSwitchScope.ACCOUNT:
-            state["accounts"][row.account_id] = row
-        else:
-            state["global_on"] = True
-    state["user_on"] = bool(state["user"] and state["user"].on)
-    state["accounts_on"] = [row.account for row in state["accounts"].values() if row.on]
-    state["any_on"] = state["global_on"] or state["user_on"] or bool(state["accounts_on"])
-    return state
 
 
 def context_for(request: HttpRequest, **values: Any) -> dict[str, Any]:
-    return {"nav": "trading", "kill": kill_switch_state(request.user), **values}
+    return {"nav": "trading", "kill": kill_switch_state(user=request.user), **values}
 
 
 # -- 주문: the list and one order ------------------------------------------------------------------
