@@ -186,10 +186,6 @@ def deployments_running(*, user: Any, real: bool = False) -> int:
     return 0
 
 
-def limit_fields_of(limits: Limits) -> list[tuple[str, str, int]]:
-    return [(name, limit_label(name), getattr(limits, name)) for name in LIMIT_FIELDS]
-
-
 __all__ = [
     "LIMIT_FIELDS", "Limits", "Usage", "backtests_today", "current_plan", "default_plan", "limit_label",
     "limit_message", "plan_limits", "plan_lifting", "plan_list", "subscription_current", "subscription_history",
