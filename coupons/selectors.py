@@ -181,9 +181,10 @@ def usage(*, user: Any, limits: Limits | None = None) -> list[Usage]:
 
 
 def deployments_running(*, user: Any, real: bool = False) -> int:
-    """Running deployments (live or paper). Hook: deployments arrive with the live-trading issue;
-    until then nobody runs one."""
-    return 0
+    """Running (or paused: still holding a slot) deployments, live or paper; ``real``: real-money only."""
+    from trading.live.selectors import deployments_running as active
+
+    return active(user=user, real=True if real else None).count()
 
 
 __all__ = [

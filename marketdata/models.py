@@ -64,3 +64,25 @@ class Instrument(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+class BarIngest(models.Model):
+    """One scheduled refresh of daily bars after the close (``marketdata.ingest``): which symbols it
+    was asked for, which it updated and from which provider, which it missed and why."""
+
+    day = models.DateField(_("trading day"), db_index=True)
+    started_at = models.DateTimeField(_("started"))
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    symbols = models.PositiveIntegerField(_("symbols asked"), default=0)
+    updated = models.PositiveIntegerField(_("symbols updated"), default=0)
+    providers = models.JSONField(_("provider per symbol"), default=dict, blank=True)
+    missing = models.JSONField(_("symbols missed, with the reason"), default=dict, blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("bar ingest")
+        verbose_name_plural = _("bar ingests")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.updated}/{self.symbols}"

@@ -143,3 +143,4 @@ ZERO = Decimal(0)
 # The paper broker's book lives in its own module; imported here so Django finds its models.
 from trading.paper.models import *  # noqa: E402,F401,F403
 from trading.orders.models import *  # noqa: E402,F401,F403
+from trading.live.models import *  # noqa: E402,F401,F403
