@@ -1,6 +1,7 @@
 from django.urls import path
 
 from trading import api, views
+from trading.live import api_urls as live_api_urls, urls as live_urls
 from trading.orders import api_urls as order_api_urls, urls as order_urls
 
 app_name = "trading"
@@ -15,6 +16,7 @@ urlpatterns = [
     path("accounts/<int:pk>/limits/", views.limits, name="limits"),
     path("accounts/<int:pk>/delete/", views.delete, name="delete"),
     *order_urls.urlpatterns,
+    *live_urls.urlpatterns,
 ]
 
 api_urlpatterns = [
@@ -25,4 +27,5 @@ api_urlpatterns = [
     path("broker-accounts/<int:pk>/rotate-keys/", api.BrokerAccountRotateApi.as_view(), name="broker_account_rotate"),
     path("broker-accounts/<int:pk>/limits/", api.BrokerAccountLimitsApi.as_view(), name="broker_account_limits"),
     *order_api_urls.api_urlpatterns,
+    *live_api_urls.api_urlpatterns,
 ]

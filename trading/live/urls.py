@@ -1,0 +1,3 @@
+"""Pages of deployments, in the ``trading`` namespace under ``/trading/deployments/``."""
+
+urlpatterns: list = []
