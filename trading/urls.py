@@ -1,7 +1,7 @@
 from django.urls import path
 
 from trading import api, views
-from trading.live import api_urls as live_api_urls, urls as live_urls
+from trading.live import api_urls as live_api_urls, risk_urls as live_risk_urls, urls as live_urls
 from trading.orders import api_urls as order_api_urls, urls as order_urls
 
 app_name = "trading"
@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/<int:pk>/delete/", views.delete, name="delete"),
     *order_urls.urlpatterns,
     *live_urls.urlpatterns,
+    *live_risk_urls.urlpatterns,
 ]
 
 api_urlpatterns = [
@@ -28,4 +29,5 @@ api_urlpatterns = [
     path("broker-accounts/<int:pk>/limits/", api.BrokerAccountLimitsApi.as_view(), name="broker_account_limits"),
     *order_api_urls.api_urlpatterns,
     *live_api_urls.api_urlpatterns,
+    *live_risk_urls.api_urlpatterns,
 ]
