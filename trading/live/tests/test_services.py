@@ -1,0 +1,130 @@
+"""Deployment services: the go-live rules a user meets (capital, plan limits, real money, one owner
+per symbol), each state change audited, another user's deployment out of reach."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from core.audit import Actor
+from core.errors import ApplicationError, NotFound, PermissionDenied
+from core.models import AuditEntry
+from coupons.tests.helpers import free_limits
+from strategies.tests.factories import StrategyFactory
+from trading.live import selectors, services
+from trading.live.models import DeploymentState, SymbolClaim
+from trading.models import BrokerAccount
+from trading.services import broker_account_open_paper
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _limits(db):
+    free_limits(max_running_deployments=3, max_real_deployments=1, max_symbols_per_deployment=5)
+
+
+def paper(user, cash=10_000_000):
+    return broker_account_open_paper(actor=Actor.of_user(user), owner=user, nickname="모의", cash=cash)
+
+
+def real_account(user, equity="50000000"):
+    return BrokerAccount.objects.create(owner=user, broker="kis", environment="real", account_no="50123456-01",
+                                        nickname="실전", status="active",
+                                        balance_snapshot={"total_evaluation": equity, "positions": []})
+
+
+def create(user, account, **kwargs):
+    strategy = kwargs.pop("strategy", None) or StrategyFactory(owner=user)
+    values = {"name": "", "capital": Decimal(5_000_000)} | kwargs
+    return services.deployment_create(actor=Actor.of_user(user), strategy=strategy, account=account, **values)
+
+
+def test_a_draft_takes_the_strategy_universe_and_starting_snapshots_and_claims(user):
+    account = paper(user)
+    deployment = create(user, account)
+    assert deployment.state == DeploymentState.DRAFT and deployment.symbols == ["000660", "005930"]
+    assert not SymbolClaim.objects.exists()
+    started = services.deployment_start(actor=Actor.of_user(user), deployment=deployment)
+    assert started.state == DeploymentState.RUNNING and started.params == {"fast": 10, "slow": 30}
+    assert started.risk["sizing"] == "equal_weight"
+    assert set(SymbolClaim.objects.filter(deployment=started).values_list("symbol", flat=True)) == {"000660",
+                                                                                                    "005930"}
+    assert list(AuditEntry.objects.filter(object_type="trading.deployment", object_id=str(started.pk)).values_list("action", flat=True).order_by(
+        "id")) == ["deployment.create", "deployment.start"]
+
+
+def test_capital_beyond_the_accounts_equity_is_refused_on_the_capital_field(user):
+    account = paper(user, cash=10_000_000)
+    services.deployment_start(actor=Actor.of_user(user), deployment=create(user, account, capital=Decimal(6_000_000)))
+    with pytest.raises(ApplicationError) as refused:
+        create(user, account, capital=Decimal(5_000_000))
+    assert refused.value.field == "capital" and "4,000,000" in refused.value.message
+
+
+def test_a_second_deployment_on_the_same_symbol_is_blocked_with_the_first_ones_name(user):
+    account = paper(user)
+    first = services.deployment_start(actor=Actor.of_user(user),
+                                      deployment=create(user, account, name="첫째", capital=Decimal(3_000_000)))
+    second = services.deployment_start(actor=Actor.of_user(user), deployment=create(
+        user, account, name="둘째", capital=Decimal(3_000_000), strategy=StrategyFactory(owner=user,
+                                                                                         codes=["005930", "005380"])))
+    blocked = services.claims_blocked(second)
+    assert list(blocked) == ["005930"] and "첫째" in blocked["005930"]
+    assert SymbolClaim.objects.get(symbol="005930").deployment == first
+    assert SymbolClaim.objects.get(symbol="005380").deployment == second
+
+
+def test_real_money_needs_the_explicit_confirmation_and_its_plan_slot(user):
+    account = real_account(user)
+    deployment = create(user, account)
+    assert deployment.real_money
+    with pytest.raises(ApplicationError) as refused:
+        services.deployment_start(actor=Actor.of_user(user), deployment=deployment)
+    assert refused.value.code == "real_money_unconfirmed"
+    started = services.deployment_start(actor=Actor.of_user(user), deployment=deployment, confirm_real=True)
+    assert started.confirmed_real_at is not None
+    another = create(user, account, name="또 하나", capital=Decimal(1_000_000),
+                     strategy=StrategyFactory(owner=user, codes=["035420"]))
+    with pytest.raises(ApplicationError) as limited:
+        services.deployment_start(actor=Actor.of_user(user), deployment=another, confirm_real=True)
+    assert limited.value.code == "plan_limit"
+
+
+def test_real_money_with_2fa_on_is_confirmed_only_where_the_second_factor_can_be_asked(user):
+    from allauth.mfa.models import Authenticator
+
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    deployment = create(user, real_account(user))
+    with pytest.raises(PermissionDenied):
+        services.deployment_start(actor=Actor.of_user(user, door="api"), deployment=deployment, confirm_real=True)
+    assert selectors.deployment_get(user=user, pk=deployment.pk).state == DeploymentState.DRAFT
+
+
+def test_pause_resume_stop_and_another_users_reach(user, other_user):
+    deployment = services.deployment_start(actor=Actor.of_user(user), deployment=create(user, paper(user)))
+    with pytest.raises(NotFound):
+        services.deployment_pause(actor=Actor.of_user(other_user), deployment=deployment)
+    with pytest.raises(NotFound):
+        selectors.deployment_get(user=other_user, pk=deployment.pk)
+    paused = services.deployment_pause(actor=Actor.of_user(user), deployment=deployment, reason="휴가")
+    assert paused.state == DeploymentState.PAUSED
+    with pytest.raises(ApplicationError):
+        services.deployment_pause(actor=Actor.of_user(user), deployment=paused)
+    resumed = services.deployment_resume(actor=Actor.of_user(user), deployment=paused)
+    stopped = services.deployment_stop(actor=Actor.of_user(user), deployment=resumed)
+    assert stopped.state == DeploymentState.STOPPED and not SymbolClaim.objects.exists()  # nothing held
+    actions = list(AuditEntry.objects.filter(object_type="trading.deployment", object_id=str(deployment.pk))
+                   .order_by("id").values_list("action", flat=True))
+    assert actions[-3:] == ["deployment.pause", "deployment.resume", "deployment.stop"]
+
+
+def test_bad_input_is_named_on_its_field(user):
+    account = paper(user)
+    for kwargs, field in [({"symbols": ["999999"]}, "symbols"), ({"symbols": []}, "symbols"),
+                          ({"timing": "interval"}, "interval_minutes"), ({"capital": Decimal(0)}, "capital"),
+                          ({"symbols": ["005930", "000660", "005380", "035420", "035720", "068270"]}, "symbols")]:
+        with pytest.raises(ApplicationError) as refused:
+            create(user, account, **kwargs)
+        assert refused.value.field == field or refused.value.code == "plan_limit", kwargs
