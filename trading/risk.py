@@ -36,6 +36,33 @@ Account rules (inputs the caller reads from the account, the user's settings and
 - **Duplicate-looking order**: the same symbol, side, quantity and price as one of the account's
   orders placed within ``duplicate_window`` (default 10 s): ``duplicate_order``, overridable.
 - **Kill switches**: account, user, global; each on switch is its own failure.
+
+Conflict guard (the section of that name below): pure rules over the live-trading intents of one
+decision time, across every deployment of the platform. Each rule returns a ``GuardVerdict``:
+passed, trimmed (the new ``quantity``, whole lots) or blocked, with the ``Failure`` that says why
+(code, field, message naming the rule and the numbers). Rules, in the order applied:
+
+1. **Symbol owner** ``symbol_owner(intent, claims, buckets)``: one owner per (account, symbol); an
+   intent (buy or sell) on a symbol another deployment of the account owns (its claim) or holds is
+   blocked, naming that deployment.
+2. **Capital bucket** ``capital_bucket(intent, bucket, spent)``: a buy spends only what is left of
+   its deployment's allotment (allotment − cost of its open positions − open buys − earlier buys
+   of this decision); trimmed to fit, blocked when not one lot fits. Beside it, for allotments:
+   ``allotment_failures(capital=, allotted=, equity=)`` (the sum of an account's allotments never
+   exceeds its equity when one is made) and ``buckets_rescale(allotments, held, equity)`` (after a
+   loss, buckets shrink in proportion to equity, never below what each holds).
+3. **The user's spread** (``SpreadRules``, percents of the user's equity; None: no limit):
+   ``daily_loss_limit`` (today's loss reached the limit: every buy blocked, and the caller pauses
+   all the user's deployments: ``daily_loss_users(context)``), ``max_symbols_held`` (a buy of one
+   more symbol past the most allowed is blocked), ``symbol_share`` and ``sector_share`` (a buy
+   trimmed to fit the share of equity in one symbol or sector, blocked when nothing fits).
+4. **Platform cap** ``platform_cap(intents_for_symbol, adv, share)``: the platform's total order
+   value in one symbol at one decision time is at most ``share`` (default 1 %) of the symbol's
+   average daily traded value; buys that want more share it pro rata (cap × want / total want,
+   rounded down to lots), in one step over every deployment's intents for that symbol.
+
+Sells meet only the owner rule (exits must be able to leave). The entry point applies them all:
+``guard_intents(intents: Sequence[GuardIntent], context: GuardContext) -> list[GuardVerdict]``.
 """
 
 from __future__ import annotations
@@ -620,3 +647,463 @@ def check_order(intent: OrderIntent, *, instrument: InstrumentRules | None, mark
     if not confirm:
         failures += duplicate_failures(intent, recent_orders, limits.duplicate_window, now)
     return CheckResult(tuple(failures), moment)
+
+
+# == Conflict guard ================================================================================
+# Pure rules over the live-trading intents of one decision time (see the module docstring's
+# "Conflict guard" part for the rules, their order and the signatures).
+DEFAULT_PLATFORM_SHARE = Decimal("0.01")  # 1 % of a symbol's average daily traded value per decision time
+DEFAULT_ADV_DAYS = 20  # the days the average daily traded value is taken over
+HUNDRED = Decimal(100)
+WON = Decimal(1)
+
+MESSAGES.update({
+    "symbol_owner": gettext_noop(
+        "{symbol} in this account belongs to your deployment “{name}”: one deployment per symbol and account, "
+        "so this one does not trade it."),
+    "capital_bucket": gettext_noop(
+        "This deployment's capital is {allotment} KRW and {used} KRW of it is in positions and open buys, so "
+        "{left} KRW is left: {allowed} of the {wanted} {symbol} wanted fit at {price} KRW."),
+    "daily_loss_limit": gettext_noop(
+        "Today's loss is {loss} KRW, {share} % of your equity at the start of the day ({equity} KRW), past your "
+        "daily loss limit of {maximum} %: no new buys today, and your deployments are paused."),
+    "max_symbols": gettext_noop(
+        "You already hold {held} symbols, the most your risk settings allow ({maximum}): {symbol} would be one "
+        "more, so it is not bought."),
+    "symbol_share": gettext_noop(
+        "Your limit in one symbol is {maximum} % of your equity ({limit} of {equity} KRW); {symbol} already takes "
+        "{used} KRW, so {allowed} of the {wanted} wanted fit at {price} KRW."),
+    "sector_share": gettext_noop(
+        "Your limit in one sector is {maximum} % of your equity ({limit} of {equity} KRW); {sector} already takes "
+        "{used} KRW, so {allowed} of the {wanted} {symbol} wanted fit at {price} KRW."),
+    "platform_cap": gettext_noop(
+        "The platform's orders in {symbol} at one time are capped at {maximum} % of its average daily traded "
+        "value ({cap} of {adv} KRW); this decision's orders want {total} KRW, so each gets its fair share: "
+        "{allowed} of the {wanted} wanted."),
+    "allotment_over_equity": gettext_noop(
+        "The account's equity is {equity} KRW and {allotted} KRW of it is already allotted to other deployments: "
+        "at most {free} KRW is left."),
+})
+
+
+def _won(value: Decimal) -> str:
+    return amount(value.quantize(WON, rounding=ROUND_HALF_UP))
+
+
+class VerdictKind(enum.StrEnum):
+    """The guard's decision on one intent (the values of ``trading.live.models.Verdict``)."""
+
+    PASSED = "passed"
+    TRIMMED = "trimmed"
+    BLOCKED = "blocked"
+
+
+@dataclass(frozen=True)
+class GuardIntent:
+    """What one deployment wants to order at this decision time (``sector`` "" when unknown)."""
+
+    deployment_id: int
+    user_id: int
+    account_id: int
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal  # the price it was sized with (KRW)
+    lot: Decimal = Decimal(1)
+    sector: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "side", Side(self.side))
+        for name in ("quantity", "price", "lot"):
+            object.__setattr__(self, name, _decimal(getattr(self, name)))
+        if self.quantity < 0 or self.price <= 0 or self.lot <= 0:
+            raise ValueError("a guard intent needs a quantity of 0 or more, a price and a lot above 0")
+
+    @property
+    def value(self) -> Decimal:
+        return self.quantity * self.price
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    """The guard's decision on ``intent``: ``quantity`` is what may be sent (the intent's when passed,
+    less when trimmed, 0 when blocked); ``failures`` every rule that trimmed or blocked it, in the
+    order applied; ``code`` and ``message`` are the last one's (the deciding rule)."""
+
+    intent: GuardIntent
+    verdict: VerdictKind
+    quantity: Decimal
+    failures: tuple[Failure, ...] = ()
+
+    @classmethod
+    def of(cls, intent: GuardIntent, quantity: Decimal, failure: Failure | None = None) -> GuardVerdict:
+        """The verdict of one rule that allows ``quantity`` of ``intent`` (``failure`` says why less)."""
+        quantity = max(min(quantity, intent.quantity), ZERO)
+        if failure is None or quantity >= intent.quantity:
+            return cls(intent, VerdictKind.PASSED, intent.quantity)
+        kind = VerdictKind.TRIMMED if quantity > 0 else VerdictKind.BLOCKED
+        return cls(intent, kind, quantity, (failure,))
+
+    def then(self, later: GuardVerdict) -> GuardVerdict:
+        """This verdict followed by ``later``'s, a rule applied to what this one allowed."""
+        failures = self.failures + later.failures
+        quantity = min(later.quantity, self.quantity)
+        if quantity >= self.intent.quantity:
+            kind = VerdictKind.PASSED
+        else:
+            kind = VerdictKind.TRIMMED if quantity > 0 else VerdictKind.BLOCKED
+        return GuardVerdict(self.intent, kind, quantity, failures)
+
+    @property
+    def allowed(self) -> GuardIntent:
+        """The intent with the quantity this verdict allows (what the next rule sees)."""
+        return dataclasses.replace(self.intent, quantity=self.quantity)
+
+    @property
+    def code(self) -> str:
+        return self.failures[-1].code if self.failures else ""
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(failure.code for failure in self.failures)
+
+    @property
+    def message(self) -> str:
+        return self.message_in(gettext_noop)
+
+    def message_in(self, translate: Callable[[str], str]) -> str:
+        return self.failures[-1].message_in(translate) if self.failures else ""
+
+
+@dataclass(frozen=True)
+class SymbolOwner:
+    """The deployment that owns a symbol in an account (its ``SymbolClaim``)."""
+
+    deployment_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A deployment's capital bucket (KRW): its ``allotment``, what its open positions cost
+    (``invested``), what its open buy orders may still spend (``open_buys``), and the quantity it
+    holds per symbol (``held``: the owner rule counts a holding as ownership)."""
+
+    account_id: int
+    allotment: Decimal
+    invested: Decimal = ZERO
+    open_buys: Decimal = ZERO
+    name: str = ""
+    held: Mapping[str, Decimal] = dataclasses.field(default_factory=dict)
+
+    @property
+    def left(self) -> Decimal:
+        return self.allotment - self.invested - self.open_buys
+
+
+@dataclass(frozen=True)
+class UserBook:
+    """A user's money across their accounts: ``equity`` (KRW, now) and the market value of what
+    they hold (and open buys will add) per symbol, with each held symbol's sector when known."""
+
+    equity: Decimal = ZERO
+    values: Mapping[str, Decimal] = dataclasses.field(default_factory=dict)
+    sectors: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpreadRules:
+    """A user's spread rules, as ``RiskSettings`` stores them: shares in percent (20 = 20 %) of
+    the user's equity; None: no limit of that kind."""
+
+    max_symbol_share: Decimal | None = None
+    max_sector_share: Decimal | None = None
+    max_symbols: int | None = None
+    daily_loss_limit: Decimal | None = None  # percent of the day's starting equity
+
+    FIELDS: ClassVar[tuple[str, ...]] = ("max_symbol_share", "max_sector_share", "max_symbols", "daily_loss_limit")
+
+    @classmethod
+    def of(cls, settings: object | None) -> SpreadRules:
+        """The rules of any object with the four fields (a ``RiskSettings`` row); None: no limits."""
+        if settings is None:
+            return cls()
+        return cls(**{name: getattr(settings, name) for name in cls.FIELDS})
+
+
+@dataclass(frozen=True)
+class GuardContext:
+    """Everything the guard reads at one decision time (mappings keyed as named; all optional).
+
+    ``claims``: (account id, symbol) → owner. ``buckets``: deployment id → its bucket (a buy of a
+    deployment without one is blocked: nothing is allotted). ``books``, ``rules``, ``pnl_today``:
+    user id → their book, spread rules and today's P&L (KRW, a loss is negative). ``adv``: symbol →
+    average daily traded value (KRW, over ``DEFAULT_ADV_DAYS``). ``platform_share``: the platform
+    cap as a fraction (0.01 = 1 %); None: no cap.
+    """
+
+    claims: Mapping[tuple[int, str], SymbolOwner] = dataclasses.field(default_factory=dict)
+    buckets: Mapping[int, Bucket] = dataclasses.field(default_factory=dict)
+    books: Mapping[int, UserBook] = dataclasses.field(default_factory=dict)
+    rules: Mapping[int, SpreadRules] = dataclasses.field(default_factory=dict)
+    pnl_today: Mapping[int, Decimal] = dataclasses.field(default_factory=dict)
+    adv: Mapping[str, Decimal] = dataclasses.field(default_factory=dict)
+    platform_share: Decimal | None = DEFAULT_PLATFORM_SHARE
+
+
+def _fit(intent: GuardIntent, budget: Decimal) -> Decimal:
+    """Whole lots of ``intent`` that ``budget`` (KRW) pays for, at most the intent's quantity."""
+    if budget <= 0:
+        return ZERO
+    return min(floor_to_lot(budget / intent.price, intent.lot), intent.quantity)
+
+
+def _numbers(intent: GuardIntent, allowed: Decimal) -> dict[str, str]:
+    return {"symbol": intent.symbol, "allowed": amount(allowed), "wanted": amount(intent.quantity),
+            "price": amount(intent.price)}
+
+
+# -- rule 1: one owner per (account, symbol) ----------------------------------------------------------
+def symbol_owner(intent: GuardIntent, claims: Mapping[tuple[int, str], SymbolOwner],
+                 buckets: Mapping[int, Bucket] | None = None) -> GuardVerdict:
+    """Blocked (``symbol_owner``, buys and sells alike) when another deployment of the intent's
+    account owns the symbol (its claim) or, unclaimed, holds it; the message names that deployment."""
+    owner = claims.get((intent.account_id, intent.symbol))
+    if owner is None:
+        owner = next((SymbolOwner(deployment_id, bucket.name) for deployment_id, bucket in buckets.items()
+                      if deployment_id != intent.deployment_id and bucket.account_id == intent.account_id
+                      and bucket.held.get(intent.symbol, ZERO) > 0), None)
+    if owner is None or owner.deployment_id == intent.deployment_id:
+        return GuardVerdict.of(intent, intent.quantity)
+    return GuardVerdict.of(intent, ZERO, Failure("symbol_owner", "symbol", {"symbol": intent.symbol,
+                                                                          "name": owner.name}))
+
+
+# -- rule 2: capital buckets ----------------------------------------------------------------------------
+def capital_bucket(intent: GuardIntent, bucket: Bucket | None, spent: Decimal = ZERO) -> GuardVerdict:
+    """A buy spends only what is left of the deployment's allotment (less ``spent``: what its earlier
+    buys of this decision took): trimmed to the whole lots that fit, blocked when not one does
+    (``capital_bucket``). No bucket: nothing is allotted. Sells pass."""
+    if intent.side is Side.SELL:
+        return GuardVerdict.of(intent, intent.quantity)
+    bucket = bucket or Bucket(account_id=intent.account_id, allotment=ZERO)
+    left = bucket.left - spent
+    allowed = _fit(intent, left)
+    if allowed >= intent.quantity:
+        return GuardVerdict.of(intent, allowed)
+    return GuardVerdict.of(intent, allowed, Failure("capital_bucket", "quantity", {
+        **_numbers(intent, allowed), "allotment": _won(bucket.allotment),
+        "used": _won(bucket.allotment - left), "left": _won(max(left, ZERO))}))
+
+
+def allotment_failures(*, capital: Decimal, allotted: Decimal, equity: Decimal) -> list[Failure]:
+    """``allotment_over_equity`` when allotting ``capital`` beside what the account's other active
+    deployments already have (``allotted``) would exceed the account's ``equity``."""
+    if allotted + capital <= equity:
+        return []
+    return [Failure("allotment_over_equity", "capital", {"equity": _won(equity), "allotted": _won(allotted),
+                                                         "free": _won(max(equity - allotted, ZERO))})]
+
+
+def buckets_rescale(allotments: Mapping[int, Decimal], held: Mapping[int, Decimal],
+                    equity: Decimal) -> dict[int, Decimal]:
+    """The allotments after the account's ``equity`` fell below their sum: each shrinks in proportion
+    (whole KRW, rounded down), never below what its deployment holds (``held``, KRW; then the others
+    shrink more so the sum meets the equity when it can). Never grows one: when the sum fits, the
+    allotments come back unchanged."""
+    if sum(allotments.values(), ZERO) <= equity:
+        return dict(allotments)
+    floors = {key: min(max(held.get(key, ZERO), ZERO), allotment) for key, allotment in allotments.items()}
+    fixed: dict[int, Decimal] = {}
+    while True:
+        free = [key for key in allotments if key not in fixed]
+        base = sum((allotments[key] for key in free), ZERO)
+        factor = max(equity - sum(fixed.values(), ZERO), ZERO) / base if base > 0 else ZERO
+        pinned = [key for key in free if allotments[key] * factor < floors[key]]
+        if not pinned:
+            break
+        fixed.update({key: floors[key] for key in pinned})
+    scaled = {key: max((allotments[key] * factor).to_integral_value(rounding=ROUND_FLOOR), floors[key])
+              for key in allotments if key not in fixed}
+    return {key: fixed.get(key, scaled.get(key)) for key in allotments}
+
+
+# -- rule 3: the user's spread ----------------------------------------------------------------------
+def daily_loss_breached(rules: SpreadRules, equity: Decimal, pnl_today: Decimal) -> bool:
+    """Today's loss reached the daily loss limit, a percent of the day's starting equity
+    (``equity`` now less today's P&L)."""
+    loss = -pnl_today
+    if rules.daily_loss_limit is None or loss <= 0:
+        return False
+    start = equity - pnl_today
+    return start <= 0 or loss >= start * rules.daily_loss_limit / HUNDRED
+
+
+def daily_loss_limit(intent: GuardIntent, rules: SpreadRules, equity: Decimal, pnl_today: Decimal) -> GuardVerdict:
+    """Every buy blocked (``daily_loss_limit``) once today's loss reached the limit: the caller then
+    pauses all the user's deployments. Sells pass."""
+    if intent.side is Side.SELL or not daily_loss_breached(rules, equity, pnl_today):
+        return GuardVerdict.of(intent, intent.quantity)
+    start = equity - pnl_today
+    share = -pnl_today / start if start > 0 else Decimal(1)
+    return GuardVerdict.of(intent, ZERO, Failure("daily_loss_limit", None, {
+        "loss": _won(-pnl_today), "share": _percent(share), "equity": _won(start),
+        "maximum": amount(rules.daily_loss_limit)}))
+
+
+def max_symbols_held(intent: GuardIntent, rules: SpreadRules, held: Iterable[str]) -> GuardVerdict:
+    """A buy of a symbol the user does not hold is blocked (``max_symbols``) when they already hold
+    the most symbols their rules allow (``held``: the symbols held, and bought earlier this decision)."""
+    held = set(held)
+    if intent.side is Side.SELL or rules.max_symbols is None or intent.symbol in held \
+            or len(held) < rules.max_symbols:
+        return GuardVerdict.of(intent, intent.quantity)
+    return GuardVerdict.of(intent, ZERO, Failure("max_symbols", "symbol", {
+        "symbol": intent.symbol, "held": str(len(held)), "maximum": str(rules.max_symbols)}))
+
+
+def _share_rule(intent: GuardIntent, code: str, maximum: Decimal | None, equity: Decimal, used: Decimal,
+                **params: str) -> GuardVerdict:
+    if intent.side is Side.SELL or maximum is None:
+        return GuardVerdict.of(intent, intent.quantity)
+    limit = max(equity, ZERO) * maximum / HUNDRED
+    allowed = _fit(intent, limit - used)
+    if allowed >= intent.quantity:
+        return GuardVerdict.of(intent, allowed)
+    return GuardVerdict.of(intent, allowed, Failure(code, "quantity", {
+        **_numbers(intent, allowed), "maximum": amount(maximum), "limit": _won(limit),
+        "equity": _won(max(equity, ZERO)), "used": _won(used), **params}))
+
+
+def symbol_share(intent: GuardIntent, rules: SpreadRules, equity: Decimal, used: Decimal) -> GuardVerdict:
+    """A buy trimmed so the user's value in the symbol (``used``: held, open buys and this
+    decision's earlier buys) stays within ``max_symbol_share`` % of ``equity``; blocked when not one
+    lot fits (``symbol_share``). Sells pass."""
+    return _share_rule(intent, "symbol_share", rules.max_symbol_share, equity, used)
+
+
+def sector_share(intent: GuardIntent, rules: SpreadRules, equity: Decimal, used: Decimal) -> GuardVerdict:
+    """As ``symbol_share`` for the intent's sector (``used``: the user's value in that sector) and
+    ``max_sector_share`` (``sector_share``); an intent of no known sector passes."""
+    if not intent.sector:
+        return GuardVerdict.of(intent, intent.quantity)
+    return _share_rule(intent, "sector_share", rules.max_sector_share, equity, used, sector=intent.sector)
+
+
+# -- rule 4: the platform cap per symbol --------------------------------------------------------------
+def platform_cap(intents_for_symbol: Sequence[GuardIntent], adv: Decimal | None,
+                 share: Decimal | None) -> list[GuardVerdict]:
+    """One verdict per intent (same order) for every deployment's intents in ONE symbol at one
+    decision time: their total order value is capped at ``share`` (a fraction) of the symbol's
+    average daily traded value ``adv``. Sells are never cut but use the cap first; when the buys
+    want more than is left, each buy gets its fair share, cap left × its value / all buys' value,
+    rounded down to whole lots (so the shares sum within the cap; what rounding leaves is unused).
+    No ``adv`` or ``share``: no cap. Raises ValueError for intents of several symbols."""
+    if len({intent.symbol for intent in intents_for_symbol}) > 1:
+        raise ValueError("platform_cap takes the intents of one symbol")
+    passed = [GuardVerdict.of(intent, intent.quantity) for intent in intents_for_symbol]
+    if adv is None or share is None or not intents_for_symbol:
+        return passed
+    cap = max(adv, ZERO) * share
+    sold = sum((intent.value for intent in intents_for_symbol if intent.side is Side.SELL), ZERO)
+    wanted = sum((intent.value for intent in intents_for_symbol if intent.side is Side.BUY), ZERO)
+    if sold + wanted <= cap:
+        return passed
+    room = max(cap - sold, ZERO)
+    verdicts = []
+    for intent in intents_for_symbol:
+        if intent.side is Side.SELL or intent.quantity == 0:
+            verdicts.append(GuardVerdict.of(intent, intent.quantity))
+            continue
+        allowed = _fit(intent, room * intent.value / wanted)
+        verdicts.append(GuardVerdict.of(intent, allowed, Failure("platform_cap", "quantity", {
+            **_numbers(intent, allowed), "maximum": _percent(share), "cap": _won(cap), "adv": _won(adv),
+            "total": _won(sold + wanted)})))
+    return verdicts
+
+
+# -- all rules, one decision time ------------------------------------------------------------------
+@dataclass
+class _Spent:
+    """What the buys passed so far in this decision add: per deployment (KRW), per user and symbol,
+    per user and sector (KRW), and the symbols each user now holds or buys."""
+
+    bucket: dict[int, Decimal] = dataclasses.field(default_factory=dict)
+    symbol: dict[tuple[int, str], Decimal] = dataclasses.field(default_factory=dict)
+    sector: dict[tuple[int, str], Decimal] = dataclasses.field(default_factory=dict)
+    held: dict[int, set[str]] = dataclasses.field(default_factory=dict)
+
+
+def _holding(user_id: int, book: UserBook, spent: _Spent) -> set[str]:
+    if user_id not in spent.held:
+        spent.held[user_id] = {symbol for symbol, value in book.values.items() if value > 0}
+    return spent.held[user_id]
+
+
+def _sector_used(intent: GuardIntent, book: UserBook, spent: _Spent) -> Decimal:
+    held = sum((value for symbol, value in book.values.items() if book.sectors.get(symbol) == intent.sector), ZERO)
+    return held + spent.sector.get((intent.user_id, intent.sector), ZERO)
+
+
+def _guard_one(intent: GuardIntent, context: GuardContext, spent: _Spent) -> GuardVerdict:
+    """Rules 1-3 for one intent, each on what the previous allowed; a buy that passes (or is
+    trimmed) is added to ``spent``."""
+    verdict = symbol_owner(intent, context.claims, context.buckets)
+    if verdict.verdict is VerdictKind.BLOCKED or intent.side is Side.SELL:
+        return verdict
+    user = intent.user_id
+    book = context.books.get(user, UserBook())
+    rules = context.rules.get(user, SpreadRules())
+    symbol_used = book.values.get(intent.symbol, ZERO) + spent.symbol.get((user, intent.symbol), ZERO)
+    steps: list[Callable[[GuardIntent], GuardVerdict]] = [
+        lambda allowed: capital_bucket(allowed, context.buckets.get(intent.deployment_id),
+                                       spent.bucket.get(intent.deployment_id, ZERO)),
+        lambda allowed: daily_loss_limit(allowed, rules, book.equity, context.pnl_today.get(user, ZERO)),
+        lambda allowed: max_symbols_held(allowed, rules, _holding(user, book, spent)),
+        lambda allowed: symbol_share(allowed, rules, book.equity, symbol_used),
+        lambda allowed: sector_share(allowed, rules, book.equity, _sector_used(intent, book, spent)),
+    ]
+    for step in steps:
+        verdict = verdict.then(step(verdict.allowed))
+        if verdict.verdict is VerdictKind.BLOCKED:
+            return verdict
+    value = verdict.quantity * intent.price
+    spent.bucket[intent.deployment_id] = spent.bucket.get(intent.deployment_id, ZERO) + value
+    spent.symbol[(user, intent.symbol)] = spent.symbol.get((user, intent.symbol), ZERO) + value
+    if intent.sector:
+        spent.sector[(user, intent.sector)] = spent.sector.get((user, intent.sector), ZERO) + value
+    _holding(user, book, spent).add(intent.symbol)
+    return verdict
+
+
+def guard_intents(intents: Sequence[GuardIntent], context: GuardContext) -> list[GuardVerdict]:
+    """The guard's verdict on every intent of one decision time (same order as ``intents``).
+
+    Rules in order, each on the quantity the previous allowed, stopping at the first block:
+    1. ``symbol_owner`` (buys and sells); 2. ``capital_bucket``; 3. the user's spread:
+    ``daily_loss_limit``, ``max_symbols``, ``symbol_share``, ``sector_share``; 4. ``platform_cap``
+    over every surviving intent of each symbol at once. Sells meet only rule 1 (exits must be able
+    to leave) and use the platform cap before buys. Intents are taken in the order given: an earlier
+    buy of a deployment or user spends its bucket and limits first (pass them in the order they
+    should be served). Pure: ``context`` is not changed.
+    """
+    spent = _Spent()
+    verdicts = [_guard_one(intent, context, spent) for intent in intents]
+    by_symbol: dict[str, list[int]] = {}
+    for index, verdict in enumerate(verdicts):
+        if verdict.verdict is not VerdictKind.BLOCKED:
+            by_symbol.setdefault(verdict.intent.symbol, []).append(index)
+    for symbol, indexes in by_symbol.items():
+        capped = platform_cap([verdicts[index].allowed for index in indexes], context.adv.get(symbol),
+                              context.platform_share)
+        for index, verdict in zip(indexes, capped, strict=True):
+            verdicts[index] = verdicts[index].then(verdict)
+    return verdicts
+
+
+def daily_loss_users(context: GuardContext) -> set[int]:
+    """The users whose loss today reached their daily loss limit (pause all their deployments),
+    whether or not they have a buy at this decision time."""
+    return {user for user, rules in context.rules.items()
+            if daily_loss_breached(rules, context.books.get(user, UserBook()).equity,
+                                   context.pnl_today.get(user, ZERO))}
