@@ -1,0 +1,116 @@
+"""``/ws/realtime/<code>/``: one instrument's ticks, for signed-in users.
+
+A socket joins ``price_group(code)`` (every tick :func:`trading.realtime.fanout.publish_tick`
+sends reaches it, from whichever process published), gets the last tick at once, then each tick as
+it comes: ``{symbol, price, at, change, change_rate, volume, source, delayed}`` (numbers as
+strings, ``at`` ISO 8601). The process counts its viewers per symbol (``interest``): the upstream
+feeds subscribe to the symbols somebody watches, once, however many sockets show them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from core import realtime
+from core.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
+from trading.realtime import fanout, interest, price_group
+
+logger = logging.getLogger(__name__)
+
+# What the route accepts as a code (marketdata.Instrument.code: 005930, 0001A0, Q520057, KRW-BTC);
+# anything else is refused by the catch-all route before a consumer exists.
+CODE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9-]{0,19}"
+TICK_FIELDS = ("symbol", "price", "at", "change", "change_rate", "volume", "source", "delayed")
+
+# Codes this process found in the database (instruments are never deleted while served).
+_known_codes: set[str] = set()
+
+
+def tick_payload(message: dict[str, Any]) -> dict[str, Any]:
+    """What a browser receives of a ``tick_message``."""
+    return {name: message.get(name) for name in TICK_FIELDS}
+
+
+@database_sync_to_async
+def _instrument_exists(code: str) -> bool:
+    if code in _known_codes:
+        return True
+    from marketdata.models import Instrument
+
+    if Instrument.objects.filter(code=code).exists():
+        _known_codes.add(code)
+        return True
+    return False
+
+
+class PriceConsumer(AsyncJsonWebsocketConsumer):
+    symbol: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        code = self.scope["url_route"]["kwargs"]["code"]
+        # Accept, then close with our code: a refusal during the handshake reaches the browser as
+        # 1006, which looks like a server that is down and would be retried for ever.
+        if user is None or not user.is_authenticated:
+            await self.accept()
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not await _instrument_exists(code):
+            await self.accept()
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        realtime.remember_server_loop()
+        self.symbol = code
+        await self.channel_layer.group_add(price_group(code), self.channel_name)
+        await self.accept()
+        await sync_to_async(interest.viewer_joined)(code)
+        _keep_touching()
+        last = await sync_to_async(fanout.last_tick_message)(code)
+        if last is not None:
+            await self.send_json(tick_payload(last))
+
+    async def disconnect(self, code: int) -> None:
+        if self.symbol is None:
+            return
+        symbol, self.symbol = self.symbol, None
+        await self.channel_layer.group_discard(price_group(symbol), self.channel_name)
+        await sync_to_async(interest.viewer_left)(symbol)
+
+    async def receive_json(self, content: Any, **kwargs) -> None:
+        # Server-to-client only; a ping keeps proxies from idling the socket out.
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"event": "pong"})
+
+    async def price_tick(self, message: dict[str, Any]) -> None:
+        await self.send_json(tick_payload(message))
+
+
+# -- one toucher per process -------------------------------------------------------------------
+_toucher: asyncio.Task | None = None
+
+
+def _keep_touching() -> None:
+    """Start this process's loop that touches its watched symbols (one per process, not per socket:
+    1,000 sockets on a symbol cost one cache write every ``TOUCH_EVERY_SECONDS``)."""
+    global _toucher
+    loop = asyncio.get_running_loop()
+    if _toucher is not None and not _toucher.done() and _toucher.get_loop() is loop:
+        return
+    _toucher = loop.create_task(_touch_while_watched())
+
+
+async def _touch_while_watched() -> None:
+    while True:
+        await asyncio.sleep(interest.TOUCH_EVERY_SECONDS)
+        if not interest.local_symbols():
+            return
+        try:
+            await sync_to_async(interest.touch_local)()
+        except Exception:  # a cache hiccup: the next round tries again
+            logger.warning("could not touch the watched symbols", exc_info=True)
