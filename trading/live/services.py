@@ -258,10 +258,13 @@ def claims_blocked(deployment: Deployment) -> dict[str, str]:
     """The deployment's symbols another deployment owns in the same account: {symbol: message}."""
     taken = (SymbolClaim.objects.filter(account_id=deployment.account_id, symbol__in=deployment.symbols)
              .exclude(deployment=deployment).select_related("deployment"))
-    return {claim.symbol: _("{symbol} in this account belongs to your deployment “{name}”: one deployment per "
-                            "symbol and account, so this one does not trade it.").format(
-                                symbol=claim.symbol, name=claim.deployment.name)
-            for claim in taken}
+    return {claim.symbol: claim_message(claim.symbol, claim.deployment.name) for claim in taken}
+
+
+def claim_message(symbol: str, owner_name: str) -> str:
+    """Why a deployment does not trade ``symbol``: the deployment ``owner_name`` owns it in the account."""
+    return _("{symbol} in this account belongs to your deployment “{name}”: one deployment per "
+             "symbol and account, so this one does not trade it.").format(symbol=symbol, name=owner_name)
 
 
 def _claim(deployment: Deployment) -> None:
@@ -390,7 +393,7 @@ def deployments_pause_all(*, actor: Actor, user: Any, code: str, reason: str) ->
 
 
 __all__ = [
-    "account_equity", "claims_blocked", "claims_release", "deployment_create", "deployment_halt",
+    "account_equity", "claim_message", "claims_blocked", "claims_release", "deployment_create", "deployment_halt",
     "deployment_pause", "deployment_resume", "deployment_start", "deployment_stop", "deployment_update",
     "deployments_pause_all",
 ]
