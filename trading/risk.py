@@ -746,6 +746,8 @@ class GuardVerdict:
 
     def then(self, later: GuardVerdict) -> GuardVerdict:
         """This verdict followed by ``later``'s, a rule applied to what this one allowed."""
+        if not later.failures and later.quantity >= self.quantity:
+            return self
         failures = self.failures + later.failures
         quantity = min(later.quantity, self.quantity)
         if quantity >= self.intent.quantity:
@@ -757,6 +759,8 @@ class GuardVerdict:
     @property
     def allowed(self) -> GuardIntent:
         """The intent with the quantity this verdict allows (what the next rule sees)."""
+        if self.quantity == self.intent.quantity:
+            return self.intent
         return dataclasses.replace(self.intent, quantity=self.quantity)
 
     @property
@@ -864,15 +868,29 @@ def _numbers(intent: GuardIntent, allowed: Decimal) -> dict[str, str]:
 
 
 # -- rule 1: one owner per (account, symbol) ----------------------------------------------------------
+def symbol_holders(buckets: Mapping[int, Bucket]) -> dict[tuple[int, str], list[SymbolOwner]]:
+    """(account, symbol) → the deployments holding it (by their buckets' ``held``)."""
+    holders: dict[tuple[int, str], list[SymbolOwner]] = {}
+    for deployment_id, bucket in buckets.items():
+        for symbol, quantity in bucket.held.items():
+            if quantity > 0:
+                holders.setdefault((bucket.account_id, symbol), []).append(SymbolOwner(deployment_id, bucket.name))
+    return holders
+
+
 def symbol_owner(intent: GuardIntent, claims: Mapping[tuple[int, str], SymbolOwner],
-                 buckets: Mapping[int, Bucket] | None = None) -> GuardVerdict:
+                 buckets: Mapping[int, Bucket] | None = None, *,
+                 holders: Mapping[tuple[int, str], Sequence[SymbolOwner]] | None = None) -> GuardVerdict:
     """Blocked (``symbol_owner``, buys and sells alike) when another deployment of the intent's
-    account owns the symbol (its claim) or, unclaimed, holds it; the message names that deployment."""
-    owner = claims.get((intent.account_id, intent.symbol))
+    account owns the symbol (its claim) or, unclaimed, holds it while this one does not; the message
+    names that deployment. ``holders`` is ``symbol_holders(buckets)`` computed once (else from
+    ``buckets``)."""
+    key = (intent.account_id, intent.symbol)
+    owner = claims.get(key)
     if owner is None:
-        owner = next((SymbolOwner(deployment_id, bucket.name) for deployment_id, bucket in buckets.items()
-                      if deployment_id != intent.deployment_id and bucket.account_id == intent.account_id
-                      and bucket.held.get(intent.symbol, ZERO) > 0), None)
+        held_by = (holders if holders is not None else symbol_holders(buckets or {})).get(key, ())
+        if all(holder.deployment_id != intent.deployment_id for holder in held_by):
+            owner = next(iter(held_by), None)
     if owner is None or owner.deployment_id == intent.deployment_id:
         return GuardVerdict.of(intent, intent.quantity)
     return GuardVerdict.of(intent, ZERO, Failure("symbol_owner", "symbol", {"symbol": intent.symbol,
@@ -1045,10 +1063,11 @@ def _sector_used(intent: GuardIntent, book: UserBook, spent: _Spent) -> Decimal:
     return held + spent.sector.get((intent.user_id, intent.sector), ZERO)
 
 
-def _guard_one(intent: GuardIntent, context: GuardContext, spent: _Spent) -> GuardVerdict:
+def _guard_one(intent: GuardIntent, context: GuardContext,
+               holders: Mapping[tuple[int, str], Sequence[SymbolOwner]], spent: _Spent) -> GuardVerdict:
     """Rules 1-3 for one intent, each on what the previous allowed; a buy that passes (or is
     trimmed) is added to ``spent``."""
-    verdict = symbol_owner(intent, context.claims, context.buckets)
+    verdict = symbol_owner(intent, context.claims, holders=holders)
     if verdict.verdict is VerdictKind.BLOCKED or intent.side is Side.SELL:
         return verdict
     user = intent.user_id
@@ -1087,8 +1106,8 @@ def guard_intents(intents: Sequence[GuardIntent], context: GuardContext) -> list
     buy of a deployment or user spends its bucket and limits first (pass them in the order they
     should be served). Pure: ``context`` is not changed.
     """
-    spent = _Spent()
-    verdicts = [_guard_one(intent, context, spent) for intent in intents]
+    spent, holders = _Spent(), symbol_holders(context.buckets)
+    verdicts = [_guard_one(intent, context, holders, spent) for intent in intents]
     by_symbol: dict[str, list[int]] = {}
     for index, verdict in enumerate(verdicts):
         if verdict.verdict is not VerdictKind.BLOCKED:
