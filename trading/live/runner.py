@@ -8,6 +8,8 @@ clock itself except through its default ``now=None`` → ``core.clock.now()``)::
     decide(*, deployment_ids, now=None, lookback_days=...) -> RunReport # phase 1: intents persisted (pending)
     guard_and_send(*, now=None) -> RunReport                          # phase 2: guard all pending, then send
     place_waiting(*, now=None) -> RunReport                           # buys waiting for their sells' cash
+    daily_loss_pause(*, now=None) -> list[int]                        # users paused by their daily loss limit
+    trading.live.summary.day_summaries(*, day=None, now=None) -> int  # DeploymentDay rows after the close
     slot_at(*, timing, interval_minutes, now, calendar) -> Slot | None
     guard_intents(intents, *, now) -> list[Intent]                    # the conflict guard step
 
@@ -614,10 +616,41 @@ def guard_and_send(*, now: dt.datetime | None = None) -> RunReport:
     return report
 
 
-def run_due(*, now: dt.datetime | None = None, lookback_days: int = LOOKBACK_DAYS) -> RunReport:
-    """The beat's entry: decide every due deployment, then guard and send (also what a previous
-    run left pending), then the waiting buys whose sells have filled."""
+def daily_loss_pause(*, now: dt.datetime | None = None) -> list[int]:
+    """Pause every running deployment of a user whose deployments lost more today than their
+    ``RiskSettings.daily_loss_limit`` (percent of the buckets' equity at the last summary before
+    today, else their capital); the ids of the users paused."""
+    from core.audit import Actor
+    from trading.live.models import DeploymentDay, RiskSettings
+    from trading.live.services import deployments_pause_all
+    from trading.live.summary import bucket_equity
+
     now = now or clock.now()
+    paused = []
+    limits = RiskSettings.objects.filter(daily_loss_limit__gt=0,
+                                         user__deployments__state=DeploymentState.RUNNING).distinct()
+    for settings in limits.select_related("user"):
+        deployments = list(Deployment.objects.filter(owner=settings.user, state__in=(DeploymentState.RUNNING,
+                                                                                      DeploymentState.PAUSED)))
+        base = equity = Decimal(0)
+        for deployment in deployments:
+            last = (DeploymentDay.objects.filter(deployment=deployment, day__lt=now.astimezone(SEOUL).date())
+                    .order_by("-day").values_list("equity", flat=True).first())
+            base += last if last is not None else deployment.capital
+            equity += bucket_equity(deployment=deployment, now=now)
+        if base > 0 and (base - equity) / base * 100 >= settings.daily_loss_limit:
+            reason = _("Today's loss of {loss}% passed your daily loss limit of {limit}%: every deployment is "
+                       "paused.").format(loss=f"{(base - equity) / base * 100:.2f}", limit=settings.daily_loss_limit)
+            deployments_pause_all(actor=Actor.system("runner"), user=settings.user, code="daily_loss", reason=reason)
+            paused.append(settings.user_id)
+    return paused
+
+
+def run_due(*, now: dt.datetime | None = None, lookback_days: int = LOOKBACK_DAYS) -> RunReport:
+    """The beat's entry: the daily loss limits first, then decide every due deployment, guard and
+    send (also what a previous run left pending), then the waiting buys whose sells have filled."""
+    now = now or clock.now()
+    daily_loss_pause(now=now)
     report = decide(now=now, lookback_days=lookback_days)
     report.add(guard_and_send(now=now))
     report.add(place_waiting(now=now))
@@ -671,6 +704,6 @@ def _lot(symbol: str) -> float:
 
 
 __all__ = [
-    "Intent", "RunReport", "Slot", "decide", "decide_slot", "deployment_intents", "due_deployments",
+    "Intent", "RunReport", "Slot", "daily_loss_pause", "decide", "decide_slot", "deployment_intents", "due_deployments",
     "guard_and_send", "guard_intents", "load_bars", "place_waiting", "run_due", "slot_at",
 ]

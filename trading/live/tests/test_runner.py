@@ -73,10 +73,11 @@ def make_world(user, *, capital: int = 5_000_000, cash: int = 10_000_000, last_d
     return account, start(user, strat, account, capital=capital, timing=timing)
 
 
-def start(user, strat, account, *, capital: int, timing: str = DeploymentTiming.OPEN, name: str = ""):
+def start(user, strat, account, *, capital: int, timing: str = DeploymentTiming.OPEN, name: str = "",
+          interval_minutes: int | None = None):
     actor = Actor.of_user(user)
     deployment = services.deployment_create(actor=actor, strategy=strat, account=account, name=name or strat.name,
-                                            capital=Decimal(capital), timing=timing)
+                                            capital=Decimal(capital), timing=timing, interval_minutes=interval_minutes)
     return services.deployment_start(actor=actor, deployment=deployment)
 
 
