@@ -223,3 +223,4 @@ class PaperPositionAdmin(ReadOnlyAdmin):
 
 # the order ledger and the kill switches: their own modules (registered on import)
 from trading import admin_killswitch, admin_ledger  # noqa: E402,F401
+from trading.live import admin as live_admin  # noqa: E402,F401 (deployments and what they record)

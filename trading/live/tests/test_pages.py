@@ -239,3 +239,48 @@ def test_the_edit_form_shows_a_refusal_on_its_field(signed_in, user):
     assert response.status_code == 400 and "at most 5,000,000 KRW is left" in response.content.decode()
     deployment.refresh_from_db()
     assert deployment.capital == 3_000_000
+
+
+# -- the operators' console ------------------------------------------------------------------------
+@pytest.fixture
+def ops(client, settings):
+    from accounts.tests.factories import UserFactory
+
+    settings.ADMIN_REQUIRE_2FA = False
+    client.force_login(UserFactory(email="ops@example.com", is_staff=True, is_superuser=True, language="en"))
+    return client
+
+
+def test_the_console_lists_pages_and_searches_every_deployment_row(ops, user):
+    deployment = running(user, paper(user), name="콘솔")
+    signal(deployment, verdict="blocked", guard_message="막힘", outcome="blocked")
+    DeploymentDay.objects.create(deployment=deployment, day=dt.date(2026, 3, 17), equity=Decimal(1), cash=Decimal(1))
+    for url in ["/admin/trading/deployment/?state__exact=running&real_money__exact=0",
+                f"/admin/trading/deployment/?q={user.email}", f"/admin/trading/deployment/{deployment.pk}/change/",
+                "/admin/trading/deploymentsignal/", "/admin/trading/deploymentday/", "/admin/trading/symbolclaim/",
+                "/admin/trading/risksettings/", "/admin/marketdata/baringest/"]:
+        response = ops.get(url)
+        assert response.status_code == 200, url
+    assert "막힘" in ops.get(f"/admin/trading/deployment/{deployment.pk}/change/").content.decode()
+    assert "콘솔" in ops.get(f"/admin/trading/deployment/?q={user.email}").content.decode()
+
+
+def test_console_actions_pause_halt_and_resume_through_the_services_as_the_admin(ops, user):
+    deployment = running(user, paper(user))
+    real = running(user, real_account(user), name="실전")
+    url = "/admin/trading/deployment/"
+    ops.post(url, {"action": "pause", "_selected_action": [deployment.pk]})
+    deployment.refresh_from_db()
+    assert deployment.state == DeploymentState.PAUSED
+    ops.post(url, {"action": "halt", "_selected_action": [deployment.pk, real.pk]})
+    deployment.refresh_from_db()
+    assert deployment.state == DeploymentState.HALTED and deployment.state_code == "admin"
+    response = ops.post(url, {"action": "resume", "_selected_action": [deployment.pk, real.pk]}, follow=True)
+    deployment.refresh_from_db()
+    real.refresh_from_db()
+    assert deployment.state == DeploymentState.RUNNING
+    assert real.state == DeploymentState.HALTED  # real money resumes only with its owner's confirmation
+    assert "confirm that you want it to place real orders" in response.content.decode()
+    kinds = set(AuditEntry.objects.filter(action__in=["deployment.pause", "deployment.halt", "deployment.resume"])
+                .values_list("actor_kind", "door"))
+    assert kinds == {("admin", "admin")}
