@@ -17,6 +17,9 @@ PERCENT_HELP = "Percent of your equity, above 0 and at most 100 (two decimals); 
 
 
 class RiskSettingsOutputSerializer(serializers.ModelSerializer):
+    updated_at = serializers.DateTimeField(allow_null=True, read_only=True,
+                                           help_text="When they were last saved; null: never (no limits).")
+
     class Meta:
         model = RiskSettings
         fields = ["max_symbol_share", "max_sector_share", "max_symbols", "daily_loss_limit", "updated_at"]
