@@ -367,6 +367,20 @@ ORDER_MATCH_SKEW_SECONDS = env.float("ORDER_MATCH_SKEW_SECONDS", default=60.0)  
 ORDER_BALANCE_MAX_AGE_SECONDS = env.float("ORDER_BALANCE_MAX_AGE_SECONDS", default=60.0)
 
 # ---------------------------------------------------------------------------
+# Realtime feeds (trading/realtime/feeds.py; `manage.py run_feeds`, a thread in embedded mode): one
+# KIS websocket session per app key (the market-data keys stream the watched symbols, users' keys
+# their execution notices); the symbols past the session's registrations are polled, marked delayed
+# ---------------------------------------------------------------------------
+REALTIME_KIS_MAX_REGISTRATIONS = env.int("REALTIME_KIS_MAX_REGISTRATIONS", default=40)  # KIS allows 41
+REALTIME_INTEREST_SECONDS = env.float("REALTIME_INTEREST_SECONDS", default=3.0)  # watched symbols read again
+REALTIME_POLL_SECONDS = env.float("REALTIME_POLL_SECONDS", default=5.0)  # a delayed symbol's price this often
+REALTIME_POLL_PER_SECOND = env.float("REALTIME_POLL_PER_SECOND", default=2.0)  # the poller's own pace
+REALTIME_RECONNECT_SECONDS = env.float("REALTIME_RECONNECT_SECONDS", default=1.0)  # back-off: first pause,
+REALTIME_RECONNECT_MAX_SECONDS = env.float("REALTIME_RECONNECT_MAX_SECONDS", default=60.0)  # doubling to this
+REALTIME_NOTICE_ACCOUNTS_SECONDS = env.float("REALTIME_NOTICE_ACCOUNTS_SECONDS", default=30.0)
+REALTIME_FEEDS_EMBEDDED = env.bool("REALTIME_FEEDS_EMBEDDED", default=True)  # embedded mode runs them in-process
+
+# ---------------------------------------------------------------------------
 # Backtests: plan limits (per user) and the sweep of runs whose worker died
 # ---------------------------------------------------------------------------
 BACKTEST_MAX_CONCURRENT_RUNS = env.int("BACKTEST_MAX_CONCURRENT_RUNS", default=3)
