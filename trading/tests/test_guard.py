@@ -6,6 +6,8 @@ import dataclasses
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trading.risk import (
     Bucket,
@@ -245,3 +247,21 @@ def test_a_trimmed_intent_keeps_every_reason_and_reports_the_last():
     assert verdict.codes == ("capital_bucket", "platform_cap")
     assert (verdict.verdict, verdict.quantity, verdict.code) == (VerdictKind.TRIMMED, 50, "platform_cap")
     assert "50 of the 80 wanted" in verdict.message
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(wants=st.lists(st.tuples(st.integers(1, 500), st.integers(1, 200)), min_size=1, max_size=8),
+       adv=st.integers(0, 2_000_000_000))
+def test_pro_rata_shares_never_exceed_the_cap_nor_a_want_and_a_bigger_want_never_gets_less(wants, adv):
+    intents = [intent(quantity=quantity, price=price * 100, deployment=index)
+               for index, (quantity, price) in enumerate(wants)]
+    verdicts = platform_cap(intents, Decimal(adv), Decimal("0.01"))
+    total = sum(item.value for item in intents)
+    sent = sum(v.quantity * v.intent.price for v in verdicts)
+    cap = Decimal(adv) * Decimal("0.01")
+    assert sent == total if total <= cap else sent <= cap
+    assert all(0 <= v.quantity <= v.intent.quantity for v in verdicts)
+    for a in verdicts:  # at one price, a bigger want never gets fewer shares
+        for b in verdicts:
+            if a.intent.price == b.intent.price and a.intent.quantity >= b.intent.quantity:
+                assert a.quantity >= b.quantity
