@@ -10,6 +10,11 @@ process and in real worker processes alike:
   it when it is set. Re-read when the file changes (its modification time), so it costs one ``stat``.
 
 Production leaves ``CLOCK_FILE`` unset: then this is the real clock.
+
+A replay (``trading.live.replay``) runs a deployment over past days without moving anyone else's
+clock: ``scoped(to)`` stops the clock at ``to`` for the current context only (a ``ContextVar``: this
+thread or task, and what it calls), and wins over both of the above. ``is_scoped()`` tells code
+that must not hand work to other processes (they read the real clock) that it runs in one.
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ import threading
 import time as _time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 
 _local_shift: dict[str, float] = {}
 _file_cache: dict[str, tuple[float, dict[str, float]]] = {}
 _lock = threading.Lock()
+_scoped: ContextVar[float | None] = ContextVar("trading_clock_scoped", default=None)
 
 
 def _clock_file() -> Path | None:
@@ -54,6 +61,9 @@ def _file_setting() -> dict[str, float]:
 
 def timestamp() -> float:
     """Epoch seconds of the trading clock."""
+    scoped_to = _scoped.get()
+    if scoped_to is not None:
+        return scoped_to
     setting = _local_shift or _file_setting()
     if "frozen" in setting:
         return setting["frozen"]
@@ -96,6 +106,22 @@ def set_to(to: datetime, *, tick: bool = True) -> None:
     """Move the trading clock until moved again (management commands, benchmarks)."""
     target = to.timestamp()
     _write({"offset": target - _time.time()} if tick else {"frozen": target})
+
+
+@contextmanager
+def scoped(to: datetime) -> Iterator[None]:
+    """Stop the trading clock at ``to`` (aware) for this context only: other threads, tasks and
+    processes keep their clock. Nests (the inner one wins until it ends)."""
+    token = _scoped.set(to.timestamp())
+    try:
+        yield
+    finally:
+        _scoped.reset(token)
+
+
+def is_scoped() -> bool:
+    """True inside ``scoped``: this context's time is not the platform's."""
+    return _scoped.get() is not None
 
 
 def reset() -> None:

@@ -219,6 +219,29 @@ def paper_match(symbol: str, price: Decimal | float | str, *, volume: Decimal | 
     return match_symbol(symbol, point, now=now)
 
 
+def paper_match_account(*, account_id: int, now: dt.datetime | None = None) -> list[PaperFill]:
+    """Match one account's open orders only (a replay: ``trading.live.replay``), each symbol against
+    its newest price at ``now``. Every other book is left alone, so a replayed past day never
+    fills or expires anyone else's orders."""
+    now = now or clock.now()
+    book = PaperBook.objects.filter(account_id=account_id).first()
+    if book is None:
+        return []
+    symbols = sorted(set(book.orders.filter(status=PaperOrderStatus.OPEN).values_list("symbol", flat=True)))
+    fills: list[PaperFill] = []
+    for symbol in symbols:
+        try:
+            rules = prices.instrument_rules(symbol)
+        except PaperRefused:
+            continue
+        moment = market_moment(rules.market, now)
+        point = prices.latest_price(symbol, now=now)
+        if moment.phase not in (Phase.CONTINUOUS, Phase.AFTER_CLOSE):
+            point = None
+        fills += _match_book(book.pk, symbol, rules, point, now)
+    return fills
+
+
 def paper_match_all(*, now: dt.datetime | None = None) -> list[PaperFill]:
     """Match every symbol with open paper orders against its newest price (the periodic match)."""
     now = now or clock.now()

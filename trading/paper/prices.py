@@ -10,13 +10,19 @@ A price carries ``at``, the instant it stands for; a resting order only fills ag
 newer one. A quote stands for "now"; a daily bar for the *start* of its day, so that any live
 price of that day (a quote, a tick given to ``paper_match``) counts as newer than the bar. A bar
 of today rewritten during the day is therefore not seen as newer (the live prices are).
+
+A replay (``trading.live.replay``) plugs in its own source for its context only
+(``scoped_quote_source``: a ``ContextVar``, so the platform's other users keep theirs): the past
+day's open at the open and its close at the close, never a bar of a later moment.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -33,6 +39,7 @@ logger = logging.getLogger("trading.paper")
 
 QuoteSource = Callable[[str], Quote | None]
 _source_override: list[QuoteSource | None] = [None]
+_scoped_source: ContextVar[QuoteSource | None] = ContextVar("paper_scoped_quote_source", default=None)
 
 
 @dataclass(frozen=True)
@@ -53,9 +60,24 @@ def set_quote_source(source: QuoteSource | None) -> None:
     _source_override[0] = source
 
 
+@contextmanager
+def scoped_quote_source(source: QuoteSource) -> Iterator[None]:
+    """Use ``source`` for this context only (this thread or task and what it calls): it wins over
+    every other source until the block ends."""
+    token = _scoped_source.set(source)
+    try:
+        yield
+    finally:
+        _scoped_source.reset(token)
+
+
 def quote_source() -> QuoteSource | None:
-    """The plugged-in source, else ``PAPER_QUOTE_SOURCE``, else a KIS quote when the platform has
-    market-data keys (``MARKET_DATA_KIS_APP_KEY``), else None (the bar store)."""
+    """The context's scoped source (a replay), else the plugged-in source, else
+    ``PAPER_QUOTE_SOURCE``, else a KIS quote when the platform has market-data keys
+    (``MARKET_DATA_KIS_APP_KEY``), else None (the bar store)."""
+    scoped = _scoped_source.get()
+    if scoped is not None:
+        return scoped
     if _source_override[0] is not None:
         return _source_override[0]
     path = getattr(settings, "PAPER_QUOTE_SOURCE", "")

@@ -1,0 +1,371 @@
+"""The demo that trades: a paper deployment replayed over stored bars on a simulated clock.
+
+A deployment with ``replay=True`` (a paper account only) runs over the trading days from
+``replay_start`` to ``replay_end`` (the last stored bar when empty), day by day, through the very
+code a live day goes through: the runner's decision at the deployment's slot, the order door
+(``order_place``), the submit job's service, the paper book's matching, reconciliation into the
+ledger, the waiting buys, the daily summary. Services publish their events as they go, so a user
+watching the deployment page sees signals, orders, fills and P&L happen, a month in a few minutes.
+
+The replayed time is never the platform's: each step runs inside ``core.clock.scoped`` (this
+context's clock only) and ``trading.paper.prices.scoped_quote_source`` (``ReplayQuotes``: this
+context's prices only), and the paper book matches only the replay's own account
+(``paper_match_account``). No look-ahead: before and at the open the price is the day's open (the
+pre-open auction's indicative price, which the opening fills take), in continuous trading still the
+open (a daily bar knows nothing in between), from the closing auction on the day's close; the
+runner decides on the bars before the day (at the open) or with the close as today's price (at
+the close).
+
+One replayed day (``replay_day``), in Seoul time:
+
+- 08:40 the pre-open decision (``runner.run_due`` for this deployment), its orders sent at once;
+- 09:00 the open: the auction's orders fill at the day's open; the buys that waited for the sells'
+  cash are placed (``runner.place_waiting``) and fill at the open price in continuous trading;
+- 15:20 the closing auction's decision (a deployment acting at the close), its orders sent;
+- 15:30 the close: the closing auction's orders fill at the day's close, the day's leftovers expire
+  (a close deployment's buys that waited for its sells' cash find the market closed: they stay
+  waiting, and the drift report says so);
+- 15:40 the daily summary (``DeploymentDay``).
+
+Orders are sent by calling the submit service here (``order_submit``) so that they reach the book
+at the replayed time; the submit job a placement enqueues on commit finds the order already claimed
+and does nothing (compare-and-set). A day is done when its ``DeploymentDay`` exists; the next step
+takes the first replay day after the last one done, so a rerun or a duplicate message repeats
+nothing (the runner is idempotent per decision time, symbol and side).
+
+Doors: ``replay_begin`` (start the deployment and the paced task), the Celery task ``replay_step``
+(one day, then itself again ``REPLAY_SECONDS_PER_DAY`` later, until the end), the management
+command ``replay_deployment <id> [--fast]`` (``replay_run``: every remaining day at once). When the
+last day is done the deployment stops (``replay_done``), its positions left in the paper book.
+
+A replay should own its paper account: its past-dated orders and matching would meet any other
+order of that account (the demo opens one for it: ``demo_replay_ensure``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from core import clock
+from core.audit import Actor
+from core.errors import ApplicationError
+from marketdata.calendars import KRX, SEOUL
+from trading.brokers.base import Quote
+from trading.live.models import Deployment, DeploymentDay, DeploymentState, DeploymentTiming
+from trading.paper.prices import scoped_quote_source
+
+logger = logging.getLogger("trading.live")
+ZERO = Decimal(0)
+
+REPLAYER = Actor.system("replay")
+DEFAULT_SECONDS_PER_DAY = 6.0
+MAX_PACE_SECONDS = 60.0  # a task is never scheduled further ahead (see trading.orders.tasks)
+QUOTE_HISTORY_DAYS = 20  # calendar days before the window read for the first day's previous close
+PRE_OPEN, OPEN, CLOSE_AUCTION, AFTER_CLOSE, SUMMARY = (
+    dt.time(8, 40), dt.time(9, 0, 1), dt.time(15, 20), dt.time(15, 30, 1), dt.time(15, 40))
+
+
+def seconds_per_day() -> float:
+    """Seconds of real time one replayed day takes in the paced replay (``REPLAY_SECONDS_PER_DAY``)."""
+    return min(float(getattr(settings, "REPLAY_SECONDS_PER_DAY", DEFAULT_SECONDS_PER_DAY)), MAX_PACE_SECONDS)
+
+
+# -- prices ----------------------------------------------------------------------------------------
+class ReplayQuotes:
+    """The replayed moment's price of each symbol from the stored daily bars (module docstring): a
+    quote source (``symbol -> Quote``) for ``scoped_quote_source``. Reads the bars once."""
+
+    def __init__(self, symbols: list[str], start: dt.date, end: dt.date) -> None:
+        from marketdata.selectors import instrument_bars
+
+        self.bars: dict[str, dict[dt.date, tuple[Decimal, Decimal]]] = {}
+        for symbol in symbols:
+            bars = instrument_bars(code=symbol, start=start - dt.timedelta(days=QUOTE_HISTORY_DAYS), end=end)
+            days = bars.date.astype("datetime64[D]").astype(dt.date)
+            self.bars[symbol] = {day: (_price(o), _price(c)) for day, o, c in zip(days, bars.open, bars.close,
+                                                                                  strict=True)}
+        self.days = {symbol: sorted(rows) for symbol, rows in self.bars.items()}
+
+    def price_at(self, symbol: str, now: dt.datetime) -> tuple[Decimal, Decimal | None, Decimal | None] | None:
+        """(price, the day's open, the previous close) of ``symbol`` at ``now``; None without a bar."""
+        rows = self.bars.get(symbol)
+        if not rows:
+            return None
+        local = now.astimezone(SEOUL)
+        today = local.date()
+        before = [day for day in self.days[symbol] if day < today]
+        previous = rows[before[-1]][1] if before else None
+        if today not in rows:
+            return (previous, None, previous) if previous is not None else None
+        opening, closing = rows[today]
+        if KRX.is_trading_day(today) and local >= KRX.session(today).close - dt.timedelta(minutes=10):
+            return closing, opening, previous
+        return opening, opening, previous
+
+    def __call__(self, symbol: str) -> Quote | None:
+        found = self.price_at(symbol, clock.now())
+        if found is None:
+            return None
+        price, opening, previous = found
+        return Quote(symbol=symbol, price=price, open=opening, previous_close=previous)
+
+
+def _price(value: float) -> Decimal:
+    return Decimal(repr(float(value))).normalize()
+
+
+@contextmanager
+def replayed(at: dt.datetime, quotes: ReplayQuotes) -> Iterator[None]:
+    """This context's clock stopped at ``at`` and its prices from ``quotes``; nobody else's."""
+    with clock.scoped(at), scoped_quote_source(quotes):
+        yield
+
+
+def _at(day: dt.date, time: dt.time) -> dt.datetime:
+    return dt.datetime.combine(day, time, SEOUL)
+
+
+# -- the days ------------------------------------------------------------------------------------
+def replay_window(deployment: Deployment) -> tuple[dt.date, dt.date]:
+    """(first day, last day) of the replay; the last is the newest stored bar of its symbols when
+    ``replay_end`` is empty. Raises ``ApplicationError`` for a deployment that is no replay."""
+    if not deployment.replay or deployment.replay_start is None:
+        raise ApplicationError(_("This deployment is not a replay."), code="not_a_replay")
+    if deployment.replay_end is not None:
+        return deployment.replay_start, deployment.replay_end
+    from marketdata.selectors import instrument_coverage
+
+    lasts = [found.last for found in (instrument_coverage(code=code) for code in deployment.symbols) if found]
+    return deployment.replay_start, max(lasts) if lasts else deployment.replay_start
+
+
+def replay_days(deployment: Deployment) -> list[dt.date]:
+    """The KRX trading days of the replay window."""
+    start, end = replay_window(deployment)
+    return KRX.trading_days(start, end) if start <= end else []
+
+
+def days_done(deployment: Deployment) -> set[dt.date]:
+    return set(DeploymentDay.objects.filter(deployment=deployment).values_list("day", flat=True))
+
+
+def next_replay_day(deployment: Deployment) -> dt.date | None:
+    """The first replay day after the last one done; None when the replay is over."""
+    done = days_done(deployment)
+    last = max(done) if done else None
+    for day in replay_days(deployment):
+        if last is None or day > last:
+            return day
+    return None
+
+
+@dataclass
+class ReplayedDay:
+    """What one replayed day did (for the command's output and the tests)."""
+
+    day: dt.date
+    orders: int = 0
+    fills: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _send_new_orders(deployment: Deployment) -> int:
+    """Send the deployment's orders still ``new`` now, at the replayed time (module docstring)."""
+    from trading.orders.models import Order
+    from trading.orders.services import order_submit
+
+    waiting = (Order.objects.filter(deployment_signals__deployment=deployment, state="new")
+               .order_by("pk").values_list("pk", flat=True).distinct())
+    sent = 0
+    for order_id in list(waiting):
+        if order_submit(order_id=order_id) is not None:
+            sent += 1
+    return sent
+
+
+def _match_and_book(deployment: Deployment, now: dt.datetime, *, sent: int = 0) -> int:
+    """Fill the replay account's resting orders at ``now`` and carry the fills (and those its
+    ``sent`` orders made on arrival) into the ledger."""
+    from trading.orders.reconcile import account_reconcile
+    from trading.paper.matching import paper_match_account
+    from trading.paper.models import PaperOrder, PaperOrderStatus
+
+    resting = PaperOrder.objects.filter(book__account_id=deployment.account_id, status=PaperOrderStatus.OPEN)
+    if not sent and not resting.exists():
+        return 0  # nothing rests and nothing arrived: nothing to fill, expire or carry into the ledger
+    fills = paper_match_account(account_id=deployment.account_id, now=now)
+    account_reconcile(account=deployment.account)
+    return len(fills)
+
+
+def _decide(deployment: Deployment, now: dt.datetime) -> None:
+    """The runner's decision for this deployment alone at its slot open at ``now`` (once per slot),
+    then its sending (``guard_and_send``: the signals decided today up to ``now``, which on a
+    replayed past day are the replay's)."""
+    from trading.live import runner
+
+    deployment.refresh_from_db()
+    slot = runner.slot_at(timing=deployment.timing, interval_minutes=deployment.interval_minutes, now=now,
+                          calendar=KRX)
+    if slot is None or (deployment.last_decision_at is not None and deployment.last_decision_at >= slot.at):
+        return
+    runner.decide_slot(slot, [deployment])
+    runner.guard_and_send(now=now)
+
+
+def _place_waiting(deployment: Deployment, now: dt.datetime) -> None:
+    from trading.live import runner
+
+    runner.place_waiting(now=now)
+
+
+def _summarize(deployment: Deployment, day: dt.date, now: dt.datetime) -> None:
+    """The day's ``DeploymentDay``: the bucket's cash and its positions at the day's close."""
+    from trading.live.buckets import buckets_of
+    from trading.paper.prices import latest_price
+
+    bucket = buckets_of({deployment.pk: deployment.capital})[deployment.pk]
+    invested = ZERO
+    for symbol, position in bucket.held().items():
+        point = latest_price(symbol, now=now)
+        price = point.price if point is not None else Decimal(repr(position.entry_price))
+        invested += Decimal(repr(position.quantity)) * price
+    cash = Decimal(repr(bucket.cash)).quantize(Decimal("0.0001"))
+    equity = cash + invested
+    previous = DeploymentDay.objects.filter(deployment=deployment, day__lt=day).order_by("-day").first()
+    pnl = equity - (previous.equity if previous else deployment.capital)
+    DeploymentDay.objects.update_or_create(deployment=deployment, day=day, defaults={
+        "equity": equity, "cash": cash, "invested": invested, "pnl": pnl, "positions": len(bucket.held())})
+
+
+def replay_day(deployment: Deployment, day: dt.date, *, quotes: ReplayQuotes | None = None) -> ReplayedDay:
+    """Replay one trading day of ``deployment`` (module docstring); safe to run again."""
+    start, end = replay_window(deployment)
+    quotes = quotes or ReplayQuotes(list(deployment.symbols), start, end)
+    done = ReplayedDay(day)
+    at_close = deployment.timing == DeploymentTiming.CLOSE
+    with replayed(_at(day, PRE_OPEN), quotes):
+        if not at_close:
+            _decide(deployment, clock.now())
+            done.orders += _send_new_orders(deployment)
+    with replayed(_at(day, OPEN), quotes):
+        done.fills += _match_and_book(deployment, clock.now())
+        if not at_close:
+            _place_waiting(deployment, clock.now())
+            sent = _send_new_orders(deployment)
+            done.orders += sent
+            done.fills += _match_and_book(deployment, clock.now(), sent=sent)
+    with replayed(_at(day, CLOSE_AUCTION), quotes):
+        if at_close:
+            _decide(deployment, clock.now())
+            done.orders += _send_new_orders(deployment)
+    with replayed(_at(day, AFTER_CLOSE), quotes):
+        # the closing auction fills; a close deployment's buys waiting for its sells' cash find the
+        # market closed once the sells filled: they stay waiting (the drift report says so)
+        done.fills += _match_and_book(deployment, clock.now())
+    with replayed(_at(day, SUMMARY), quotes):
+        _summarize(deployment, day, clock.now())
+    _announce(deployment, done)
+    return done
+
+
+def _announce(deployment: Deployment, done: ReplayedDay) -> None:
+    """``deployment.replay_day`` to the owner: the page moves its replay clock and refreshes."""
+    from core import events
+
+    summary = DeploymentDay.objects.filter(deployment=deployment, day=done.day).first()
+    events.publish(user_id=deployment.owner_id, event="deployment.replay_day", payload={
+        "id": deployment.pk, "day": done.day.isoformat(), "orders": done.orders, "fills": done.fills,
+        "equity": str(summary.equity) if summary else None, "pnl": str(summary.pnl) if summary else None})
+
+
+def _finish(deployment: Deployment) -> Deployment:
+    """The last day is done: the deployment stops (positions stay in its paper book)."""
+    from trading.live.services import deployment_stop
+
+    deployment.refresh_from_db()
+    if deployment.state == DeploymentState.STOPPED:
+        return deployment
+    _, end = replay_window(deployment)
+    with replayed(_at(end, SUMMARY), ReplayQuotes([], end, end)):
+        return deployment_stop(actor=REPLAYER, deployment=deployment)
+
+
+def replay_advance(*, deployment: Deployment, quotes: ReplayQuotes | None = None) -> ReplayedDay | None:
+    """Replay the next day of a running replay; None when there is nothing to do (over, or the
+    deployment is not running: a paused replay waits). Stops the deployment after its last day."""
+    deployment = Deployment.objects.select_related("account", "owner").get(pk=deployment.pk)
+    if not deployment.replay or deployment.state != DeploymentState.RUNNING:
+        return None
+    day = next_replay_day(deployment)
+    if day is None:
+        _finish(deployment)
+        return None
+    done = replay_day(deployment, day, quotes=quotes)
+    if next_replay_day(deployment) is None:
+        _finish(deployment)
+    return done
+
+
+def replay_run(*, deployment: Deployment) -> list[ReplayedDay]:
+    """Every remaining day at once (``replay_deployment --fast``, tests)."""
+    start, end = replay_window(deployment)
+    quotes = ReplayQuotes(list(deployment.symbols), start, end)
+    days = []
+    while (done := replay_advance(deployment=deployment, quotes=quotes)) is not None:
+        days.append(done)
+    return days
+
+
+def replay_begin(*, actor: Actor, deployment: Deployment, paced: bool = True) -> Deployment:
+    """Start a replay deployment (the go-live rules of ``deployment_start``, at its first day) and,
+    when ``paced``, the task that plays one day every ``REPLAY_SECONDS_PER_DAY`` seconds."""
+    from trading.live.services import deployment_start
+
+    start, _end = replay_window(deployment)
+    if not deployment.account.is_paper:
+        raise ApplicationError(_("A replay runs only on a paper account."), field="account",
+                               code="replay_paper_only")
+    if deployment.state != DeploymentState.RUNNING:
+        with replayed(_at(start, PRE_OPEN) - dt.timedelta(hours=1), ReplayQuotes(list(deployment.symbols),
+                                                                                 start, start)):
+            deployment = deployment_start(actor=actor, deployment=deployment)
+    if paced:
+        deployment_id = deployment.pk
+        transaction.on_commit(lambda: _enqueue(deployment_id, countdown=0))
+    return deployment
+
+
+def _enqueue(deployment_id: int, *, countdown: float) -> None:
+    try:
+        replay_step.apply_async((deployment_id,), countdown=countdown)
+    except Exception:  # noqa: BLE001 - the broker is down: the replay waits for a new start
+        logger.warning("replay of deployment %s: enqueue failed", deployment_id, exc_info=True)
+
+
+@shared_task(name="trading.live.replay_step", acks_late=True)
+def replay_step(deployment_id: int) -> str | None:
+    """One replayed day, then this task again ``REPLAY_SECONDS_PER_DAY`` later until the last day."""
+    deployment = Deployment.objects.filter(pk=deployment_id, replay=True).first()
+    if deployment is None:
+        return None
+    done = replay_advance(deployment=deployment)
+    if done is None:
+        return None
+    if next_replay_day(deployment) is not None:
+        _enqueue(deployment_id, countdown=seconds_per_day())
+    return done.day.isoformat()
+
+
+__all__ = ["ReplayQuotes", "ReplayedDay", "next_replay_day", "replay_advance", "replay_begin", "replay_day",
+           "replay_days", "replay_run", "replay_step", "replay_window", "replayed"]

@@ -1,0 +1,84 @@
+"""The drift report: a seeded slippage shows up as exactly its KRW and basis points on every trade;
+an order the checks refused is a missed signal with the reason; the engine's equity curve."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from core.audit import Actor
+from trading.killswitch import kill_switch_pull
+from trading.live import replay
+from trading.live.drift import MATCHED, MISSED, backtest_equity, drift_report
+
+from .replay_scenario import MONTH, month_deployment
+
+pytestmark = pytest.mark.django_db
+SLIP = Decimal(20)  # KRW added to every replayed price: two ticks at these prices
+
+
+class SlippedQuotes(replay.ReplayQuotes):
+    """The replay's prices, SLIP KRW higher: buys pay SLIP more, sells receive SLIP more."""
+
+    def __call__(self, symbol):
+        quote = super().__call__(symbol)
+        return None if quote is None else dataclasses.replace(quote, price=quote.price + SLIP)
+
+
+def replay_with(deployment, quotes):
+    deployment = replay.replay_begin(actor=Actor.system("test"), deployment=deployment, paced=False)
+    while replay.replay_advance(deployment=deployment, quotes=quotes) is not None:
+        pass
+    deployment.refresh_from_db()
+    return deployment
+
+
+def test_a_seeded_slippage_shows_as_its_krw_and_bps_on_every_trade(user):
+    deployment = month_deployment(user)
+    deployment = replay_with(deployment, SlippedQuotes(list(deployment.symbols), *MONTH))
+
+    report = drift_report(deployment)
+    rows = report.rows
+    assert len(rows) >= 4 and {row.kind for row in rows} == {MATCHED}
+    assert {row.side for row in rows} == {"buy", "sell"}
+    for row in rows:
+        assert row.price_difference == SLIP  # every fill 20 KRW off the engine's open
+        assert row.slippage == (SLIP if row.side == "buy" else -SLIP)
+        assert row.slippage_bps == (row.slippage / row.engine_price * 10_000).quantize(Decimal("0.01"))
+        assert abs(row.slippage_bps) > 0
+    totals = report.totals
+    assert totals.other_price == totals.matched == len(rows) and totals.missed == totals.extra == 0
+    assert totals.slippage_value == sum(row.slippage * row.live_quantity for row in rows)
+    assert not totals.agrees
+
+    with translation.override("en"):
+        html = render_to_string("trading/live/_drift.html", {"deployment": deployment})
+    assert html.count('data-testid="drift-row"') == len(rows)
+    first = rows[0]
+    assert f"{first.slippage_bps}" in html and "+20" in html
+
+
+def test_a_refused_order_is_a_missed_signal_with_the_reason_and_the_engine_curve_runs_on(user):
+    deployment = month_deployment(user)
+    deployment.replay_end = dt.date(2026, 4, 10)
+    deployment.save(update_fields=["replay_end"])
+    kill_switch_pull(actor=Actor.of_user(user), scope="user", user=user, reason="휴가 중")
+
+    with translation.override("en"):
+        deployment = replay_with(deployment, None)
+        report = drift_report(deployment)
+
+    missed = [row for row in report.rows if row.kind == MISSED]
+    assert missed and len(missed) == report.totals.engine_trades and report.totals.live_trades == 0
+    assert all("kill switch" in row.why.lower() for row in missed)
+    assert report.totals.blocked == len(missed)
+    curve = backtest_equity(deployment)
+    assert [day for day, _ in curve] == [day.day for day in report.days]
+    assert curve[0][1] == deployment.capital and curve[-1][1] != deployment.capital
+    # the chart's call: values on the deployment's own days
+    assert backtest_equity(deployment, days=[curve[-1][0], dt.date(2026, 5, 1)]) == [curve[-1][1], None]

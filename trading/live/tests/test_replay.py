@@ -1,0 +1,130 @@
+"""Replay: a paper deployment replayed over a simulated month equals the backtest engine trade for trade.
+
+The engine here is the backtests' own pipeline (``panel_from_store`` + ``run_strategy``) on the same
+bars, the deployment's parameters and capital, one shared account, next-open fills and the paper
+broker's commission. The bars start 8 trading days before the month, so the 3/8 SMA cross can
+first signal on the month's first day in both (no masking needed to compare).
+
+Rounding: fill prices are bar prices on the tick grid, equal exactly. Cash is not: the paper book
+truncates commission and sell tax to whole won (원 미만 절사), the engine keeps float fractions, so
+the deployment's cash may be up to 1 KRW per truncated cost higher (a buy's commission, a sell's
+commission and tax) than the engine's: the tolerance below, never more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from backtests.engine import EngineConfig
+from backtests.engine.costs import Costs
+from backtests.pipeline import panel_from_store, run_strategy
+from core import clock, events
+from core.audit import Actor
+from marketdata.calendars import KRX, SEOUL
+from marketdata.selectors import bar_store
+from trading.live import replay
+from trading.live.drift import drift_report
+from trading.live.models import DeploymentDay, DeploymentState
+from trading.orders.models import Fill, Order
+from trading.paper.models import PaperOrder
+
+from .replay_scenario import MONTH, PARAMS, SYMBOLS, bars_from, month_deployment
+
+pytestmark = pytest.mark.django_db
+
+
+def engine_trades(deployment, first: dt.date):
+    panel, markets = panel_from_store(bar_store(), list(SYMBOLS), first, MONTH[1])
+    options = dict(deployment.risk)
+    config = EngineConfig(cash=float(deployment.capital), costs=Costs(commission=0.00015), fill="next_open",
+                          accounts="shared", **options)
+    result = run_strategy(panel, strategy_type="sma_cross", params=PARAMS, config=config, markets=markets)
+    days = panel.dates.astype(dt.date)
+    table = result.trade_table
+    legs = []
+    for i in range(len(table)):
+        symbol, quantity = panel.symbols[table.symbol[i]], Decimal(int(table.shares[i]))
+        legs.append((days[table.entry_bar[i]], symbol, "buy", quantity, Decimal(repr(float(table.entry_price[i])))))
+        if table.exit_bar[i] >= 0:
+            legs.append((days[table.exit_bar[i]], symbol, "sell", quantity, Decimal(repr(float(table.exit_price[i])))))
+    return sorted(legs), dict(zip(days, result.cash, strict=True))
+
+
+def filled(deployment):
+    rows = Fill.objects.filter(order__deployment_signals__deployment=deployment)
+    return sorted((fill.filled_at.astimezone(SEOUL).date(), fill.symbol, fill.side, fill.quantity, fill.price)
+                  for fill in rows)
+
+
+def test_a_replayed_paper_month_equals_the_engine_trade_for_trade(user, django_capture_on_commit_callbacks,
+                                                                  monkeypatch):
+    first = bars_from(8)
+    deployment = month_deployment(user, history_from=first)
+    wall_clock_before = clock.now()
+    delivered: list[events.Event] = []
+    monkeypatch.setattr(events, "deliver", delivered.append)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        deployment = replay.replay_begin(actor=Actor.of_user(user), deployment=deployment, paced=False)
+        days = replay.replay_run(deployment=deployment)
+
+    assert [done.day for done in days] == KRX.trading_days(*MONTH) and len(days) == 20
+    engine, engine_cash = engine_trades(deployment, first)
+    live = filled(deployment)
+    assert {side for _, _, side, _, _ in engine} == {"buy", "sell"} and len(engine) >= 5
+    assert live == engine  # same days, symbols, sides, quantities and prices (the day's open)
+    sides = {(day, side) for day, _, side, _, _ in live}
+    for summary in DeploymentDay.objects.filter(deployment=deployment):
+        truncated = sum(1 if side == "buy" else 2 for day, side in sides if day <= summary.day)
+        assert 0 <= summary.cash - Decimal(repr(float(engine_cash[summary.day]))) < max(truncated, 1)
+    assert drift_report(deployment).totals.agrees
+    deployment.refresh_from_db()
+    assert deployment.state == DeploymentState.STOPPED
+    # the user watched it happen: orders filled and a summary per replayed day, at replayed times
+    names = [event.name for event in delivered]
+    assert names.count("deployment.replay_day") == 20 and names.count("order.filled") == len(live)
+    assert {order.order_day for order in Order.objects.all()} <= set(KRX.trading_days(*MONTH))
+    # nobody else's time moved
+    assert abs((clock.now() - wall_clock_before).total_seconds()) < 60
+
+
+def test_a_replay_step_plays_one_day_and_a_rerun_orders_nothing_twice(user):
+    deployment = month_deployment(user, history_from=bars_from(8))
+    deployment = replay.replay_begin(actor=Actor.of_user(user), deployment=deployment, paced=False)
+    played = [replay.replay_step(deployment.pk) for _ in range(9)]
+    assert played[0] == MONTH[0].isoformat() and len(set(played)) == 9
+    orders = PaperOrder.objects.count()
+    assert orders >= 1  # the first crossings traded by the 9th day
+    day = dt.date.fromisoformat(played[-1])
+    replay.replay_day(deployment, day)  # the same day again (a duplicate message)
+    assert PaperOrder.objects.count() == orders
+    assert replay.next_replay_day(deployment) == KRX.next_trading_day(day)
+
+
+def test_the_replayed_time_and_prices_stay_in_their_own_context(user):
+    """A replay moves this context's clock and prices only: another thread keeps the platform's."""
+    import threading
+
+    from trading.paper.prices import quote_source
+
+    deployment = month_deployment(user, history_from=bars_from(8))
+    quotes = replay.ReplayQuotes(list(deployment.symbols), *MONTH)
+    seen: dict[str, object] = {}
+    at = dt.datetime(2026, 4, 8, 8, 40, tzinfo=SEOUL)
+    with replay.replayed(at, quotes):
+        other = threading.Thread(target=lambda: seen.update(now=clock.now(), source=quote_source()))
+        other.start()
+        other.join()
+        here = clock.now()
+        pre_open = quotes(SYMBOLS[0])
+    with replay.replayed(at.replace(hour=15, minute=25), quotes):
+        closing = quotes(SYMBOLS[0])
+    assert here == at and seen["now"] != at and seen["source"] is not quotes
+    # before the open the day's open (the auction's price), from the closing auction its close
+    day_open, day_close = quotes.bars[SYMBOLS[0]][at.date()]
+    previous = quotes.bars[SYMBOLS[0]][KRX.previous_trading_day(at.date())][1]
+    assert (pre_open.price, pre_open.previous_close) == (day_open, previous)
+    assert (closing.price, closing.previous_close) == (day_close, previous)
