@@ -411,6 +411,15 @@ CELERY_BEAT_SCHEDULE = {
     "trading-orders-reconcile-evening": {"task": "trading.orders.reconcile_due",
                                          "schedule": crontab(minute="5", hour="18", day_of_week="mon-fri"),
                                          "kwargs": {"every_account": True}},
+    # live deployments (trading.live): the runner every 30 s, every day (it asks each deployment's
+    # calendar: KRX holidays and weekends decide nothing, crypto-only deployments act daily); the buys
+    # waiting for their sells' cash; the daily summaries and the bars' ingest after the close
+    "trading-live-runner": {"task": "trading.live.tick", "schedule": 30.0},
+    "trading-live-place-waiting": {"task": "trading.live.place_waiting", "schedule": 15.0},
+    "trading-live-day-summaries": {"task": "trading.live.day_summaries",
+                                   "schedule": crontab(minute="50", hour="15", day_of_week="mon-fri")},
+    "marketdata-ingest-bars": {"task": "marketdata.ingest_bars",
+                               "schedule": crontab(minute="10", hour="16,18", day_of_week="mon-fri")},
     # plans: subscriptions past their end move on (next scheduled plan or Free); warnings 7 days and 1 day before
     "coupons-end-due-subscriptions": {"task": "coupons.tasks.end_due_subscriptions", "schedule": crontab(minute=0)},
     "coupons-warn-ending-subscriptions": {"task": "coupons.tasks.warn_ending_subscriptions",

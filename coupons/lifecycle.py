@@ -67,12 +67,33 @@ def over_limit_pause(*, user: Any) -> list[OverLimit]:
     """What exceeds the user's plan now, paused and never deleted; returns the list (empty: nothing).
 
     Strategies have no paused state: they stay, and creating more is refused (``limit_check``).
-    Hook for the live-trading issue: running deployments past ``max_running_deployments`` /
-    ``max_real_deployments`` are to be paused here (stops keep working, no new entries).
+    Running deployments past ``max_real_deployments`` (real-money ones), then past
+    ``max_running_deployments``, are paused, the newest first (``trading.live.services``; orders
+    already sent stay, nothing new is decided until the user resumes within the plan).
     """
+    _deployments_pause_over(user)
     return [OverLimit(field=item.field, label=item.label, used=item.used, limit=item.limit)
             for item in selectors.usage(user=user) if item.over
             and item.field in ("max_strategies", "max_running_deployments", "max_real_deployments")]
+
+
+def _deployments_pause_over(user: Any) -> int:
+    from trading.live.models import Deployment, DeploymentState
+    from trading.live.services import deployment_pause
+
+    limits = selectors.plan_limits(user=user)
+    running = Deployment.objects.filter(owner=user, state=DeploymentState.RUNNING).order_by("-started_at", "-id")
+    paused = 0
+    for field, rows in (("max_real_deployments", running.filter(real_money=True)),
+                        ("max_running_deployments", running)):
+        limit = getattr(limits, field)
+        over = list(rows)[:max(rows.count() - limit, 0)]
+        for deployment in over:
+            deployment_pause(actor=SYSTEM, deployment=deployment, code="plan_limit",
+                             reason=gettext("Your plan allows {limit} of these running; this newest one is "
+                                            "paused.").format(limit=limit))
+            paused += 1
+    return paused
 
 
 def _plan_url() -> str:

@@ -10,7 +10,10 @@ from celery.signals import worker_ready
 from core import clock
 from marketdata.calendars import KRX, SEOUL
 from trading import services
+from trading.live import tasks as live_tasks  # registers the runner's jobs, as the order jobs below
 from trading.orders import tasks as order_tasks  # registers the order jobs (autodiscovery finds trading.tasks only)
+
+REGISTERED = (live_tasks.runner_tick, order_tasks.order_submit)
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,8 @@ clock itself except through its default ``now=None`` → ``core.clock.now()``)::
     daily_loss_pause(*, now=None) -> list[int]                        # users paused by their daily loss limit
     trading.live.summary.day_summaries(*, day=None, now=None) -> int  # DeploymentDay rows after the close
     slot_at(*, timing, interval_minutes, now, calendar) -> Slot | None
-    guard_intents(intents, *, now) -> list[Intent]                    # the conflict guard step
+    guard_slot(*, decided_at, now) -> int                             # the guard over one decision time
+    guard_intents(intents, *, now) -> list[Intent]                    # the conflict guard's rules
 
 When a deployment decides (``slot_at``, only on trading days of its calendar: KRX for stocks, every
 day for a crypto-only deployment):
@@ -39,12 +40,16 @@ A decision (``decide``), for every due deployment at once:
    price), then entries in symbol order sized from its capital bucket like the engine's shared
    account (``trading.live.sizing``), with ``max_positions``; a buy that needs the cash of this
    decision's sells is ``waiting``;
-4. every intent of the slot goes through ``guard_intents`` (one owner per account and symbol, then
-   the conflict guard's rules of ``trading.risk``), and is written as a ``DeploymentSignal`` (bulk,
-   ignoring rows that exist: the unique (deployment, decided_at, symbol, side) key makes a rerun, a
-   duplicate beat or a restart mid-session find the first decision and never order twice).
+4. every intent is written as a ``DeploymentSignal`` (bulk, ignoring rows that exist: the unique
+   (deployment, decided_at, symbol, side) key makes a rerun, a duplicate beat or a restart
+   mid-session find the first decision and never order twice).
 
-``guard_and_send`` sends every pending signal of today to ``order_place`` (market orders,
+``guard_and_send`` then takes each decision time whose deciding is over (no Celery batch of it
+still running: ``slot_busy_key``) and runs the guard over ALL its signals at once (``guard_slot`` →
+``guard_intents``: one owner per account and symbol, then the conflict guard's rules of
+``trading.risk``: capital buckets, the user's spread, the platform's cap per symbol shared pro
+rata), writes each verdict (passed, trimmed, blocked with its code and message), and sends every
+pending signal to ``order_place`` (market orders,
 ``intent_id`` = the signal's, ``source=strategy``, ``actor=Actor.strategy("deployment <pk>")``); the
 order checks' refusal (a kill switch, buying power...) is recorded on the signal. ``place_waiting``
 sends the waiting buys of a decision whose sells have all filled, trimmed to the bucket's cash.
@@ -144,18 +149,25 @@ def _calendar_of(markets: Iterable[str]) -> Any:
     return calendar_for("CRYPTO") if found and found <= {"CRYPTO"} else calendar_for("KRX")
 
 
-def due_deployments(*, now: dt.datetime | None = None) -> dict[Slot, list[Deployment]]:
+def due_deployments(*, now: dt.datetime | None = None, ids: Iterable[int] | None = None) -> dict[Slot, list[Deployment]]:
     """Running deployments (and stopped ones still closing their positions) whose slot is open at
-    ``now`` and not yet decided (``last_decision_at`` before the slot), grouped by slot."""
+    ``now`` and not yet decided (``last_decision_at`` before the slot), grouped by slot; only those
+    of ``ids`` when given."""
     from marketdata.models import Instrument
 
     now = now or clock.now()
-    rows = list(Deployment.objects.filter(state=DeploymentState.RUNNING).select_related("account")
+    running = Deployment.objects.filter(state=DeploymentState.RUNNING)
+    if ids is not None:
+        running = running.filter(pk__in=list(ids))
+    rows = list(running.select_related("account")
                 .only("id", "owner_id", "account_id", "account__broker", "name", "capital", "symbols", "timing",
                       "interval_minutes", "strategy_type", "params", "risk", "state", "state_code",
                       "last_decision_at", "data_note"))
-    rows += list(Deployment.objects.filter(state=DeploymentState.STOPPED, state_code="close_positions",
-                                           claims__isnull=False).distinct().select_related("account"))
+    closing = Deployment.objects.filter(state=DeploymentState.STOPPED, state_code="close_positions",
+                                        claims__isnull=False)
+    if ids is not None:
+        closing = closing.filter(pk__in=list(ids))
+    rows += list(closing.distinct().select_related("account"))
     codes = {code for deployment in rows for code in deployment.symbols}
     markets = dict(Instrument.objects.filter(code__in=codes).values_list("code", "market")) if codes else {}
     calendars: dict[tuple[str, ...], Any] = {}
@@ -543,7 +555,6 @@ def decide_slot(slot: Slot, deployments: list[Deployment], *, lookback_days: int
         intents.extend(deployment_intents(deployment, bucket, context))
         deployment.data_note = note[:300]
         decided.append(deployment)
-    guard_intents(intents, now=slot.at)
     rows = [_signal_row(item, slot) for item in intents]
     with transaction.atomic():
         DeploymentSignal.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
@@ -552,7 +563,6 @@ def decide_slot(slot: Slot, deployments: list[Deployment], *, lookback_days: int
         Deployment.objects.bulk_update(decided, ["last_decision_at", "data_note"], batch_size=2000)
     report.deployments = len(decided)
     report.intents = len(rows)
-    report.blocked = sum(1 for r in rows if r.outcome == SignalOutcome.BLOCKED)
     report.waiting = sum(1 for r in rows if r.outcome == SignalOutcome.WAITING)
     return report
 
@@ -563,13 +573,16 @@ def decide(*, deployment_ids: list[int] | None = None, now: dt.datetime | None =
     decides at its slot; nothing is sent."""
     now = now or clock.now()
     report = RunReport()
-    wanted = None if deployment_ids is None else set(deployment_ids)
-    for slot, deployments in due_deployments(now=now).items():
-        if wanted is not None:
-            deployments = [d for d in deployments if d.pk in wanted]
-        if deployments:
-            report.add(decide_slot(slot, deployments, lookback_days=lookback_days))
+    for slot, deployments in due_deployments(now=now, ids=deployment_ids).items():
+        report.add(decide_slot(slot, deployments, lookback_days=lookback_days))
     return report
+
+
+def batches(deployments: list[Deployment], *, size: int = 500) -> list[list[int]]:
+    """Deployment ids in batches of about ``size``, those with the same symbols side by side (a
+    batch reads the bars of its symbols once): the Celery tick hands one batch to each worker."""
+    ordered = sorted(deployments, key=lambda d: (sorted(d.symbols), d.pk))
+    return [[d.pk for d in ordered[i:i + size]] for i in range(0, len(ordered), size)]
 
 
 def _send(signal: DeploymentSignal, now: dt.datetime, quantity: Decimal | None = None) -> str:
@@ -602,17 +615,70 @@ def _today(now: dt.datetime) -> dt.datetime:
     return dt.datetime.combine(now.astimezone(SEOUL).date(), dt.time(0, 0), SEOUL)
 
 
+SLOT_BUSY_SECONDS = 120  # a slot whose batches are still deciding is not guarded nor sent for this long
+
+
+def slot_busy_key(at: dt.datetime) -> str:
+    """The cache key the Celery tick sets while a slot's batches decide (``trading.live.tasks``)."""
+    return f"live:slot-busy:{at.isoformat()}"
+
+
+def _intent_of(row: DeploymentSignal) -> Intent:
+    deployment = row.deployment
+    return Intent(row.deployment_id, deployment.owner_id, deployment.account_id, row.symbol, row.side, row.reason,
+                  float(row.price or 0), float(row.quantity_wanted), row.bar_date,
+                  waiting=row.outcome == SignalOutcome.WAITING, extra={"row": row})
+
+
+def guard_slot(*, decided_at: dt.datetime, now: dt.datetime) -> int:
+    """The guard over EVERY signal of one decision time at once (all deployments, all users), before
+    any of them is sent: each pending or waiting one gets its verdict, code, message and quantity
+    (a blocked one, or one trimmed to nothing, ends ``blocked``). Deterministic from the wanted
+    quantities, so running it again changes nothing. Returns how many rows changed."""
+    rows = list(DeploymentSignal.objects.filter(decided_at=decided_at)
+                .select_related("deployment").order_by("deployment_id", "symbol", "side"))
+    intents = guard_intents([_intent_of(row) for row in rows], now=now)
+    changed = []
+    for item in intents:
+        row = item.extra["row"]
+        if row.outcome not in (SignalOutcome.PENDING, SignalOutcome.WAITING):
+            continue
+        final = _decimal_quantity(item.quantity if item.final_quantity is None else item.final_quantity)
+        outcome = row.outcome
+        if item.verdict == Verdict.BLOCKED or final <= 0:
+            outcome = SignalOutcome.BLOCKED
+        values = {"verdict": item.verdict, "guard_code": item.guard_code, "guard_message": item.guard_message[:300],
+                  "quantity": final, "outcome": outcome}
+        if any(getattr(row, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(row, name, value)
+            changed.append(row)
+    DeploymentSignal.objects.bulk_update(changed, ["verdict", "guard_code", "guard_message", "quantity", "outcome"],
+                                         batch_size=2000)
+    return len(changed)
+
+
 def guard_and_send(*, now: dt.datetime | None = None) -> RunReport:
-    """Phase 2: send every pending signal decided today up to ``now`` (sells before buys)."""
+    """Phase 2: for each decision time of today (up to ``now``) with pending signals and no batch
+    still deciding, the guard over all of its signals, then every pending one to ``order_place``
+    (sells before buys)."""
+    from django.core.cache import cache
+
     now = now or clock.now()
     report = RunReport()
-    pending = (DeploymentSignal.objects.filter(outcome=SignalOutcome.PENDING, decided_at__gte=_today(now),
-                                               decided_at__lte=now)
-               .select_related("deployment", "deployment__account").order_by("decided_at", "-side", "id"))
-    for signal in pending:
-        outcome = _send(signal, now)
-        report.ordered += outcome == SignalOutcome.ORDERED
-        report.refused += outcome == SignalOutcome.REFUSED
+    today = DeploymentSignal.objects.filter(decided_at__gte=_today(now), decided_at__lte=now)
+    slots = sorted(set(today.filter(outcome=SignalOutcome.PENDING).values_list("decided_at", flat=True)))
+    for decided_at in slots:
+        if cache.get(slot_busy_key(decided_at)):
+            continue
+        guard_slot(decided_at=decided_at, now=now)
+        report.blocked += today.filter(decided_at=decided_at, outcome=SignalOutcome.BLOCKED).count()
+        pending = (today.filter(decided_at=decided_at, outcome=SignalOutcome.PENDING)
+                   .select_related("deployment", "deployment__account").order_by("-side", "id"))
+        for signal in pending:
+            outcome = _send(signal, now)
+            report.ordered += outcome == SignalOutcome.ORDERED
+            report.refused += outcome == SignalOutcome.REFUSED
     return report
 
 
@@ -704,6 +770,6 @@ def _lot(symbol: str) -> float:
 
 
 __all__ = [
-    "Intent", "RunReport", "Slot", "daily_loss_pause", "decide", "decide_slot", "deployment_intents", "due_deployments",
-    "guard_and_send", "guard_intents", "load_bars", "place_waiting", "run_due", "slot_at",
+    "Intent", "RunReport", "Slot", "batches", "daily_loss_pause", "decide", "decide_slot", "deployment_intents", "due_deployments",
+    "guard_and_send", "guard_intents", "guard_slot", "slot_busy_key", "load_bars", "place_waiting", "run_due", "slot_at",
 ]

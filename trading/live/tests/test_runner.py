@@ -202,3 +202,79 @@ def test_risk_rules_close_positions_at_the_latest_price():
     assert risk_exit(held, 11_000, {"take_profit": 0.1}) == "take_profit"
     assert risk_exit(held, 10_000, {"max_holding_days": 2}) == "max_holding"
     assert risk_exit(held, 10_000, {"max_holding_days": 3}) is None
+
+
+def test_the_ingest_brings_fresh_bars_and_records_what_it_missed(user, monkeypatch):
+    from marketdata.ingest import bars_ingest
+    from marketdata.models import BarIngest
+    from marketdata.providers.base import DataProvider, ProviderBars, ProviderError
+    from marketdata.providers.chain import ProviderChain
+
+    class Broker(DataProvider):
+        name = "kis"
+
+        def daily_bars(self, code, start, end):
+            if code == B:
+                raise ProviderError("no such symbol at the broker")
+            day = np.array([np.datetime64(THURSDAY, "D")])
+            one = np.array([9_900.0])
+            return ProviderBars(date=day, open=one, high=one, low=one, close=one, volume=one, value=one * np.nan)
+
+    monkeypatch.setattr("trading.orders.services.enqueue_submit", lambda pk: None)
+    account, deployment = make_world(user)
+    record = bars_ingest(day=THURSDAY, now=at(THURSDAY, 16, 10), chain=ProviderChain([Broker()], cache_seconds=0))
+    assert BarIngest.objects.get() == record
+    assert (record.symbols, record.updated, record.providers) == (2, 1, {A: "kis"})
+    assert record.missing == {B: "kis: no such symbol at the broker"}
+    # Friday's open: A is fresh, B is stale and named
+    runner.run_due(now=at(dt.date(2026, 3, 13), 8, 30))
+    deployment.refresh_from_db()
+    assert deployment.last_decision_at is not None and "No fresh bars for 000660:" in deployment.data_note
+
+
+def test_a_smaller_plan_pauses_the_newest_running_deployments(user):
+    from coupons.lifecycle import over_limit_pause
+    from coupons.tests.helpers import free_limits
+    from strategies.tests.factories import StrategyFactory
+
+    account, older = make_world(user, capital=1_000_000)
+    newer = start(user, StrategyFactory(owner=user, codes=[A]), account, capital=1_000_000, name="newer")
+    free_limits(max_running_deployments=1)
+    over_limit_pause(user=user)
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert (older.state, newer.state, newer.state_code) == ("running", "paused", "plan_limit")
+
+
+@pytest.fixture
+def eager_celery():
+    """Celery runs what is enqueued at once, in this process (the workers' part)."""
+    from config.celery_app import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def test_the_tick_splits_a_crowded_open_into_batches_on_the_workers(user, monkeypatch, eager_celery):
+    from strategies.tests.factories import StrategyFactory
+    from trading.live import tasks
+
+    monkeypatch.setattr("trading.orders.services.enqueue_submit", lambda pk: None)
+    monkeypatch.setattr(tasks, "INLINE_MAX", 1)
+    monkeypatch.setattr(tasks, "BATCH_SIZE", 1)
+    account, first = make_world(user, capital=2_000_000)
+    other = open_account(user)
+    second = start(user, StrategyFactory(owner=user, codes=[A, B], strategy_type="sma_cross",
+                                         params={"fast": 1, "slow": 2}), other, capital=2_000_000, name="second")
+    at(THURSDAY, 8, 30)
+    assert tasks.runner_tick() == {"deployments": 0, "intents": 0, "ordered": 0, "batches": 2}  # sent by the last batch
+    assert sorted(DeploymentSignal.objects.values_list("deployment_id", "outcome")) == [
+        (first.pk, "ordered"), (second.pk, "ordered")]
+
+
+def open_account(user):
+    from trading.paper.tests.conftest import open_paper_account
+
+    return open_paper_account(user, cash=10_000_000, nickname="second book")
