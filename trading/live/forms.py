@@ -77,7 +77,7 @@ class StrategyStepForm(forms.Form):
 
 
 class SetupStepForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100, required=False,
+    name = forms.CharField(label=_("Deployment name"), max_length=100, required=False,
                            help_text=_("Leave empty to use the strategy's name."))
     capital = forms.DecimalField(label=_("Capital (KRW)"), min_value=1, max_value=limits.MAX_MONEY_KRW,
                                  decimal_places=0,
@@ -112,7 +112,7 @@ class EditForm(SetupStepForm):
     """Change a deployment: capital, symbols, timing, interval, name; and take the strategy's
     current parameters and risk rules (``apply_strategy``)."""
 
-    name = forms.CharField(label=_("Name"), max_length=100)
+    name = forms.CharField(label=_("Deployment name"), max_length=100)
     symbols = SymbolsField(label=_("Symbols"), help_text=_("Codes separated by spaces, e.g. 005930 000660."))
     apply_strategy = forms.BooleanField(label=_("Apply the strategy's current parameters and risk rules"),
                                         required=False)

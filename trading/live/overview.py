@@ -136,7 +136,9 @@ def _backtest_curve(deployment: Deployment, days: list[dt.date]) -> list[float |
         values = curve(deployment=deployment, days=days)
     except Exception:  # noqa: BLE001 - a report that cannot be computed leaves the live curve alone
         return None
-    return None if values is None else [None if value is None else float(value) for value in values]
+    if not values or all(value is None for value in values):
+        return None  # no bars for the engine over these days: the live curve alone
+    return [None if value is None else float(value) for value in values]
 
 
 def equity_curve(*, user: Any, deployment: Deployment) -> dict[str, Any]:

@@ -41,6 +41,16 @@ STOPPED_CLOSING = _("“{name}” is stopped; it sells what it holds at the next
 SAVED = _("Changes to “{name}” are saved.")
 NOTHING_CHANGED = _("Nothing was changed.")
 
+# when it acts, short (the choices' labels say the auction times, for the forms)
+TIMING_SHORT = {"open": _("At the open"), "close": _("At the close")}
+
+
+def timing_label(timing: str, interval_minutes: int | None) -> str:
+    if timing == "interval":
+        return str(_("Every {minutes} min")).format(minutes=interval_minutes or "?")
+    return str(TIMING_SHORT.get(timing, timing))
+
+
 # the wizard's steps, and the step each field of the services' errors belongs to
 STEP_TITLES = {1: _("Strategy and account"), 2: _("Capital and timing"), 3: _("Review and start")}
 STEP_OF_FIELD = {**dict.fromkeys(forms.STEP1_FIELDS, 1), **dict.fromkeys(forms.STEP2_FIELDS, 2),
@@ -122,8 +132,8 @@ def _review_context(request: HttpRequest, data: dict[str, Any]) -> dict[str, Any
             "real_money": overview.account_kind(account) == overview.REAL,
             "mfa": is_mfa_enabled(request.user), "name": data["name"] or strategy.name, "capital": data["capital"],
             "symbols": [(code, name) for code, name in _named(symbols)],
-            "timing_label": dict(forms.SetupStepForm.base_fields["timing"].choices).get(data["timing"], ""),
-            "interval_minutes": data.get("interval_minutes"), "risk": strategy.engine_options(),
+            "timing_label": timing_label(data["timing"], data.get("interval_minutes")),
+            "risk": strategy.engine_options(),
             "params": strategy.params}
 
 
@@ -242,6 +252,7 @@ def _render_detail(request: HttpRequest, deployment: Deployment, *, control: str
     context = context_for(
         request, page_title=deployment.name, deployment=deployment, kind=kind,
         kind_label=overview.KIND_LABELS[kind], holdings=holdings,
+        timing_label=timing_label(deployment.timing, deployment.interval_minutes),
         signal_day=overview.signals_of_day(user=user, deployment=deployment, now=now),
         orders=overview.deployment_orders(user=user, deployment=deployment),
         curve=overview.equity_curve(user=user, deployment=deployment),
