@@ -278,3 +278,37 @@ def open_account(user):
     from trading.paper.tests.conftest import open_paper_account
 
     return open_paper_account(user, cash=10_000_000, nickname="second book")
+
+
+def test_a_sell_pays_for_the_buy_that_waits_for_its_cash(user, monkeypatch):
+    from trading.orders import reconcile
+    from trading.orders import services as orders
+    from trading.paper.matching import paper_match_all
+
+    monkeypatch.setattr("trading.orders.services.enqueue_submit", lambda pk: None)
+    friday = dt.date(2026, 3, 13)
+
+    def fill_new_orders(when: dt.datetime) -> None:
+        for order in Order.objects.filter(state="new"):
+            orders.order_submit(order_id=order.pk)
+        paper_match_all(now=at(when.date(), when.hour, when.minute))
+        reconcile.account_reconcile(account=account)
+
+    account, deployment = make_world(user, sizing="all_in")
+    runner.run_due(now=at(THURSDAY, 8, 30))
+    fill_new_orders(seoul(THURSDAY, 9))
+    assert Order.objects.get(symbol=A).filled_quantity == 526  # all in at 9,500
+    # Thursday: A falls (its exit), B rises (its entry): the buy needs the sale's cash
+    write_bars(A, RISING + [9_000], THURSDAY)
+    write_bars(B, FALLING + [17_500], THURSDAY)
+    runner.run_due(now=at(friday, 8, 30))
+    sell = DeploymentSignal.objects.get(side="sell")
+    buy = DeploymentSignal.objects.get(symbol=B)
+    assert (sell.reason, sell.outcome, sell.quantity) == ("exit", SignalOutcome.ORDERED, 526)
+    assert buy.outcome == SignalOutcome.WAITING and buy.quantity == 270
+    assert runner.place_waiting(now=at(friday, 8, 40)).ordered == 0  # the sell has not filled
+    fill_new_orders(seoul(friday, 9))
+    assert runner.place_waiting(now=at(friday, 9, 1)).ordered == 1
+    buy.refresh_from_db()
+    assert buy.outcome == SignalOutcome.ORDERED and 0 < buy.quantity <= 270
+    assert buy.order.intent_id == buy.intent_id and runner.place_waiting(now=at(friday, 9, 2)).ordered == 0
