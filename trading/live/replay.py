@@ -65,7 +65,6 @@ from trading.live.models import Deployment, DeploymentDay, DeploymentState, Depl
 from trading.paper.prices import scoped_quote_source
 
 logger = logging.getLogger("trading.live")
-ZERO = Decimal(0)
 
 REPLAYER = Actor.system("replay")
 DEFAULT_SECONDS_PER_DAY = 6.0
@@ -156,7 +155,11 @@ def replay_days(deployment: Deployment) -> list[dt.date]:
 
 
 def days_done(deployment: Deployment) -> set[dt.date]:
-    return set(DeploymentDay.objects.filter(deployment=deployment).values_list("day", flat=True))
+    """The replay days with a summary (a summary of another date, written by the platform's own
+    after-close task, is no replayed day)."""
+    start, end = replay_window(deployment)
+    return set(DeploymentDay.objects.filter(deployment=deployment, day__gte=start, day__lte=end)
+               .values_list("day", flat=True))
 
 
 def next_replay_day(deployment: Deployment) -> dt.date | None:
@@ -230,22 +233,10 @@ def _place_waiting(deployment: Deployment, now: dt.datetime) -> None:
 
 
 def _summarize(deployment: Deployment, day: dt.date, now: dt.datetime) -> None:
-    """The day's ``DeploymentDay``: the bucket's cash and its positions at the day's close."""
-    from trading.live.buckets import buckets_of
-    from trading.paper.prices import latest_price
+    """The day's ``DeploymentDay`` (the runner's summary: the bucket at the day's close)."""
+    from trading.live.summary import deployment_day_write
 
-    bucket = buckets_of({deployment.pk: deployment.capital})[deployment.pk]
-    invested = ZERO
-    for symbol, position in bucket.held().items():
-        point = latest_price(symbol, now=now)
-        price = point.price if point is not None else Decimal(repr(position.entry_price))
-        invested += Decimal(repr(position.quantity)) * price
-    cash = Decimal(repr(bucket.cash)).quantize(Decimal("0.0001"))
-    equity = cash + invested
-    previous = DeploymentDay.objects.filter(deployment=deployment, day__lt=day).order_by("-day").first()
-    pnl = equity - (previous.equity if previous else deployment.capital)
-    DeploymentDay.objects.update_or_create(deployment=deployment, day=day, defaults={
-        "equity": equity, "cash": cash, "invested": invested, "pnl": pnl, "positions": len(bucket.held())})
+    deployment_day_write(deployment=deployment, day=day, now=now)
 
 
 def replay_day(deployment: Deployment, day: dt.date, *, quotes: ReplayQuotes | None = None) -> ReplayedDay:

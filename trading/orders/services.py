@@ -162,8 +162,13 @@ def enqueue_task(send, failed: str, *args) -> None:
 
 
 def enqueue_submit(order_id: int) -> None:
-    """Hand the order to a worker; a lost message is made good by the relay."""
+    """Hand the order to a worker; a lost message is made good by the relay. Not from a replay
+    (``clock.is_scoped()``): a worker reads the platform's clock, and the replay sends its orders
+    itself at the replayed time (``trading.live.replay``)."""
     from trading.orders import tasks
+
+    if clock.is_scoped():
+        return
 
     enqueue_task(lambda: tasks.order_submit.delay(order_id), "order %s: enqueue failed; the relay will send it", order_id)
 

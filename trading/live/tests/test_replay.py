@@ -28,6 +28,7 @@ from marketdata.selectors import bar_store
 from trading.live import replay
 from trading.live.drift import drift_report
 from trading.live.models import DeploymentDay, DeploymentState
+from trading.orders import tasks as order_tasks
 from trading.orders.models import Fill, Order
 from trading.paper.models import PaperOrder
 
@@ -128,3 +129,14 @@ def test_the_replayed_time_and_prices_stay_in_their_own_context(user):
     previous = quotes.bars[SYMBOLS[0]][KRX.previous_trading_day(at.date())][1]
     assert (pre_open.price, pre_open.previous_close) == (day_open, previous)
     assert (closing.price, closing.previous_close) == (day_close, previous)
+
+
+def test_no_submit_job_leaves_a_replay_a_worker_would_send_at_the_platforms_time(monkeypatch):
+    from trading.orders.services import enqueue_submit
+
+    enqueued: list[tuple] = []
+    monkeypatch.setattr(order_tasks.order_submit, "delay", lambda *args: enqueued.append(args))
+    with clock.scoped(dt.datetime(2026, 4, 8, 8, 40, tzinfo=SEOUL)):
+        enqueue_submit(7)  # the replay sends order 7 itself, at 08:40 of that day
+    enqueue_submit(8)
+    assert enqueued == [(8,)]
