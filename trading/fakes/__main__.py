@@ -2,7 +2,7 @@
 
 ``--demo`` loads demo accounts (their fake keys and account numbers are printed), prices and the
 sample bars. Point ``BROKER_KIS_REAL_URL`` / ``BROKER_KIS_MOCK_URL`` (or the Kiwoom ones) at the
-printed URL. Each broker is one entry of ``FAKES``: a module with ``build_demo(port) -> server`` (not
+printed URL (KIS: ``BROKER_KIS_*_WS_URL`` at the printed websocket URL too). Each broker is one entry of ``FAKES``: a module with ``build_demo(port) -> server`` (not
 started) and the server class for an empty one; a demo server may offer ``demo_lines()`` to print.
 """
 
@@ -31,9 +31,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("broker", choices=sorted(FAKES))
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--demo", action="store_true", help="load demo accounts, prices and sample bars")
+    parser.add_argument("--ws-port", type=int, default=0, help="KIS: the websocket's port (0: any free port)")
     args = parser.parse_args(argv)
     server = build(args.broker, args.port, args.demo).start()
     print(f"fake {args.broker} serving on {server.url}", flush=True)
+    websocket = None
+    if args.broker == "kis":  # its websocket beside it (BROKER_KIS_REAL_WS_URL / _MOCK_WS_URL)
+        from trading.fakes.kis_ws import FakeKisWs
+
+        websocket = FakeKisWs(server, port=args.ws_port).start()
+        print(f"fake kis websocket on {websocket.url}", flush=True)
     for line in getattr(server, "demo_lines", lambda: [])():
         print(line, flush=True)
     stop = threading.Event()
@@ -43,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        if websocket is not None:
+            websocket.stop()
         server.stop()
 
 

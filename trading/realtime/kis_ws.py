@@ -232,6 +232,10 @@ class KeyInUse(Exception):
     """KIS refused the session: the app key has one open elsewhere (OPSP8996)."""
 
 
+class SessionRefused(Exception):
+    """KIS refused the first registration of a session: it is opened again with a new approval key."""
+
+
 @dataclass
 class Backoff:
     """Exponential back-off between reconnects: ``first`` doubling up to ``cap``."""
@@ -293,6 +297,8 @@ class KisStream:
                 self._approval = None
                 logger.warning("%s: KIS refused the session: the app key is in use by another session (%s)",
                                self.name, KEY_IN_USE)
+            except SessionRefused:
+                self._approval = None
             except Refused as exc:
                 logger.warning("%s: no approval key: %s (%s)", self.name, exc.message, exc.code)
             except Exception as exc:  # noqa: BLE001 - any drop: reconnect
@@ -384,6 +390,8 @@ class KisStream:
                 self.refused.add(registration)
                 logger.warning("%s: KIS refused a %s registration (%s %s)", self.name, reply.tr_id, reply.code,
                                reply.message[:60])
+                if not self.active:  # nothing taken at all (a stale approval key?): a new session, a new key
+                    raise SessionRefused(reply.code)
 
     def _data(self, frame: Data) -> None:
         payload = frame.payload

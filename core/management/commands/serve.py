@@ -62,6 +62,7 @@ class Command(BaseCommand):
                 "set REDIS_URL to run several daphne workers"
             )
         application = settings.ASGI_APPLICATION.replace(".application", ":application")
+        feeds = None
         if settings.CELERY_EMBEDDED:
             from celery import current_app
 
@@ -69,6 +70,9 @@ class Command(BaseCommand):
 
             start_embedded_celery(current_app._get_current_object(), with_beat=not no_beat)
             self.stdout.write("Celery worker and beat: embedded (in-memory broker)")
+            from trading.realtime.feeds import embedded_feeds_start
+
+            feeds = embedded_feeds_start()  # prices and execution notices, as threads (run_feeds in the full stack)
         else:
             self.stdout.write(f"Celery: external workers on {settings.CELERY_BROKER_URL.split('@')[-1]}")
         url = browser_url(host, port)
@@ -79,7 +83,11 @@ class Command(BaseCommand):
             self.stdout.write(f"Serving on http://{host}:{port}/ (daphne: HTTP and websockets)")
             self.stdout.flush()
             # no --proxy-headers: core.proxies believes forwarding headers from TRUSTED_PROXIES only
-            CommandLineInterface().run(["-b", host, "-p", str(port), application])
+            try:
+                CommandLineInterface().run(["-b", host, "-p", str(port), application])
+            finally:
+                if feeds is not None:
+                    feeds.stop()
             return
         self.stdout.write(f"Serving on http://{host}:{port}/ ({workers} daphne processes: HTTP and websockets)")
         self.stdout.flush()

@@ -198,3 +198,21 @@ def test_without_market_data_keys_the_paper_brokers_prices_are_published_delayed
     clock.reset()
     tick = last_tick("005930")
     assert (tick.price, tick.change, tick.source, tick.delayed) == (D(71_300), D(1_300), "paper", True)
+
+
+def test_embedded_mode_runs_the_feeds_while_the_server_serves_and_stops_them_with_it(settings, monkeypatch):
+    from daphne.cli import CommandLineInterface
+    from django.core.management import call_command
+
+    import core.embedded
+    from trading.realtime import feeds
+
+    settings.CELERY_EMBEDDED = True
+    monkeypatch.setattr(core.embedded, "start_embedded_celery", lambda app, **kwargs: None)
+    started: list[threading.Event] = []
+    monkeypatch.setattr(feeds, "feeds_start", lambda stop: started.append(stop) or [])
+    monkeypatch.setattr(CommandLineInterface, "run", lambda self, argv: wait_for(lambda: started))
+
+    call_command("serve", "--port", "8123")
+
+    assert len(started) == 1 and started[0].is_set()  # running while daphne served, stopped after
