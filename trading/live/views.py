@@ -91,6 +91,10 @@ def deployment_list(request: HttpRequest) -> HttpResponse:
 class _DryRun(Exception):
     """Undoes a trial creation: the services' checks answer, nothing is kept."""
 
+    def __init__(self, blocked: dict[str, str]) -> None:
+        super().__init__()
+        self.blocked = blocked
+
 
 def _create(request: HttpRequest, data: dict[str, Any]) -> Deployment:
     return services.deployment_create(
@@ -99,16 +103,16 @@ def _create(request: HttpRequest, data: dict[str, Any]) -> Deployment:
         symbols=data["symbols"] or None)
 
 
-def _trial(request: HttpRequest, data: dict[str, Any]) -> ApplicationError | None:
-    """The services' verdict on creating this deployment, without keeping it."""
+def _trial(request: HttpRequest, data: dict[str, Any]) -> tuple[ApplicationError | None, dict[str, str]]:
+    """The services' verdict on creating this deployment, without keeping it: their refusal, or
+    the symbols another deployment already owns in the account (``claims_blocked``)."""
     try:
         with transaction.atomic():
-            _create(request, data)
-            raise _DryRun
-    except _DryRun:
-        return None
+            raise _DryRun(services.claims_blocked(_create(request, data)))
+    except _DryRun as trial:
+        return None, trial.blocked
     except ApplicationError as error:
-        return error
+        return error, {}
 
 
 def setup_key(first: dict[str, Any]) -> str:
@@ -204,11 +208,11 @@ def deployment_new(request: HttpRequest) -> HttpResponse:
         return _wizard(request, 2, setup, first=first)
     data = {**first.cleaned_data, **setup.cleaned_data}
     if step == "3":
-        error = _trial(request, data)
+        error, blocked = _trial(request, data)
         if error is not None:
             return _wizard_error(request, error, first, setup)
-        return _wizard(request, 3, forms.ReviewStepForm(), first=first, setup=setup,
-                       review=_review_context(request, data))
+        review = {**_review_context(request, data), "claims_blocked": sorted(blocked.items())}
+        return _wizard(request, 3, forms.ReviewStepForm(), first=first, setup=setup, review=review)
     return _start_new(request, first, setup, data)
 
 

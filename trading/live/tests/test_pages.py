@@ -284,3 +284,14 @@ def test_console_actions_pause_halt_and_resume_through_the_services_as_the_admin
     kinds = set(AuditEntry.objects.filter(action__in=["deployment.pause", "deployment.halt", "deployment.resume"])
                 .values_list("actor_kind", "door"))
     assert kinds == {("admin", "admin")}
+
+
+def test_the_wizards_review_names_the_deployment_that_already_owns_a_symbol(signed_in, user):
+    account = paper(user)
+    running(user, account, name="먼저 온 배포")
+    strategy = StrategyFactory(owner=user, codes=["005930", "005380"])
+    review = wizard_post(signed_in, step="3", strategy=strategy.pk, account=account.pk,
+                         setup_for=f"{strategy.pk}:{account.pk}", name="나중", capital="1000000", symbols="",
+                         timing="open").content.decode()
+    assert 'data-testid="claims-blocked"' in review and "먼저 온 배포" in review
+    assert Deployment.objects.count() == 1
