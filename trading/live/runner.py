@@ -88,7 +88,6 @@ from trading.live.models import (
     DeploymentTiming,
     SignalOutcome,
     SignalReason,
-    SymbolClaim,
     Verdict,
     signal_intent_id,
 )
@@ -423,30 +422,15 @@ def deployment_intents(deployment: Deployment, bucket: Bucket, context: Context)
 
 # --- the guard ------------------------------------------------------------------------------------
 
-def claim_owners(account_ids: Iterable[int]) -> dict[tuple[int, str], tuple[int, str]]:
-    """``{(account, symbol): (owning deployment, its name)}`` of the accounts."""
-    rows = (SymbolClaim.objects.filter(account_id__in=list(set(account_ids)))
-            .values_list("account_id", "symbol", "deployment_id", "deployment__name"))
-    return {(account, symbol): (owner, name) for account, symbol, owner, name in rows}
-
-
 def guard_intents(intents: list[Intent], *, now: dt.datetime) -> list[Intent]:
-    """Every intent of one decision time, judged together before any is sent: one owner per
-    (account, symbol) (``SymbolClaim``; a symbol another deployment owns is blocked with the
-    message naming it), then the conflict guard's rules of ``trading.risk`` when present.
-    Sets ``verdict``, ``guard_code``, ``guard_message`` and ``final_quantity``; returns the list."""
-    from trading.live.services import claim_message
+    """Every intent of one decision time, judged together before any is sent by the conflict guard
+    (``trading.risk.guard_intents``: one owner per account and symbol, capital buckets, the user's
+    spread and daily loss, the platform's cap per symbol shared pro rata), its context read by
+    ``trading.live.guarding``. Sets ``verdict``, ``guard_code``, ``guard_message`` and
+    ``final_quantity`` on each; returns the list."""
+    from trading.live.guarding import judge
 
-    owners = claim_owners(i.account_id for i in intents)
-    for item in intents:
-        owner = owners.get((item.account_id, item.symbol))
-        if owner is not None and owner[0] != item.deployment_id:
-            item.verdict, item.guard_code = Verdict.BLOCKED, "symbol_owner"
-            item.guard_message = claim_message(item.symbol, owner[1])
-            item.final_quantity = 0.0
-        elif item.final_quantity is None:
-            item.final_quantity = item.quantity
-    return intents
+    return judge(intents, now=now)
 
 
 # --- writing and sending ----------------------------------------------------------------------------
@@ -636,7 +620,7 @@ def guard_slot(*, decided_at: dt.datetime, now: dt.datetime) -> int:
     (a blocked one, or one trimmed to nothing, ends ``blocked``). Deterministic from the wanted
     quantities, so running it again changes nothing. Returns how many rows changed."""
     rows = list(DeploymentSignal.objects.filter(decided_at=decided_at)
-                .select_related("deployment").order_by("deployment_id", "symbol", "side"))
+                .select_related("deployment").order_by("-side", "deployment_id", "id"))
     intents = guard_intents([_intent_of(row) for row in rows], now=now)
     changed = []
     for item in intents:
@@ -683,32 +667,26 @@ def guard_and_send(*, now: dt.datetime | None = None) -> RunReport:
 
 
 def daily_loss_pause(*, now: dt.datetime | None = None) -> list[int]:
-    """Pause every running deployment of a user whose deployments lost more today than their
-    ``RiskSettings.daily_loss_limit`` (percent of the buckets' equity at the last summary before
-    today, else their capital); the ids of the users paused."""
+    """Pause every running deployment of a user whose loss today reached their
+    ``RiskSettings.daily_loss_limit`` (``trading.risk.daily_loss_breached``: percent of the day's
+    starting equity); the ids of the users paused."""
+    from django.contrib.auth import get_user_model
+
     from core.audit import Actor
-    from trading.live.models import DeploymentDay, RiskSettings
+    from trading.live.guarding import daily_loss_users
+    from trading.live.models import RiskSettings
     from trading.live.services import deployments_pause_all
-    from trading.live.summary import bucket_equity
 
     now = now or clock.now()
+    users = (RiskSettings.objects.filter(daily_loss_limit__gt=0, user__deployments__state=DeploymentState.RUNNING)
+             .values_list("user_id", flat=True).distinct())
     paused = []
-    limits = RiskSettings.objects.filter(daily_loss_limit__gt=0,
-                                         user__deployments__state=DeploymentState.RUNNING).distinct()
-    for settings in limits.select_related("user"):
-        deployments = list(Deployment.objects.filter(owner=settings.user, state__in=(DeploymentState.RUNNING,
-                                                                                      DeploymentState.PAUSED)))
-        base = equity = Decimal(0)
-        for deployment in deployments:
-            last = (DeploymentDay.objects.filter(deployment=deployment, day__lt=now.astimezone(SEOUL).date())
-                    .order_by("-day").values_list("equity", flat=True).first())
-            base += last if last is not None else deployment.capital
-            equity += bucket_equity(deployment=deployment, now=now)
-        if base > 0 and (base - equity) / base * 100 >= settings.daily_loss_limit:
-            reason = _("Today's loss of {loss}% passed your daily loss limit of {limit}%: every deployment is "
-                       "paused.").format(loss=f"{(base - equity) / base * 100:.2f}", limit=settings.daily_loss_limit)
-            deployments_pause_all(actor=Actor.system("runner"), user=settings.user, code="daily_loss", reason=reason)
-            paused.append(settings.user_id)
+    for user_id, (loss, limit) in daily_loss_users(list(users), now=now).items():
+        reason = _("Today's loss of {loss} KRW reached your daily loss limit of {limit}%: every deployment is "
+                   "paused.").format(loss=f"{loss:,.0f}", limit=limit)
+        deployments_pause_all(actor=Actor.system("runner"), user=get_user_model().objects.get(pk=user_id),
+                              code="daily_loss", reason=reason)
+        paused.append(user_id)
     return paused
 
 

@@ -312,3 +312,23 @@ def test_a_sell_pays_for_the_buy_that_waits_for_its_cash(user, monkeypatch):
     buy.refresh_from_db()
     assert buy.outcome == SignalOutcome.ORDERED and 0 < buy.quantity <= 270
     assert buy.order.intent_id == buy.intent_id and runner.place_waiting(now=at(friday, 9, 2)).ordered == 0
+
+
+def test_the_platform_cap_shares_a_thin_symbol_pro_rata_across_users(user, other_user, monkeypatch, settings):
+    from strategies.tests.factories import StrategyFactory
+    from trading.paper.tests.conftest import open_paper_account
+
+    monkeypatch.setattr("trading.orders.services.enqueue_submit", lambda pk: None)
+    # A trades 9,500,000,000 KRW a day on average: a cap of 0.03 % is 2,850,000 KRW per decision time
+    settings.LIVE_PLATFORM_CAP_SHARE = 0.0003
+    account, mine = make_world(user)
+    theirs = start(other_user, StrategyFactory(owner=other_user, codes=[A, B], strategy_type="sma_cross",
+                                               params={"fast": 1, "slow": 2}),
+                   open_paper_account(other_user), capital=5_000_000)
+    runner.run_due(now=at(THURSDAY, 8, 30))
+    rows = DeploymentSignal.objects.order_by("deployment_id")
+    assert [(r.deployment_id, r.quantity_wanted, r.quantity, r.verdict, r.outcome) for r in rows] == [
+        (mine.pk, 263, 150, Verdict.TRIMMED, SignalOutcome.ORDERED),
+        (theirs.pk, 263, 150, Verdict.TRIMMED, SignalOutcome.ORDERED)]
+    assert rows[0].guard_code == "platform_cap" and "each gets its fair share" in rows[0].guard_message
+    assert sorted(Order.objects.values_list("quantity", flat=True)) == [150, 150]
