@@ -11,9 +11,10 @@ from core import clock
 from marketdata.calendars import KRX, SEOUL
 from trading import services
 from trading.live import tasks as live_tasks  # registers the runner's jobs, as the order jobs below
+from trading.live import replay as replay_tasks  # registers the replay job (trading.live.replay_step)
 from trading.orders import tasks as order_tasks  # registers the order jobs (autodiscovery finds trading.tasks only)
 
-REGISTERED = (live_tasks.runner_tick, order_tasks.order_submit)
+REGISTERED = (live_tasks.runner_tick, order_tasks.order_submit, replay_tasks.replay_step)
 
 logger = logging.getLogger(__name__)
 

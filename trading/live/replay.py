@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ from decimal import Decimal
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -309,7 +311,9 @@ def replay_advance(*, deployment: Deployment, quotes: ReplayQuotes | None = None
 
 
 def replay_run(*, deployment: Deployment) -> list[ReplayedDay]:
-    """Every remaining day at once (``replay_deployment --fast``, tests)."""
+    """Every remaining day at once (``replay_deployment --fast``, tests). A paced chain of this
+    replay stops at its next step (this run takes the replay over)."""
+    cache.set(_chain_key(deployment.pk), f"fast-{uuid.uuid4().hex}", CHAIN_SECONDS)
     start, end = replay_window(deployment)
     quotes = ReplayQuotes(list(deployment.symbols), start, end)
     days = []
@@ -319,44 +323,77 @@ def replay_run(*, deployment: Deployment) -> list[ReplayedDay]:
 
 
 def replay_begin(*, actor: Actor, deployment: Deployment, paced: bool = True) -> Deployment:
-    """Start a replay deployment (the go-live rules of ``deployment_start``, at its first day) and,
-    when ``paced``, the task that plays one day every ``REPLAY_SECONDS_PER_DAY`` seconds."""
+    """Start a replay deployment (the go-live rules of ``deployment_start``, at its first day's
+    morning), which starts its paced replay (``replay_enqueue``); an already running one is paced
+    again when ``paced``. Raises ``ApplicationError`` for a deployment that is no paper replay."""
     from trading.live.services import deployment_start
 
     start, _end = replay_window(deployment)
     if not deployment.account.is_paper:
         raise ApplicationError(_("A replay runs only on a paper account."), field="account",
                                code="replay_paper_only")
+    if deployment.timing == DeploymentTiming.INTERVAL:
+        raise ApplicationError(_("A replay acts at the open or at the close: daily bars know nothing in between."),
+                               field="timing", code="replay_timing")
     if deployment.state != DeploymentState.RUNNING:
-        with replayed(_at(start, PRE_OPEN) - dt.timedelta(hours=1), ReplayQuotes(list(deployment.symbols),
-                                                                                 start, start)):
-            deployment = deployment_start(actor=actor, deployment=deployment)
+        with replayed(_at(start, PRE_OPEN) - dt.timedelta(hours=1), ReplayQuotes([], start, start)):
+            return deployment_start(actor=actor, deployment=deployment)
     if paced:
-        deployment_id = deployment.pk
-        transaction.on_commit(lambda: _enqueue(deployment_id, countdown=0))
+        replay_enqueue(deployment.pk)
     return deployment
 
 
-def _enqueue(deployment_id: int, *, countdown: float) -> None:
+# -- the paced replay: one Celery chain per replay ------------------------------------------------
+CHAIN_SECONDS = 24 * 3600  # a chain's token outlives any replay
+LOCK_SECONDS = 120  # one day's step at most
+
+
+def _chain_key(deployment_id: int) -> str:
+    return f"replay:chain:{deployment_id}"
+
+
+def replay_enqueue(deployment_id: int) -> None:
+    """Play the replay one day every ``REPLAY_SECONDS_PER_DAY`` seconds from now (on commit): a new
+    chain of ``replay_step``, which any older chain of the same replay gives way to. Called when a
+    replay deployment starts or resumes (``trading.live.services``)."""
+    token = uuid.uuid4().hex
+    cache.set(_chain_key(deployment_id), token, CHAIN_SECONDS)
+    transaction.on_commit(lambda: _enqueue(deployment_id, token, countdown=0))
+
+
+def _enqueue(deployment_id: int, token: str, *, countdown: float) -> None:
     try:
-        replay_step.apply_async((deployment_id,), countdown=countdown)
+        replay_step.apply_async((deployment_id, token), countdown=countdown)
     except Exception:  # noqa: BLE001 - the broker is down: the replay waits for a new start
         logger.warning("replay of deployment %s: enqueue failed", deployment_id, exc_info=True)
 
 
-@shared_task(name="trading.live.replay_step", acks_late=True)
-def replay_step(deployment_id: int) -> str | None:
-    """One replayed day, then this task again ``REPLAY_SECONDS_PER_DAY`` later until the last day."""
+@shared_task(name="trading.live.replay_step", acks_late=True, soft_time_limit=LOCK_SECONDS - 20,
+             time_limit=LOCK_SECONDS)
+def replay_step(deployment_id: int, token: str = "") -> str | None:
+    """One replayed day, then this task again ``REPLAY_SECONDS_PER_DAY`` later until the last day.
+    A step of an older chain (its token replaced) ends the chain; one that finds another step
+    playing waits a turn."""
+    current = cache.get(_chain_key(deployment_id))
+    if token and current is not None and current != token:
+        return None
     deployment = Deployment.objects.filter(pk=deployment_id, replay=True).first()
     if deployment is None:
         return None
-    done = replay_advance(deployment=deployment)
+    lock = f"replay:playing:{deployment_id}"
+    if not cache.add(lock, token or "step", LOCK_SECONDS):
+        _enqueue(deployment_id, token, countdown=seconds_per_day())
+        return None
+    try:
+        done = replay_advance(deployment=deployment)
+    finally:
+        cache.delete(lock)
     if done is None:
         return None
     if next_replay_day(deployment) is not None:
-        _enqueue(deployment_id, countdown=seconds_per_day())
+        _enqueue(deployment_id, token, countdown=seconds_per_day())
     return done.day.isoformat()
 
 
-__all__ = ["ReplayQuotes", "ReplayedDay", "next_replay_day", "replay_advance", "replay_begin", "replay_day",
-           "replay_days", "replay_run", "replay_step", "replay_window", "replayed"]
+__all__ = ["REPLAYER", "ReplayQuotes", "ReplayedDay", "next_replay_day", "replay_advance", "replay_begin",
+           "replay_day", "replay_days", "replay_enqueue", "replay_run", "replay_step", "replay_window", "replayed"]

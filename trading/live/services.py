@@ -321,7 +321,16 @@ def deployment_start(*, actor: Actor, deployment: Deployment, confirm_real: bool
                      before=before, after={"state": deployment.state, "real_money": deployment.real_money,
                                            "params": deployment.params, "risk": deployment.risk})
         _publish(deployment, "started")
+        if deployment.replay:
+            _replay_play(deployment)
     return deployment
+
+
+def _replay_play(deployment: Deployment) -> None:
+    """A replay plays its past days itself, paced (``trading.live.replay``)."""
+    from trading.live.replay import replay_enqueue
+
+    replay_enqueue(deployment.pk)
 
 
 def _move(actor: Actor, deployment: Deployment, *, allowed: tuple[str, ...], to: str, action: str, code: str = "",
@@ -358,8 +367,11 @@ def deployment_resume(*, actor: Actor, deployment: Deployment, confirm_real: boo
             raise ApplicationError(_("Only a paused or halted deployment can be resumed."), code="deployment_state")
         _running_limits(locked)
         _real_money_check(actor, locked, confirm_real, otp_code, request)
-        return _move(actor, locked, allowed=(DeploymentState.PAUSED, DeploymentState.HALTED),
-                     to=DeploymentState.RUNNING, action="resume", message="")
+        resumed = _move(actor, locked, allowed=(DeploymentState.PAUSED, DeploymentState.HALTED),
+                        to=DeploymentState.RUNNING, action="resume", message="")
+        if resumed.replay:
+            _replay_play(resumed)
+        return resumed
 
 
 def deployment_halt(*, actor: Actor, deployment: Deployment, code: str, reason: str) -> Deployment:

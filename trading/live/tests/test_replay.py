@@ -25,7 +25,7 @@ from core import clock, events
 from core.audit import Actor
 from marketdata.calendars import KRX, SEOUL
 from marketdata.selectors import bar_store
-from trading.live import replay
+from trading.live import replay, services
 from trading.live.drift import drift_report
 from trading.live.models import DeploymentDay, DeploymentState
 from trading.orders import tasks as order_tasks
@@ -92,16 +92,28 @@ def test_a_replayed_paper_month_equals_the_engine_trade_for_trade(user, django_c
     assert abs((clock.now() - wall_clock_before).total_seconds()) < 60
 
 
-def test_a_replay_step_plays_one_day_and_a_rerun_orders_nothing_twice(user):
+def test_starting_a_replay_paces_it_and_each_step_plays_one_day_once(user, django_capture_on_commit_callbacks,
+                                                                       monkeypatch):
     deployment = month_deployment(user, history_from=bars_from(8))
-    deployment = replay.replay_begin(actor=Actor.of_user(user), deployment=deployment, paced=False)
-    played = [replay.replay_step(deployment.pk) for _ in range(9)]
+    steps: list[tuple] = []
+    monkeypatch.setattr(replay.replay_step, "apply_async", lambda args, countdown: steps.append((args, countdown)))
+    with django_capture_on_commit_callbacks(execute=True):  # the page's start button: the services' start
+        deployment = services.deployment_start(actor=Actor.of_user(user), deployment=deployment)
+    [((deployment_id, token), countdown)] = steps
+    assert deployment_id == deployment.pk and countdown == 0
+
+    played = [replay.replay_step(deployment.pk, token) for _ in range(9)]
     assert played[0] == MONTH[0].isoformat() and len(set(played)) == 9
+    assert [countdown for _, countdown in steps[1:]] == [replay.seconds_per_day()] * 9  # and again, paced
     orders = PaperOrder.objects.count()
     assert orders >= 1  # the first crossings traded by the 9th day
     day = dt.date.fromisoformat(played[-1])
     replay.replay_day(deployment, day)  # the same day again (a duplicate message)
     assert PaperOrder.objects.count() == orders
+    assert replay.next_replay_day(deployment) == KRX.next_trading_day(day)
+    with django_capture_on_commit_callbacks(execute=True):
+        replay.replay_enqueue(deployment.pk)  # started again: the older chain gives way
+    assert replay.replay_step(deployment.pk, token) is None
     assert replay.next_replay_day(deployment) == KRX.next_trading_day(day)
 
 
