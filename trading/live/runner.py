@@ -151,11 +151,11 @@ def _calendar_of(markets: Iterable[str]) -> Any:
 def due_deployments(*, now: dt.datetime | None = None, ids: Iterable[int] | None = None) -> dict[Slot, list[Deployment]]:
     """Running deployments (and stopped ones still closing their positions) whose slot is open at
     ``now`` and not yet decided (``last_decision_at`` before the slot), grouped by slot; only those
-    of ``ids`` when given."""
+    of ``ids`` when given. Replays are not due: the replay drives them (``decide_slot``)."""
     from marketdata.models import Instrument
 
     now = now or clock.now()
-    running = Deployment.objects.filter(state=DeploymentState.RUNNING)
+    running = Deployment.objects.filter(state=DeploymentState.RUNNING, replay=False)
     if ids is not None:
         running = running.filter(pk__in=list(ids))
     rows = list(running.select_related("account")
@@ -163,19 +163,21 @@ def due_deployments(*, now: dt.datetime | None = None, ids: Iterable[int] | None
                       "interval_minutes", "strategy_type", "params", "risk", "state", "state_code",
                       "last_decision_at", "data_note"))
     closing = Deployment.objects.filter(state=DeploymentState.STOPPED, state_code="close_positions",
-                                        claims__isnull=False)
+                                        claims__isnull=False, replay=False)
     if ids is not None:
         closing = closing.filter(pk__in=list(ids))
     rows += list(closing.distinct().select_related("account"))
     codes = {code for deployment in rows for code in deployment.symbols}
     markets = dict(Instrument.objects.filter(code__in=codes).values_list("code", "market")) if codes else {}
-    calendars: dict[tuple[str, ...], Any] = {}
+    slots: dict[tuple, Slot | None] = {}
     due: dict[Slot, list[Deployment]] = defaultdict(list)
     for deployment in rows:
         kinds = tuple(sorted({"CRYPTO" if markets.get(c) == "CRYPTO" else "KRX" for c in deployment.symbols}))
-        calendar = calendars.setdefault(kinds, _calendar_of(kinds))
-        slot = slot_at(timing=deployment.timing, interval_minutes=deployment.interval_minutes, now=now,
-                       calendar=calendar)
+        key = (kinds, deployment.timing, deployment.interval_minutes)
+        if key not in slots:
+            slots[key] = slot_at(timing=deployment.timing, interval_minutes=deployment.interval_minutes, now=now,
+                                 calendar=_calendar_of(kinds))
+        slot = slots[key]
         if slot is None or (deployment.last_decision_at is not None and deployment.last_decision_at >= slot.at):
             continue
         due[slot].append(deployment)
@@ -540,11 +542,14 @@ def decide_slot(slot: Slot, deployments: list[Deployment], *, lookback_days: int
         deployment.data_note = note[:300]
         decided.append(deployment)
     rows = [_signal_row(item, slot) for item in intents]
+    by_note: dict[str, list[int]] = defaultdict(list)
+    for deployment in decided:
+        by_note[deployment.data_note].append(deployment.pk)
     with transaction.atomic():
         DeploymentSignal.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
-        for deployment in decided:
-            deployment.last_decision_at = slot.at
-        Deployment.objects.bulk_update(decided, ["last_decision_at", "data_note"], batch_size=2000)
+        for note, ids in by_note.items():  # one UPDATE per note (most have none), in chunks
+            for i in range(0, len(ids), 2000):
+                Deployment.objects.filter(pk__in=ids[i:i + 2000]).update(last_decision_at=slot.at, data_note=note)
     report.deployments = len(decided)
     report.intents = len(rows)
     report.waiting = sum(1 for r in rows if r.outcome == SignalOutcome.WAITING)
