@@ -38,7 +38,7 @@ def paper(user, cash=10_000_000):
 
 
 def real_account(user):
-    return BrokerAccount.objects.create(owner=user, broker="kis", environment="real", account_no="50123456-01",
+    return BrokerAccount.objects.create(owner=user, broker="kis", environment="real", account_no="5012345601",
                                         nickname="실전계좌", status="verified",
                                         balance_snapshot={"total_evaluation": "50000000", "positions": []})
 
