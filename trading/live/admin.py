@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -25,10 +26,21 @@ from trading.live.models import Deployment, DeploymentDay, DeploymentSignal, Ris
 STATE_COLOURS = {"draft": GREY, "running": GREEN, "paused": AMBER, "stopped": GREY, "halted": RED}
 VERDICT_COLOURS = {"passed": GREEN, "trimmed": AMBER, "blocked": RED}
 HALT_CODE = "admin"
+SIGNALS_SHOWN = 100
+
+
+class NewestSignals(BaseInlineFormSet):
+    """Only the newest signals on a deployment's page (a long-running one has thousands)."""
+
+    def get_queryset(self) -> QuerySet[DeploymentSignal]:
+        rows = super().get_queryset()
+        return rows.filter(pk__in=list(rows.order_by("-decided_at").values_list("pk", flat=True)[:SIGNALS_SHOWN]))
 
 
 class SignalInline(admin.TabularInline):
     model = DeploymentSignal
+    formset = NewestSignals
+    verbose_name_plural = gettext_lazy("newest signals (all of them: Deployment signals)")
     fields = ["decided_at", "symbol", "side", "reason", "price", "quantity_wanted", "quantity", "verdict",
               "guard_code", "guard_message", "outcome", "outcome_message", "order"]
     readonly_fields = fields
