@@ -372,6 +372,7 @@ ORDER_BALANCE_MAX_AGE_SECONDS = env.float("ORDER_BALANCE_MAX_AGE_SECONDS", defau
 # their execution notices); the symbols past the session's registrations are polled, marked delayed
 # ---------------------------------------------------------------------------
 REALTIME_KIS_MAX_REGISTRATIONS = env.int("REALTIME_KIS_MAX_REGISTRATIONS", default=40)  # KIS allows 41
+REALTIME_KIWOOM_MAX_REGISTRATIONS = env.int("REALTIME_KIWOOM_MAX_REGISTRATIONS", default=95)  # unconfirmed
 REALTIME_INTEREST_SECONDS = env.float("REALTIME_INTEREST_SECONDS", default=3.0)  # watched symbols read again
 REALTIME_POLL_SECONDS = env.float("REALTIME_POLL_SECONDS", default=5.0)  # a delayed symbol's price this often
 REALTIME_POLL_PER_SECOND = env.float("REALTIME_POLL_PER_SECOND", default=2.0)  # the poller's own pace

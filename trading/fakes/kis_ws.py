@@ -224,7 +224,8 @@ class FakeKisWs:
         text = "^".join(fields)
         sent = 0
         for tr_id in NOTICE_TRS:
-            sent += self._broadcast(tr_id, hts_id, lambda cipher, tr_id=tr_id: f"1|{tr_id}|001|" + encrypt(text, *cipher))
+            sent += self._broadcast(tr_id, hts_id,
+                                    lambda cipher, tr_id=tr_id: f"1|{tr_id}|001|" + encrypt(text, *cipher))
         return sent
 
     def _broadcast(self, tr_id: str, tr_key: str, frame: Any) -> int:

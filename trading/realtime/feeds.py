@@ -5,16 +5,18 @@ One upstream session per app key: the platform's market-data keys (``MARKET_DATA
 interest first, read again every ``REALTIME_INTEREST_SECONDS``): the first
 ``REALTIME_KIS_MAX_REGISTRATIONS`` are registered, new ones added and dropped ones released; every
 tick goes to ``fanout.publish_tick`` once. What the session does not carry (beyond the cap, refused,
-or while it reconnects) is polled and published as delayed (``polling.py``). Without market-data
-keys the paper broker's prices are replayed the same way, delayed. Users' own keys serve only their
-execution notices (``notices.py``).
+or while it reconnects) is polled and published as delayed (``polling.py``). Without KIS keys,
+Kiwoom's market-data keys (``MARKET_DATA_KIWOOM_*``) stream ``0B`` ticks the same way; without
+any, the paper broker's prices are replayed, delayed. Users' own keys serve only their execution
+notices (``notices.py``).
 
-Settings: ``REALTIME_KIS_MAX_REGISTRATIONS`` (40), ``REALTIME_INTEREST_SECONDS`` (3),
-``REALTIME_POLL_SECONDS`` (5: each delayed symbol at most this often), ``REALTIME_POLL_PER_SECOND``
-(2: the poller's pace, under the key's request budget), ``REALTIME_RECONNECT_SECONDS`` /
-``REALTIME_RECONNECT_MAX_SECONDS`` (1 / 60: the back-off), ``REALTIME_FEEDS_EMBEDDED`` (True: embedded
-mode runs them in the web process), and the websocket hosts ``BROKER_KIS_REAL_WS_URL`` /
-``BROKER_KIS_MOCK_WS_URL``.
+Settings: ``REALTIME_KIS_MAX_REGISTRATIONS`` (40), ``REALTIME_KIWOOM_MAX_REGISTRATIONS`` (95,
+unconfirmed at Kiwoom), ``REALTIME_INTEREST_SECONDS`` (3), ``REALTIME_POLL_SECONDS`` (5: each
+delayed symbol at most this often), ``REALTIME_POLL_PER_SECOND`` (2: the poller's pace, under the
+key's request budget), ``REALTIME_RECONNECT_SECONDS`` / ``REALTIME_RECONNECT_MAX_SECONDS`` (1 / 60:
+the back-off), ``REALTIME_FEEDS_EMBEDDED`` (True: embedded mode runs them in the web process), and
+the websocket hosts ``BROKER_KIS_REAL_WS_URL`` / ``BROKER_KIS_MOCK_WS_URL`` and
+``BROKER_KIWOOM_*_WS_URL``.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ from django.conf import settings
 
 from . import Tick
 from .kis_ws import TR_TICKS, Backoff, KisStream, Registration, issue_approval_key, tick_from_fields
-from .polling import QuotePoller, kis_quote_tick, paper_quote_tick
+from .kiwoom_ws import TYPE_TICKS, KiwoomStream, tick_from_values
+from .polling import QuotePoller, kis_quote_tick, paper_quote_tick, quote_tick
 
 logger = logging.getLogger("trading.realtime")
 
 DEFAULTS: dict[str, Any] = {
     "REALTIME_KIS_MAX_REGISTRATIONS": 40,
+    "REALTIME_KIWOOM_MAX_REGISTRATIONS": 95,
     "REALTIME_INTEREST_SECONDS": 3.0,
     "REALTIME_POLL_SECONDS": 5.0,
     "REALTIME_POLL_PER_SECOND": 2.0,
@@ -53,8 +57,8 @@ def backoff() -> Backoff:
     return Backoff(float(setting("REALTIME_RECONNECT_SECONDS")), float(setting("REALTIME_RECONNECT_MAX_SECONDS")))
 
 
-def ws_url(environment: str) -> str:
-    return getattr(settings, f"BROKER_KIS_{environment.upper()}_WS_URL")
+def ws_url(environment: str, broker: str = "kis") -> str:
+    return getattr(settings, f"BROKER_{broker.upper()}_{environment.upper()}_WS_URL")
 
 
 def _interest() -> list[str]:
@@ -80,14 +84,18 @@ class PriceFeed:
     """Ticks of the watched symbols: streamed by ``stream`` where it carries them, else polled.
 
     ``interest()`` lists the watched symbols; ``publish(tick)`` sends one tick. ``stream`` is a
-    ``KisStream`` made by ``stream_factory(feed)`` (None: everything is polled, e.g. the paper
-    broker's replay).
+    ``KisStream`` or ``KiwoomStream`` made by ``stream_factory(feed)`` (None: everything is polled,
+    e.g. the paper broker's replay); its registrations are ``(tick_kind, symbol)`` and ``parse``
+    turns one of its records into a ``Tick`` (default: KIS ``H0STCNT0``).
     """
 
     def __init__(self, *, poller: QuotePoller, interest: Callable[[], list[str]] = _interest,
                  publish: Callable[[Tick], None] = _publish,
-                 stream_factory: Callable[[PriceFeed], KisStream] | None = None,
+                 stream_factory: Callable[[PriceFeed], KisStream | KiwoomStream] | None = None,
+                 tick_kind: str = TR_TICKS, parse: Callable[[Any], Tick | None] | None = None,
                  interest_seconds: float = 3.0, idle_seconds: float = 1.0) -> None:
+        self.tick_kind = tick_kind
+        self.parse = parse or (lambda fields: tick_from_fields(fields, today=_today()))
         self.interest = interest
         self.publish = publish
         self.poller = poller
@@ -111,19 +119,19 @@ class PriceFeed:
     # -- the stream's side -----------------------------------------------------------------------
     def wanted(self) -> list[Registration]:
         self._read_at = -1e9  # the stream asks every few seconds: read the newest list
-        return [(TR_TICKS, symbol) for symbol in self.symbols()]
+        return [(self.tick_kind, symbol) for symbol in self.symbols()]
 
-    def on_data(self, tr_id: str, fields: list[str]) -> None:
-        if tr_id != TR_TICKS:
+    def on_data(self, kind: str, record: Any) -> None:
+        if kind != self.tick_kind:
             return
-        tick = tick_from_fields(fields, today=_today())
+        tick = self.parse(record)
         if tick is not None:
             self.publish(tick)
 
     # -- the poller's side -----------------------------------------------------------------------
     def delayed_symbols(self) -> list[str]:
         """The watched symbols no confirmed registration carries now (newest interest first)."""
-        streamed = {key for tr_id, key in self.stream.active if tr_id == TR_TICKS} if self.stream else set()
+        streamed = {key for kind, key in self.stream.active if kind == self.tick_kind} if self.stream else set()
         return [symbol for symbol in self.symbols() if symbol not in streamed]
 
     def run(self, stop: threading.Event) -> None:
@@ -150,6 +158,8 @@ def price_feed() -> PriceFeed:
     every, pace = float(setting("REALTIME_POLL_SECONDS")), float(setting("REALTIME_POLL_PER_SECOND"))
     interest_seconds = float(setting("REALTIME_INTEREST_SECONDS"))
     if not (settings.MARKET_DATA_KIS_APP_KEY and settings.MARKET_DATA_KIS_APP_SECRET):
+        if settings.MARKET_DATA_KIWOOM_APP_KEY and settings.MARKET_DATA_KIWOOM_APP_SECRET:
+            return kiwoom_price_feed()
         logger.info("price feed: no market-data keys; the paper broker's prices, polled and marked delayed")
         return PriceFeed(poller=QuotePoller(source=paper_quote_tick, publish=_publish, every=every,
                                             per_second=max(pace, 10.0)),
@@ -170,6 +180,29 @@ def price_feed() -> PriceFeed:
     return PriceFeed(poller=QuotePoller(source=kis_quote_tick(provider), publish=_publish, every=every,
                                          per_second=pace),
                      stream_factory=stream, interest_seconds=interest_seconds)
+
+
+def kiwoom_price_feed() -> PriceFeed:
+    """The price feed on the platform's Kiwoom market-data keys (``0B`` ticks, ``ka10001`` polls)."""
+    from marketdata.providers.chain import get_provider
+
+    client = get_provider("kiwoom").client
+    interest_seconds = float(setting("REALTIME_INTEREST_SECONDS"))
+
+    def stream(feed: PriceFeed) -> KiwoomStream:
+        return KiwoomStream(url=ws_url(client.environment, "kiwoom"), token=client._token,
+                            drop_token=lambda token: client.tokens.drop(client.token_key, token),
+                            wanted=feed.wanted, on_data=feed.on_data, name="prices",
+                            max_registrations=int(setting("REALTIME_KIWOOM_MAX_REGISTRATIONS")),
+                            reread_seconds=interest_seconds, backoff=backoff())
+
+    logger.info("price feed: Kiwoom websocket (%s), the rest polled", client.environment)
+    poller = QuotePoller(source=quote_tick(client.quote, source="kiwoom"), publish=_publish,
+                         every=float(setting("REALTIME_POLL_SECONDS")),
+                         per_second=float(setting("REALTIME_POLL_PER_SECOND")))
+    return PriceFeed(poller=poller, stream_factory=stream, tick_kind=TYPE_TICKS, interest_seconds=interest_seconds,
+                     parse=lambda record: tick_from_values(str(record.get("item", "")), record.get("values") or {},
+                                                           today=_today()))
 
 
 # -- the process ------------------------------------------------------------------------------
@@ -234,4 +267,4 @@ def embedded_feeds_start() -> EmbeddedFeeds | None:
     return EmbeddedFeeds()
 
 
-__all__ = ["EmbeddedFeeds", "PriceFeed", "embedded_feeds_start", "feeds_start", "price_feed"]
+__all__ = ["EmbeddedFeeds", "PriceFeed", "embedded_feeds_start", "feeds_start", "kiwoom_price_feed", "price_feed"]

@@ -130,11 +130,10 @@ def parse_frame(text: str) -> Control | Data | None:
     if not isinstance(message, dict):
         return None
     header, body = message.get("header") or {}, message.get("body") or {}
-    output = body.get("output") or {}
+    output = body.get("output") if isinstance(body.get("output"), dict) else {}
     return Control(tr_id=str(header.get("tr_id", "")), tr_key=str(header.get("tr_key", "")),
                    ok=str(body.get("rt_cd", "0")) == "0", code=str(body.get("msg_cd", "")),
-                   message=str(body.get("msg1", "")), key=str(output.get("key", "") if isinstance(output, dict) else ""),
-                   iv=str(output.get("iv", "") if isinstance(output, dict) else ""))
+                   message=str(body.get("msg1", "")), key=str(output.get("key", "")), iv=str(output.get("iv", "")))
 
 
 def decrypt(payload: str, key: str, iv: str) -> str:

@@ -1,9 +1,11 @@
-"""Execution notices (KIS ``H0STCNI0`` real / ``H0STCNI9`` mock, broker-apis.md A8) into the ledger.
+"""Execution notices (KIS ``H0STCNI0`` real / ``H0STCNI9`` mock, A8; Kiwoom ``00``, B8) into the ledger.
 
 One listener per user app key (a ``KisStream`` of that key) registers the HTS IDs of the KIS
 accounts using it (``BrokerAccount.hts_id``); the accounts are read again every
 ``REALTIME_NOTICE_ACCOUNTS_SECONDS``, a listener started for a new key, stopped for a key gone. One
 HTS ID covers every account linked to it, so each notice is matched to our account by its number.
+A Kiwoom key acts for one account: its listener registers ``00`` (every order of the account) with
+the key's access token.
 
 - A fill (``CNTG_YN 2``) is booked at once through ``order_fill_record`` (source ``notice``). A
   notice says the fill's own quantity, not the order's total, while the ledger counts fills by the
@@ -23,13 +25,15 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.core.cache import cache
 from django.db import close_old_connections
 
 from core.audit import Actor
 
-from .kis_ws import KisStream, Notice, notice_from_fields, notice_tr
+from .kis_ws import NOTICE_TRS, KisStream, Notice, notice_from_fields, notice_tr
+from .kiwoom_ws import TYPE_ORDERS, KiwoomStream, notice_from_values
 
 logger = logging.getLogger("trading.realtime")
 
@@ -40,9 +44,9 @@ NUDGE_SECONDS = 2.0  # one reconciliation request per account within this long
 
 # -- one notice -------------------------------------------------------------------------------
 def _order_numbers(order_no: str) -> list[str]:
-    """KIS pads order numbers with zeros (``0000012345``); match either spelling."""
+    """KIS and Kiwoom pad order numbers with zeros (``0000012345``, ``0000123``); match any spelling."""
     bare = order_no.lstrip("0") or order_no
-    return list(dict.fromkeys([order_no, bare, bare.zfill(10)]))
+    return list(dict.fromkeys([order_no, bare, bare.zfill(10), bare.zfill(7)]))  # KIS 10 digits, Kiwoom 7
 
 
 def _notice_sum(account_id: int, notice: Notice) -> Decimal:
@@ -95,27 +99,37 @@ def notice_handle(*, account_id: int, notice: Notice):
 # -- the listeners ----------------------------------------------------------------------------
 @dataclass
 class KeyGroup:
-    """The KIS accounts of one app key and environment: their HTS IDs and account numbers."""
+    """The accounts of one app key, environment and broker: their HTS IDs (KIS) and numbers."""
 
     key_id: str
     environment: str
+    broker: str = "kis"
     account_ids: dict[str, int] = field(default_factory=dict)  # account number (digits) -> account id
     hts_ids: set[str] = field(default_factory=set)
-    stream: KisStream | None = None
+    stream: KisStream | KiwoomStream | None = None
     thread: threading.Thread | None = None
     stop: threading.Event = field(default_factory=threading.Event)
 
     def wanted(self) -> list[tuple[str, str]]:
+        if self.broker == "kiwoom":
+            return [(TYPE_ORDERS, "")]  # every order of the key's account
         return [(notice_tr(self.environment), hts_id) for hts_id in sorted(self.hts_ids)]
 
     def account_of(self, number: str) -> int | None:
         """Our account of a notice's account number (10 digits, or the 8 of CANO)."""
         if number in self.account_ids:
             return self.account_ids[number]
+        if self.broker == "kiwoom" and len(self.account_ids) == 1:  # a Kiwoom key acts for one account
+            return next(iter(self.account_ids.values()))
         return next((pk for digits, pk in self.account_ids.items() if number and digits[:8] == number[:8]), None)
 
-    def on_data(self, tr_id: str, fields: list[str]) -> None:
-        notice = notice_from_fields(fields)
+    def on_data(self, kind: str, record: Any) -> None:
+        if kind == TYPE_ORDERS:
+            notice = notice_from_values(record.get("values") or {})
+        elif kind in NOTICE_TRS:
+            notice = notice_from_fields(record)
+        else:
+            return
         if notice is None:
             return
         account_id = self.account_of(notice.account_no)
@@ -126,11 +140,13 @@ class KeyGroup:
 
 
 def notice_accounts():
-    """The KIS accounts that can receive notices: keys saved, an HTS ID, not disabled."""
+    """The accounts that can receive notices: KIS with an HTS ID, and Kiwoom; keys saved, not disabled."""
+    from django.db.models import Q
+
     from trading.models import AccountStatus, BrokerAccount, BrokerKind
 
-    return (BrokerAccount.objects.filter(broker=BrokerKind.KIS).exclude(hts_id="").exclude(app_key_encrypted="")
-            .exclude(status=AccountStatus.DISABLED).order_by("pk"))
+    return (BrokerAccount.objects.filter((Q(broker=BrokerKind.KIS) & ~Q(hts_id="")) | Q(broker=BrokerKind.KIWOOM))
+            .exclude(app_key_encrypted="").exclude(status=AccountStatus.DISABLED).order_by("pk"))
 
 
 class NoticeListeners:
@@ -141,7 +157,7 @@ class NoticeListeners:
 
         self.accounts_seconds = accounts_seconds or float(setting("REALTIME_NOTICE_ACCOUNTS_SECONDS"))
         self.reread_seconds = reread_seconds or float(setting("REALTIME_INTEREST_SECONDS"))
-        self.groups: dict[tuple[str, str], KeyGroup] = {}
+        self.groups: dict[tuple[str, str, str], KeyGroup] = {}
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -162,10 +178,10 @@ class NoticeListeners:
 
     def refresh(self) -> None:
         """Read the accounts again: start listeners for new keys, update HTS IDs, stop gone keys."""
-        seen: dict[tuple[str, str], KeyGroup] = {}
+        seen: dict[tuple[str, str, str], KeyGroup] = {}
         credentials = {}
         for account in notice_accounts():
-            group_key = (account.app_key_id, account.environment)
+            group_key = (account.app_key_id, account.environment, account.broker)
             group = seen.setdefault(group_key, KeyGroup(*group_key))
             group.account_ids["".join(ch for ch in account.account_no if ch.isdigit())] = account.pk
             group.hts_ids.add(account.hts_id.strip())
@@ -189,10 +205,17 @@ class NoticeListeners:
         from .feeds import backoff, ws_url
         from .kis_ws import issue_approval_key
 
-        client = connections.client_for("kis", credentials)
-        group.stream = KisStream(url=ws_url(group.environment), approval=lambda: issue_approval_key(client),
-                                 wanted=group.wanted, on_data=group.on_data, name=f"notices {group.key_id[:6]}",
-                                 reread_seconds=self.reread_seconds, backoff=backoff())
+        client = connections.client_for(group.broker, credentials)
+        name = f"notices {group.broker} {group.key_id[:6]}"
+        if group.broker == "kiwoom":
+            group.stream = KiwoomStream(url=ws_url(group.environment, "kiwoom"), token=client._token,
+                                        drop_token=lambda token: client.tokens.drop(client.token_key, token),
+                                        wanted=group.wanted, on_data=group.on_data, name=name,
+                                        reread_seconds=self.reread_seconds, backoff=backoff())
+        else:
+            group.stream = KisStream(url=ws_url(group.environment), approval=lambda: issue_approval_key(client),
+                                     wanted=group.wanted, on_data=group.on_data, name=name,
+                                     reread_seconds=self.reread_seconds, backoff=backoff())
 
         def run() -> None:
             try:

@@ -31,22 +31,32 @@ def _change(price: Decimal, previous: Decimal | None) -> tuple[Decimal | None, D
     return change, (change / previous * 100).quantize(Decimal("0.01"))
 
 
-def kis_quote_tick(provider) -> QuoteTick:
-    """A ``Tick`` source from the market-data KIS provider's current price (``inquire-price``)."""
+def quote_tick(quote: Callable[[str], object], *, source: str) -> QuoteTick:
+    """A ``Tick`` source from a broker's current price: ``quote(symbol)`` is the market-data KIS
+    provider's ``quote`` (``inquire-price``) or a broker client's (Kiwoom ``ka10001``)."""
     from core import clock
     from marketdata.providers.base import ProviderError
+    from trading.brokers.base import BrokerError
 
     def tick(symbol: str) -> Tick | None:
         try:
-            quote = provider.quote(symbol)
+            got = quote(symbol)
         except ProviderError as exc:
             logger.info("no polled price for %s: %s", symbol, exc.reason)
             return None
-        change, rate = _change(quote.price, quote.previous_close)
-        return Tick(symbol=symbol, price=quote.price, at=clock.now(), volume=None, change=change, change_rate=rate,
-                    source="kis", delayed=True)
+        except BrokerError as exc:
+            logger.info("no polled price for %s: %s (%s)", symbol, exc.message, exc.code)
+            return None
+        change, rate = _change(got.price, got.previous_close)
+        return Tick(symbol=symbol, price=got.price, at=clock.now(), volume=None, change=change, change_rate=rate,
+                    source=source, delayed=True)
 
     return tick
+
+
+def kis_quote_tick(provider) -> QuoteTick:
+    """The market-data KIS provider's current price as a delayed ``Tick``."""
+    return quote_tick(provider.quote, source="kis")
 
 
 def paper_quote_tick(symbol: str) -> Tick | None:
@@ -113,4 +123,4 @@ class QuotePoller:
                 del known[symbol]
 
 
-__all__ = ["QuotePoller", "kis_quote_tick", "paper_quote_tick"]
+__all__ = ["QuotePoller", "kis_quote_tick", "paper_quote_tick", "quote_tick"]
