@@ -22,7 +22,7 @@ from marketdata.calendars import SEOUL
 from marketdata.store import BarStore
 from strategies.tests.factories import StrategyFactory
 from tests.e2e.helpers import login, write_sample_market
-from tests.e2e.test_order_pages import DESKTOP, shoot
+from tests.e2e.test_order_pages import DESKTOP, REPORT, shoot
 from trading.live import services
 from trading.live.models import Deployment, DeploymentDay, DeploymentSignal, DeploymentState
 from trading.orders.models import Position
@@ -33,8 +33,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
 @pytest.fixture
 def problems(page) -> list[str]:
-    """Script errors of the page (a missing optional script is not one)."""
+    """Policy violations and script errors of the page (a refusal's 400 is expected)."""
     found: list[str] = []
+    page.expose_function("reportProblem", lambda text: found.append(text))
+    page.add_init_script(REPORT)
     page.on("pageerror", lambda error: found.append(f"page error: {error}"))
     yield found
     assert found == []
