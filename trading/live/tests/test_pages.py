@@ -6,6 +6,7 @@ deployment is a 404."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from decimal import Decimal
 
@@ -295,3 +296,32 @@ def test_the_wizards_review_names_the_deployment_that_already_owns_a_symbol(sign
                          timing="open").content.decode()
     assert 'data-testid="claims-blocked"' in review and "먼저 온 배포" in review
     assert Deployment.objects.count() == 1
+
+
+def test_the_curve_shows_the_backtest_over_the_same_days_when_the_drift_report_has_it(signed_in, user, monkeypatch):
+    from trading.live import drift
+
+    deployment = running(user, paper(user))
+    days = [dt.date(2026, 3, 16), dt.date(2026, 3, 17)]
+    for day, equity in zip(days, [3_000_000, 3_020_000], strict=True):
+        DeploymentDay.objects.create(deployment=deployment, day=day, equity=Decimal(equity), cash=Decimal(equity))
+    monkeypatch.setattr(drift, "backtest_equity", lambda deployment, days: [Decimal(3_000_000), Decimal(3_050_000)])
+    page = signed_in.get(reverse("trading:deployment_detail", args=[deployment.pk])).content.decode()
+    assert '"backtest": [3000000.0, 3050000.0]' in page and '"equity": [3000000.0, 3020000.0]' in page
+
+
+def test_the_wizard_asks_for_the_2fa_code_for_real_money_and_puts_a_wrong_one_on_its_field(signed_in, user):
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    TOTP.activate(user, "JBSWY3DPEHPK3PXP")
+    account = real_account(user)
+    strategy = StrategyFactory(owner=user)
+    setup = {"strategy": strategy.pk, "account": account.pk, "setup_for": f"{strategy.pk}:{account.pk}",
+             "name": "", "capital": "1000000", "symbols": "005930", "timing": "open"}
+    review = wizard_post(signed_in, step="3", **setup).content.decode()
+    assert 'name="otp_code"' in review
+    refused = wizard_post(signed_in, step="start", confirm_real="on", otp_code="000000", **setup)
+    page = refused.content.decode()
+    assert refused.status_code == 400 and not Deployment.objects.exists()
+    assert 'data-field="otp_code"' in page and 'id="id_otp_code_error"' in page
+    assert re.search(r'<input[^>]*name="confirm_real"[^>]*checked', page)  # the confirmation is kept
