@@ -28,15 +28,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, no_prices: bool, no_notices: bool, **options) -> None:
         stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        threads = feeds_start(stop, prices=not no_prices, notices=not no_notices)
-        self.stdout.write(f"Feeds running: {', '.join(t.name for t in threads) or 'none'} (stop with Ctrl+C)")
-        self.stdout.flush()
-        while not stop.wait(1.0):
-            if not any(thread.is_alive() for thread in threads):
-                break
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=10)
+        previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            threads = feeds_start(stop, prices=not no_prices, notices=not no_notices)
+            self.stdout.write(f"Feeds running: {', '.join(t.name for t in threads) or 'none'} (stop with Ctrl+C)")
+            self.stdout.flush()
+            while not stop.wait(1.0):
+                if not any(thread.is_alive() for thread in threads):
+                    break
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         self.stdout.write("Feeds stopped")

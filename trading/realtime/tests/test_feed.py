@@ -216,3 +216,24 @@ def test_embedded_mode_runs_the_feeds_while_the_server_serves_and_stops_them_wit
     call_command("serve", "--port", "8123")
 
     assert len(started) == 1 and started[0].is_set()  # running while daphne served, stopped after
+
+
+def test_run_feeds_starts_the_price_feed_and_the_notice_listeners_until_they_end(monkeypatch, capsys):
+    from django.core.management import call_command
+
+    import trading.management.commands.run_feeds as run_feeds
+
+    asked = []
+
+    def start(stop, *, prices, notices):
+        asked.append((prices, notices))
+        thread = threading.Thread(target=lambda: None, name="feed-prices")
+        thread.start()
+        return [thread]
+
+    monkeypatch.setattr(run_feeds, "feeds_start", start)
+
+    call_command("run_feeds", "--no-notices")
+
+    assert asked == [(True, False)]
+    assert "Feeds running: feed-prices" in capsys.readouterr().out
