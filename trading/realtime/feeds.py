@@ -7,7 +7,8 @@ interest first, read again every ``REALTIME_INTEREST_SECONDS``): the first
 tick goes to ``fanout.publish_tick`` once. What the session does not carry (beyond the cap, refused,
 or while it reconnects) is polled and published as delayed (``polling.py``). Without KIS keys,
 Kiwoom's market-data keys (``MARKET_DATA_KIWOOM_*``) stream ``0B`` ticks the same way; without
-any, the paper broker's prices are replayed, delayed. Users' own keys serve only their execution
+any, the paper broker's prices are replayed, delayed. Only KRX stock codes go to a broker; other
+symbols (crypto pairs) always have the paper broker's prices, polled. Users' own keys serve only their execution
 notices (``notices.py``).
 
 Settings: ``REALTIME_KIS_MAX_REGISTRATIONS`` (40), ``REALTIME_KIWOOM_MAX_REGISTRATIONS`` (95,
@@ -73,6 +74,16 @@ def _publish(tick: Tick) -> None:
     publish_tick(tick)
 
 
+def is_krx_stock(symbol: str) -> bool:
+    """A KRX short code (``005930``, ``0088M0``): what the brokers' websockets and quotes carry.
+    Anything else (``KRW-BTC``) has only the paper broker's prices."""
+    return len(symbol) == 6 and symbol.isalnum()
+
+
+def _krx_or_paper(broker_tick: Callable[[str], Tick | None]) -> Callable[[str], Tick | None]:
+    return lambda symbol: broker_tick(symbol) if is_krx_stock(symbol) else paper_quote_tick(symbol)
+
+
 def _today():
     from core import clock
     from marketdata.calendars import SEOUL
@@ -119,7 +130,7 @@ class PriceFeed:
     # -- the stream's side -----------------------------------------------------------------------
     def wanted(self) -> list[Registration]:
         self._read_at = -1e9  # the stream asks every few seconds: read the newest list
-        return [(self.tick_kind, symbol) for symbol in self.symbols()]
+        return [(self.tick_kind, symbol) for symbol in self.symbols() if is_krx_stock(symbol)]
 
     def on_data(self, kind: str, record: Any) -> None:
         if kind != self.tick_kind:
@@ -177,7 +188,7 @@ def price_feed() -> PriceFeed:
 
     logger.info("price feed: KIS websocket (%s) for up to %s symbols, the rest polled", client.environment,
                 setting("REALTIME_KIS_MAX_REGISTRATIONS"))
-    return PriceFeed(poller=QuotePoller(source=kis_quote_tick(provider), publish=_publish, every=every,
+    return PriceFeed(poller=QuotePoller(source=_krx_or_paper(kis_quote_tick(provider)), publish=_publish, every=every,
                                          per_second=pace),
                      stream_factory=stream, interest_seconds=interest_seconds)
 
@@ -197,7 +208,7 @@ def kiwoom_price_feed() -> PriceFeed:
                             reread_seconds=interest_seconds, backoff=backoff())
 
     logger.info("price feed: Kiwoom websocket (%s), the rest polled", client.environment)
-    poller = QuotePoller(source=quote_tick(client.quote, source="kiwoom"), publish=_publish,
+    poller = QuotePoller(source=_krx_or_paper(quote_tick(client.quote, source="kiwoom")), publish=_publish,
                          every=float(setting("REALTIME_POLL_SECONDS")),
                          per_second=float(setting("REALTIME_POLL_PER_SECOND")))
     return PriceFeed(poller=poller, stream_factory=stream, tick_kind=TYPE_TICKS, interest_seconds=interest_seconds,

@@ -149,7 +149,8 @@ def test_the_market_data_feed_streams_the_newest_interest_polls_the_rest_and_sur
         market_kis, running, monkeypatch, caplog):
     rest, ws = market_kis
     caplog.set_level(logging.DEBUG)
-    watch("035720", "000660", "005930", monkeypatch=monkeypatch)  # 005930 newest, 035720 oldest
+    # 005930 the newest stock, 035720 the oldest; KRW-BTC (crypto: the paper broker's prices only) takes no registration
+    watch("035720", "000660", "005930", "KRW-BTC", monkeypatch=monkeypatch)
     feed = price_feed()
     running(feed.run)
 
