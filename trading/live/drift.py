@@ -14,8 +14,10 @@ deployment's legs are its signals' orders' fills on their decision day. A key bo
 ``matched`` (slippage per share against the engine's price: what the trader paid more on a buy,
 received less on a sell; in KRW, in KRW over the quantity and in basis points), one only the engine
 has is ``missed`` (with why: blocked by the guard, refused by the order checks, rejected, not
-filled, or no signal at all), one only the deployment has is ``extra``; a signal blocked or refused
-where the engine did not trade either is listed as ``blocked``.
+filled, or no signal at all), one only the deployment has is ``extra``; a missed trade the
+deployment made up to ``LATE_DAYS`` trading days later is one ``late`` row (a stop the engine takes
+inside a bar, which a deployment acting at the open takes at the next open); a signal blocked or
+refused where the engine did not trade either is listed as ``blocked``.
 
 ``backtest_equity(deployment)``: the engine's equity at each close of the window, for the equity
 curve beside the deployment's own (``DeploymentDay.equity``).
@@ -43,7 +45,8 @@ ZERO = Decimal(0)
 BPS = Decimal(10_000)
 # bars of history before the window the indicators may read (calendar days)
 WARM_UP_DAYS = 730
-MATCHED, MISSED, EXTRA, BLOCKED = "matched", "missed", "extra", "blocked"
+MATCHED, LATE, MISSED, EXTRA, BLOCKED = "matched", "late", "missed", "extra", "blocked"
+LATE_DAYS = 5  # trading days a fill may come after the engine's and still be its late fill
 
 
 @dataclass(frozen=True)
@@ -63,12 +66,14 @@ class DriftRow:
     day: dt.date
     symbol: str
     side: str
-    kind: str  # matched | missed | extra | blocked
+    kind: str  # matched | late | missed | extra | blocked
     engine_quantity: Decimal | None = None
     engine_price: Decimal | None = None
     live_quantity: Decimal | None = None
     live_price: Decimal | None = None
     why: str = ""
+    live_day: dt.date | None = None  # a late fill's day (``day`` is the engine's)
+    refused: bool = False  # the deployment's signal was blocked, refused or not filled
 
     @property
     def price_difference(self) -> Decimal | None:
@@ -104,7 +109,7 @@ class DriftRow:
 
     @property
     def quantity_differs(self) -> bool:
-        return self.kind == MATCHED and self.engine_quantity != self.live_quantity
+        return self.kind in (MATCHED, LATE) and self.engine_quantity != self.live_quantity
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,7 @@ class DriftTotals:
     engine_trades: int = 0
     live_trades: int = 0
     matched: int = 0
+    late: int = 0
     missed: int = 0
     extra: int = 0
     blocked: int = 0
@@ -137,7 +143,7 @@ class DriftTotals:
     @property
     def agrees(self) -> bool:
         """Trade for trade: nothing missed or extra, same quantities, same prices."""
-        return not (self.missed or self.extra or self.other_price or self.quantity_differs)
+        return not (self.late or self.missed or self.extra or self.other_price or self.quantity_differs)
 
 
 @dataclass(frozen=True)
@@ -331,23 +337,52 @@ def _rows(engine: list[Leg], live: list[Leg], unfilled: dict[tuple, list[str]]) 
         if ours and theirs:
             rows.append(DriftRow(*key, MATCHED, theirs.quantity, theirs.price, ours.quantity, ours.price, why))
         elif theirs:
-            rows.append(DriftRow(*key, MISSED, theirs.quantity, theirs.price,
-                                 why=why or _("The deployment recorded no signal.")))
+            rows.append(DriftRow(*key, MISSED, theirs.quantity, theirs.price, why=why or _no_signal(),
+                                 refused=bool(why)))
         elif ours:
             rows.append(DriftRow(*key, EXTRA, live_quantity=ours.quantity, live_price=ours.price))
         else:
-            rows.append(DriftRow(*key, BLOCKED, why=why))
-    return rows
+            rows.append(DriftRow(*key, BLOCKED, why=why, refused=True))
+    return _pair_late(rows)
+
+
+def _pair_late(rows: list[DriftRow]) -> list[DriftRow]:
+    """A missed engine trade and a fill of the same symbol and side up to ``LATE_DAYS`` trading days
+    later that the engine has no trade for: one ``late`` row (an exit the engine took inside a bar,
+    a stop, that the deployment could only take at a later open)."""
+    from marketdata.calendars import KRX
+
+    extras = [row for row in rows if row.kind == EXTRA]
+    paired: dict[int, DriftRow] = {}
+    used: set[int] = set()
+    for i, row in enumerate(rows):
+        if row.kind != MISSED:
+            continue
+        horizon = KRX.trading_days(row.day, row.day + dt.timedelta(days=3 * LATE_DAYS))[1:LATE_DAYS + 1]
+        for extra in extras:
+            if id(extra) in used or extra.symbol != row.symbol or extra.side != row.side or extra.day not in horizon:
+                continue
+            used.add(id(extra))
+            paired[i] = DriftRow(row.day, row.symbol, row.side, LATE, row.engine_quantity, row.engine_price,
+                                 extra.live_quantity, extra.live_price, row.why if row.refused else "",
+                                 live_day=extra.day, refused=row.refused)
+            break
+    return [paired.get(i, row) for i, row in enumerate(rows) if id(row) not in used]
+
+
+def _no_signal() -> str:
+    return _("The deployment recorded no signal.")
 
 
 def _totals(rows: list[DriftRow], engine: list[Leg], live: list[Leg]) -> DriftTotals:
-    matched = [row for row in rows if row.kind == MATCHED]
+    matched = [row for row in rows if row.kind in (MATCHED, LATE)]
     slipped = sum((row.slippage_value for row in matched), ZERO)
     traded = sum((row.engine_price * row.live_quantity for row in matched), ZERO)
     return DriftTotals(
-        engine_trades=len(engine), live_trades=len(live), matched=len(matched),
+        engine_trades=len(engine), live_trades=len(live), matched=sum(row.kind == MATCHED for row in rows),
+        late=sum(row.kind == LATE for row in rows),
         missed=sum(row.kind == MISSED for row in rows), extra=sum(row.kind == EXTRA for row in rows),
-        blocked=sum(row.kind == BLOCKED or (row.kind == MISSED and bool(row.why)) for row in rows),
+        blocked=sum(row.refused for row in rows),
         other_price=sum(row.other_price for row in matched),
         quantity_differs=sum(row.quantity_differs for row in matched),
         slippage_value=slipped,
@@ -379,5 +414,5 @@ def drift_report(deployment: Deployment) -> DriftReport:
     return DriftReport(deployment.pk, start, end, fill, comparable, days, _totals(rows, engine, live), note)
 
 
-__all__ = ["BLOCKED", "EXTRA", "MATCHED", "MISSED", "DriftDay", "DriftReport", "DriftRow", "DriftTotals", "Leg",
+__all__ = ["BLOCKED", "EXTRA", "LATE", "MATCHED", "MISSED", "DriftDay", "DriftReport", "DriftRow", "DriftTotals", "Leg",
            "backtest_equity", "drift_report", "engine_run", "live_legs", "report_window"]

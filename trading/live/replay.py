@@ -16,13 +16,14 @@ open (a daily bar knows nothing in between), from the closing auction on the day
 runner decides on the bars before the day (at the open) or with the close as today's price (at
 the close).
 
-One replayed day (``replay_day``), in Seoul time:
+One replayed day (``replay_day``), in Seoul time on a normal day (a late open moves every moment
+with the session):
 
 - 08:40 the pre-open decision (``runner.run_due`` for this deployment), its orders sent at once;
-- 09:00 the open: the auction's orders fill at the day's open; the buys that waited for the sells'
+- 09:00:01 the open: the auction's orders fill at the day's open; the buys that waited for the sells'
   cash are placed (``runner.place_waiting``) and fill at the open price in continuous trading;
 - 15:20 the closing auction's decision (a deployment acting at the close), its orders sent;
-- 15:30 the close: the closing auction's orders fill at the day's close, the day's leftovers expire
+- 15:30:01 the close: the closing auction's orders fill at the day's close, the day's leftovers expire
   (a close deployment's buys that waited for its sells' cash find the market closed: they stay
   waiting, and the drift report says so);
 - 15:40 the daily summary (``DeploymentDay``).
@@ -51,11 +52,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from core import clock
@@ -72,8 +75,11 @@ REPLAYER = Actor.system("replay")
 DEFAULT_SECONDS_PER_DAY = 6.0
 MAX_PACE_SECONDS = 60.0  # a task is never scheduled further ahead (see trading.orders.tasks)
 QUOTE_HISTORY_DAYS = 20  # calendar days before the window read for the first day's previous close
-PRE_OPEN, OPEN, CLOSE_AUCTION, AFTER_CLOSE, SUMMARY = (
-    dt.time(8, 40), dt.time(9, 0, 1), dt.time(15, 20), dt.time(15, 30, 1), dt.time(15, 40))
+# the replayed moments of a day, from its session's open and close (a late open moves them all)
+PRE_OPEN, OPEN, CLOSE_AUCTION, AFTER_CLOSE, SUMMARY = "pre_open", "open", "close_auction", "after_close", "summary"
+MOMENTS = {PRE_OPEN: ("open", dt.timedelta(minutes=-20)), OPEN: ("open", dt.timedelta(seconds=1)),
+           CLOSE_AUCTION: ("close", dt.timedelta(minutes=-10)), AFTER_CLOSE: ("close", dt.timedelta(seconds=1)),
+           SUMMARY: ("close", dt.timedelta(minutes=10))}
 
 
 def seconds_per_day() -> float:
@@ -132,8 +138,11 @@ def replayed(at: dt.datetime, quotes: ReplayQuotes) -> Iterator[None]:
         yield
 
 
-def _at(day: dt.date, time: dt.time) -> dt.datetime:
-    return dt.datetime.combine(day, time, SEOUL)
+def _at(day: dt.date, moment: str) -> dt.datetime:
+    """The replayed instant of ``moment`` on the trading day ``day`` (KRX session times)."""
+    anchor, offset = MOMENTS[moment]
+    session = KRX.session(day)
+    return (session.open if anchor == "open" else session.close) + offset
 
 
 # -- the days ------------------------------------------------------------------------------------
@@ -336,11 +345,69 @@ def replay_begin(*, actor: Actor, deployment: Deployment, paced: bool = True) ->
         raise ApplicationError(_("A replay acts at the open or at the close: daily bars know nothing in between."),
                                field="timing", code="replay_timing")
     if deployment.state != DeploymentState.RUNNING:
-        with replayed(_at(start, PRE_OPEN) - dt.timedelta(hours=1), ReplayQuotes([], start, start)):
+        with replayed(_at(start, PRE_OPEN) - dt.timedelta(minutes=30), ReplayQuotes([], start, start)):
             return deployment_start(actor=actor, deployment=deployment)
     if paced:
         replay_enqueue(deployment.pk)
     return deployment
+
+
+# -- the demo ------------------------------------------------------------------------------------
+DEMO_DAYS = 20  # about a month of trading days
+DEMO_MIN_TRADES = 3  # a demo that trades: buys and sells to watch
+DEMO_CAPITAL = Decimal(10_000_000)
+DEMO_ACCOUNT_CASH = 30_000_000  # room above the bucket: market buys are held at the upper price limit
+
+
+def demo_replay_ensure(*, user: Any) -> Deployment | None:
+    """The demo investor's replay (``seed_demo``): a draft paper deployment of their first strategy,
+    on a paper account of its own, over the last month of the sample bars of its symbols in which
+    it trades (``_demo_window``); starting it (the deployment page) plays it. The existing one when
+    there is one; None without a strategy or bars. The plan's symbol limit trims the universe."""
+    from coupons.selectors import plan_limits
+    from marketdata.selectors import instrument_coverage
+    from trading.live.services import deployment_create
+    from trading.services import broker_account_open_paper
+
+    found = Deployment.objects.filter(owner=user, replay=True).order_by("pk").first()
+    strategy = user.strategies.order_by("created_at", "pk").first()
+    if found is not None or strategy is None:
+        return found
+    covered = {code: coverage for code in strategy.universe_codes()
+               if (coverage := instrument_coverage(code=code)) is not None}
+    codes = sorted(covered)[:plan_limits(user=user).max_symbols_per_deployment]
+    if not codes:
+        return None
+    days = _demo_window(strategy, codes, min(covered[code].last for code in codes))
+    if not days:
+        return None
+    actor = Actor.system("demo")
+    with translation.override(settings.LANGUAGE_CODE), transaction.atomic():  # the site's language
+        account = broker_account_open_paper(actor=actor, owner=user, nickname=_("Replay (paper)"),
+                                            cash=DEMO_ACCOUNT_CASH)
+        return deployment_create(actor=actor, strategy=strategy, account=account,
+                                 name=_("{strategy} – replay").format(strategy=strategy.name)[:100],
+                                 capital=DEMO_CAPITAL, symbols=codes, replay=True, replay_start=days[0],
+                                 replay_end=days[-1])
+
+
+def _demo_window(strategy: Any, codes: list[str], end: dt.date) -> list[dt.date]:
+    """The last ``DEMO_DAYS`` trading days up to ``end`` in which the strategy trades at least
+    ``DEMO_MIN_TRADES`` times (the engine on the same bars, as the drift report runs it), looking a
+    week further back each time, up to a year; else simply the last ``DEMO_DAYS``."""
+    from trading.live.drift import engine_run
+
+    calendar = KRX.trading_days(end - dt.timedelta(days=400), end)
+    probe = Deployment(symbols=codes, strategy_type=strategy.strategy_type, params=dict(strategy.params),
+                       risk=strategy.engine_options(), capital=DEMO_CAPITAL, timing=DeploymentTiming.OPEN)
+    last = len(calendar)
+    while last >= DEMO_DAYS:
+        days = calendar[last - DEMO_DAYS:last]
+        found = engine_run(probe, days[0], days[-1])
+        if found is not None and len(found.legs) >= DEMO_MIN_TRADES:
+            return days
+        last -= 5
+    return calendar[-DEMO_DAYS:]
 
 
 # -- the paced replay: one Celery chain per replay ------------------------------------------------
@@ -395,5 +462,6 @@ def replay_step(deployment_id: int, token: str = "") -> str | None:
     return done.day.isoformat()
 
 
-__all__ = ["REPLAYER", "ReplayQuotes", "ReplayedDay", "next_replay_day", "replay_advance", "replay_begin",
-           "replay_day", "replay_days", "replay_enqueue", "replay_run", "replay_step", "replay_window", "replayed"]
+__all__ = ["REPLAYER", "ReplayQuotes", "ReplayedDay", "demo_replay_ensure", "next_replay_day", "replay_advance",
+           "replay_begin", "replay_day", "replay_days", "replay_enqueue", "replay_run", "replay_step", "replay_window",
+           "replayed"]

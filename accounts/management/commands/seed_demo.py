@@ -20,6 +20,7 @@ class Command(BaseCommand):
             raise SystemExit(2)
         investor, _created = services.demo_user_ensure(email=DEMO_EMAIL, password=DEMO_PASSWORD)
         self._demo_strategy(investor)
+        self._demo_replay(investor)
         services.demo_user_ensure(email=ADMIN_EMAIL, password=ADMIN_PASSWORD, staff=True)
         self.stdout.write("Demo accounts (email verified):")
         self.stdout.write(f"  investor  {DEMO_EMAIL} / {DEMO_PASSWORD}")
@@ -37,3 +38,14 @@ class Command(BaseCommand):
             strategies.strategy_clone_preset(user=investor, preset_key="sma_cross.default")
         except ValidationError as error:  # no sample instruments loaded: the investor starts empty
             self.stderr.write(f"No demo strategy: {error.messages[0]}")
+
+    def _demo_replay(self, investor) -> None:
+        """A paper replay of that strategy over the sample bars' last month (``trading.live.replay``):
+        the investor starts it on its deployment page and watches a month of trading in minutes."""
+        from core.errors import ApplicationError
+        from trading.live.replay import demo_replay_ensure
+
+        try:
+            demo_replay_ensure(user=investor)
+        except ApplicationError as error:  # a plan limit, no bars: the demo starts without it
+            self.stderr.write(f"No demo replay: {error.message}")

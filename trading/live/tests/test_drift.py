@@ -82,3 +82,22 @@ def test_a_refused_order_is_a_missed_signal_with_the_reason_and_the_engine_curve
     assert curve[0][1] == deployment.capital and curve[-1][1] != deployment.capital
     # the chart's call: values on the deployment's own days
     assert backtest_equity(deployment, days=[curve[-1][0], dt.date(2026, 5, 1)]) == [curve[-1][1], None]
+
+
+def test_a_stop_taken_at_the_next_open_is_one_late_row_with_its_slippage():
+    from trading.live.drift import LATE, Leg, _rows, _totals
+
+    friday, monday = dt.date(2026, 4, 10), dt.date(2026, 4, 13)
+    engine = [Leg(dt.date(2026, 4, 8), "900101", "buy", Decimal(10), Decimal(10_000)),
+              Leg(friday, "900101", "sell", Decimal(10), Decimal(9_200), "stop_loss")]
+    live = [Leg(dt.date(2026, 4, 8), "900101", "buy", Decimal(10), Decimal(10_000)),
+            Leg(monday, "900101", "sell", Decimal(10), Decimal(9_100))]
+    with translation.override("en"):
+        rows = _rows(engine, live, {})
+    assert [row.kind for row in rows] == [MATCHED, LATE]
+    late = rows[1]
+    assert (late.day, late.live_day, late.slippage, late.slippage_bps) == (friday, monday, Decimal(100),
+                                                                         Decimal("108.70"))
+    totals = _totals(rows, engine, live)
+    assert (totals.matched, totals.late, totals.missed, totals.extra, totals.slippage_value) == (1, 1, 0, 0, 1000)
+    assert not totals.agrees

@@ -152,3 +152,26 @@ def test_no_submit_job_leaves_a_replay_a_worker_would_send_at_the_platforms_time
         enqueue_submit(7)  # the replay sends order 7 itself, at 08:40 of that day
     enqueue_submit(8)
     assert enqueued == [(8,)]
+
+
+def test_the_demo_investor_gets_a_replay_of_their_first_strategy_over_a_month_that_trades(user):
+    from coupons.tests.helpers import free_limits
+    from marketdata.tests.factories import InstrumentFactory
+    from strategies.tests.factories import StrategyFactory
+    from trading.live.drift import engine_run
+
+    from .replay_scenario import write_bars
+
+    free_limits(max_symbols_per_deployment=5)
+    for code in SYMBOLS:
+        InstrumentFactory(code=code)
+    write_bars()
+    strategy = StrategyFactory(owner=user, codes=list(SYMBOLS), params=dict(PARAMS))
+
+    deployment = replay.demo_replay_ensure(user=user)
+    assert replay.demo_replay_ensure(user=user) == deployment  # seeding again changes nothing
+    assert (deployment.replay, deployment.state, deployment.strategy, deployment.account.is_paper) == (
+        True, DeploymentState.DRAFT, strategy, True)
+    days = KRX.trading_days(deployment.replay_start, deployment.replay_end)
+    assert len(days) == replay.DEMO_DAYS
+    assert len(engine_run(deployment, days[0], days[-1]).legs) >= replay.DEMO_MIN_TRADES

@@ -1,8 +1,10 @@
-"""``manage.py replay_deployment <id> [--fast]``: replay a paper deployment over its stored bars.
+"""``manage.py replay_deployment <id> [--fast]``: replay a paper deployment over its stored bars
+(``trading.live.replay``).
 
 Without ``--fast`` it starts the paced replay (the Celery task plays one day every
-``REPLAY_SECONDS_PER_DAY`` seconds: a worker must run); with ``--fast`` every remaining day is
-played here at once and the drift report's totals are printed.
+``REPLAY_SECONDS_PER_DAY`` seconds): a worker must reach the task through the task broker (the full
+stack; in embedded mode start the replay on the deployment page instead). With ``--fast`` every
+remaining day is played here at once and the drift report's totals are printed.
 """
 
 from __future__ import annotations
@@ -39,5 +41,5 @@ class Command(BaseCommand):
 
         totals = drift_report(deployment).totals
         self.stdout.write(f"drift: {totals.engine_trades} backtest trades, {totals.live_trades} filled, "
-                          f"{totals.matched} matched, {totals.missed} missed, {totals.extra} extra, "
-                          f"slippage {totals.slippage_value:,.0f} KRW")
+                          f"{totals.matched} matched, {totals.late} late, {totals.missed} missed, "
+                          f"{totals.extra} extra, slippage {totals.slippage_value:,.0f} KRW")
