@@ -4,10 +4,17 @@
 // (<script id="deployment-curve" type="application/json">: dates, equity, backtest or null). Sets
 // data-chart-ready="1" on the container once drawn (browser tests wait on it).
 //
-// Everything else on these pages works without JavaScript: forms post, confirmations of the
-// controls are orders.js's (data-confirm), the wizard's interval field shows by CSS alone.
+// When the deployment's own event arrives on the user's websocket (live.js dispatches "live:event":
+// deployment.<what> with its id; a replay sends one per replayed day), the equity section is
+// fetched again and redrawn. The rest of the page's live regions are orders.js's; confirmations of
+// the controls too (data-confirm). Everything works without JavaScript: forms post, the wizard's
+// interval field shows by CSS alone.
 (function () {
   "use strict";
+
+  const SECTION = "[data-testid=equity-section]";
+  let chart = null;
+  let timer = null;
 
   function line(dates, values) {
     const points = [];
@@ -17,15 +24,17 @@
     return points;
   }
 
-  async function drawCurve(el) {
+  async function draw() {
     const LC = window.LightweightCharts;
     const QC = window.QuantCharts;
+    const el = document.getElementById("deployment-chart");
     const data = document.getElementById("deployment-curve");
-    if (!LC || !QC || !data) return;
+    if (!LC || !QC || !el || !data) return;
     await QC.fontsReady();
     const curve = JSON.parse(data.textContent);
     const c = QC.colors();
-    const chart = LC.createChart(el, QC.baseOptions(c));
+    if (chart) chart.remove();
+    chart = LC.createChart(el, QC.baseOptions(c));
     const money = QC.amountFormat();
     const live = chart.addSeries(LC.LineSeries, {
       color: c.accent, lineWidth: 2, title: el.dataset.msgLive, priceFormat: money,
@@ -41,9 +50,36 @@
     el.dataset.chartReady = "1";
   }
 
+  function redraw() {
+    fetch(window.location.href, { credentials: "same-origin", headers: { "X-Live-Refresh": "1" } })
+      .then((response) => (response.ok ? response.text() : null))
+      .then((html) => {
+        if (!html) return;
+        const fresh = new DOMParser().parseFromString(html, "text/html").querySelector(SECTION);
+        const old = document.querySelector(SECTION);
+        if (!fresh || !old) return;
+        if (chart) { chart.remove(); chart = null; }
+        old.replaceWith(document.importNode(fresh, true));
+        return draw();
+      })
+      .catch(() => {});
+  }
+
   function start() {
-    const el = document.getElementById("deployment-chart");
-    if (el) drawCurve(el).catch(() => { el.dataset.chartReady = "error"; });
+    const section = document.querySelector(SECTION);
+    if (!section) return;
+    draw().catch(() => {
+      const el = document.getElementById("deployment-chart");
+      if (el) el.dataset.chartReady = "error";
+    });
+    const id = section.dataset.deploymentId;
+    document.addEventListener("live:event", (event) => {
+      const name = (event.detail && event.detail.event) || "";
+      const payload = (event.detail && event.detail.payload) || {};
+      if (!name.startsWith("deployment.") || String(payload.id) !== id) return;
+      clearTimeout(timer);
+      timer = setTimeout(redraw, 200);
+    });
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

@@ -130,6 +130,14 @@ def test_the_deployment_page_shows_the_guards_verdict_and_pauses(page, samsung, 
     expect(page.get_by_test_id("equity-chart")).to_have_attribute("data-chart-ready", "1")
     shoot(page, "deployment")
 
+    # a replayed day (or the close's summary) arrives as the deployment's event: the curve redraws
+    DeploymentDay.objects.create(deployment=deployment, day=dt.date(2026, 3, 16), equity=Decimal(5_120_000),
+                                 cash=Decimal(3_100_000))
+    page.evaluate("""(id) => document.dispatchEvent(new CustomEvent("live:event", {detail: {
+        event: "deployment.replay_day", payload: {id: id}}}))""", deployment.pk)
+    expect(page.get_by_test_id("equity-section")).to_have_attribute("data-last-day", "2026-03-16")
+    expect(page.get_by_test_id("equity-chart")).to_have_attribute("data-chart-ready", "1")
+
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_test_id("pause").click()
     expect(page.get_by_test_id("deployment-state")).to_have_attribute("data-state", "paused")
