@@ -34,6 +34,20 @@ ACCOUNT_CASH = 50_000_000
 PARAMS = {"fast": 3, "slow": 8}
 
 
+def record_jobs(monkeypatch) -> list[tuple]:
+    """Jobs the replay and the ledger would hand to Celery, recorded instead of sent (with Redis as
+    the broker a test would otherwise leave them in the queue for a worker process)."""
+    from trading.live import replay
+    from trading.orders import tasks
+
+    sent: list[tuple] = []
+    monkeypatch.setattr(replay.replay_step, "apply_async", lambda *args, **kwargs: sent.append(("replay", args)))
+    monkeypatch.setattr(tasks.order_submit, "delay", lambda *args: sent.append(("submit", args)))
+    monkeypatch.setattr(tasks.orders_reconcile_account, "apply_async",
+                        lambda *args, **kwargs: sent.append(("reconcile", args)))
+    return sent
+
+
 def _tick(price: float) -> float:
     return float(round(price / 10.0) * 10)
 

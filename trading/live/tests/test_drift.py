@@ -16,9 +16,14 @@ from trading.killswitch import kill_switch_pull
 from trading.live import replay
 from trading.live.drift import MATCHED, MISSED, backtest_equity, drift_report
 
-from .replay_scenario import MONTH, month_deployment
+from .replay_scenario import record_jobs, MONTH, month_deployment
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _jobs(monkeypatch) -> list[tuple]:
+    return record_jobs(monkeypatch)
 SLIP = Decimal(20)  # KRW added to every replayed price: two ticks at these prices
 
 

@@ -32,9 +32,14 @@ from trading.orders import tasks as order_tasks
 from trading.orders.models import Fill, Order
 from trading.paper.models import PaperOrder
 
-from .replay_scenario import MONTH, PARAMS, SYMBOLS, bars_from, month_deployment
+from .replay_scenario import record_jobs, MONTH, PARAMS, SYMBOLS, bars_from, month_deployment
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _jobs(monkeypatch) -> list[tuple]:
+    return record_jobs(monkeypatch)
 
 
 def engine_trades(deployment, first: dt.date):
