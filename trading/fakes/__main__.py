@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> None:
         from trading.fakes.kis_ws import FakeKisWs
 
         websocket = FakeKisWs(server, port=args.ws_port).start()
+        if args.demo:
+            websocket.tick_demo()
         print(f"fake kis websocket on {websocket.url}", flush=True)
     for line in getattr(server, "demo_lines", lambda: [])():
         print(line, flush=True)

@@ -15,7 +15,8 @@ keys, ``secretkey`` as KIS names it) and serves the websocket on 127.0.0.1:
 
 Tests drive it: ``push_tick(code, price, volume)``, ``push_fill_notice(hts_id, account, order_no,
 qty, price)``, ``push_receipt``, ``drop_all()`` (every connection closed, as a network drop).
-Without a REST fake any approval key is taken as the key of app key ``"any"``.
+Without a REST fake any approval key is taken as the key of app key ``"any"``. ``tick_demo()`` moves
+the REST fake's prices a tick at a time and streams them (``python -m trading.fakes kis --demo``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class FakeKisWs:
         self._conns: list[_Conn] = []
         self._owner: dict[str, _Conn] = {}  # app key -> the connection holding its session
         self._server: Any = None
+        self._ticking = threading.Event()
         if rest is not None:
             rest.route("POST", "/oauth2/Approval", self._approval)
 
@@ -93,6 +95,7 @@ class FakeKisWs:
         return self
 
     def stop(self) -> None:
+        self._ticking.set()
         self.drop_all()
         if self._server is not None:
             self._server.shutdown()
@@ -232,6 +235,24 @@ class FakeKisWs:
         with self.lock:
             targets = [(c, c.registrations[(tr_id, tr_key)]) for c in self._conns if (tr_id, tr_key) in c.registrations]
         return sum(self._send(conn, frame(cipher)) for conn, cipher in targets)
+
+    def tick_demo(self, *, every: float = 1.0) -> None:
+        """Until ``stop()``: every ``every`` seconds each listed symbol of the REST fake moves a tick
+        up or down (its REST price too) and the print goes to its registered connections (hand demos)."""
+        import random
+
+        from .kis import tick_size
+
+        rest = self.rest
+
+        def walk() -> None:
+            while not self._ticking.wait(every):
+                for code, listed in list(rest.listed.items()):
+                    price = listed.price + tick_size(listed.price) * random.choice((-1, 0, 1))
+                    rest.set_price(code, price)
+                    self.push_tick(code, price, random.randint(1, 50), change=price - listed.prev_close)
+
+        threading.Thread(target=walk, name="FakeKisWs-demo", daemon=True).start()
 
     def ping(self) -> None:
         with self.lock:
