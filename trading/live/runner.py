@@ -148,7 +148,34 @@ def _calendar_of(markets: Iterable[str]) -> Any:
     return calendar_for("CRYPTO") if found and found <= {"CRYPTO"} else calendar_for("KRX")
 
 
-def due_deployments(*, now: dt.datetime | None = None, ids: Iterable[int] | None = None) -> dict[Slot, list[Deployment]]:
+@dataclass
+class DueDeployment:
+    """What a decision reads of a deployment: a light row (thousands are read at the open; a
+    ``Deployment`` instance serves as well)."""
+
+    pk: int
+    owner_id: int
+    account_id: int
+    name: str
+    capital: Decimal
+    symbols: list[str]
+    timing: str
+    interval_minutes: int | None
+    strategy_type: str
+    params: dict
+    risk: dict
+    state: str
+    state_code: str
+    last_decision_at: dt.datetime | None
+    data_note: str
+
+
+DUE_FIELDS = ("id", "owner_id", "account_id", "name", "capital", "symbols", "timing", "interval_minutes",
+              "strategy_type", "params", "risk", "state", "state_code", "last_decision_at", "data_note")
+
+
+def due_deployments(*, now: dt.datetime | None = None,
+                    ids: Iterable[int] | None = None) -> dict[Slot, list[DueDeployment]]:
     """Running deployments (and stopped ones still closing their positions) whose slot is open at
     ``now`` and not yet decided (``last_decision_at`` before the slot), grouped by slot; only those
     of ``ids`` when given. Replays are not due: the replay drives them (``decide_slot``)."""
@@ -156,21 +183,15 @@ def due_deployments(*, now: dt.datetime | None = None, ids: Iterable[int] | None
 
     now = now or clock.now()
     running = Deployment.objects.filter(state=DeploymentState.RUNNING, replay=False)
-    if ids is not None:
-        running = running.filter(pk__in=list(ids))
-    rows = list(running.select_related("account")
-                .only("id", "owner_id", "account_id", "account__broker", "name", "capital", "symbols", "timing",
-                      "interval_minutes", "strategy_type", "params", "risk", "state", "state_code",
-                      "last_decision_at", "data_note"))
     closing = Deployment.objects.filter(state=DeploymentState.STOPPED, state_code="close_positions",
-                                        claims__isnull=False, replay=False)
+                                        claims__isnull=False, replay=False).distinct()
     if ids is not None:
-        closing = closing.filter(pk__in=list(ids))
-    rows += list(closing.distinct().select_related("account"))
+        running, closing = running.filter(pk__in=list(ids)), closing.filter(pk__in=list(ids))
+    rows = [DueDeployment(*values) for query in (running, closing) for values in query.values_list(*DUE_FIELDS)]
     codes = {code for deployment in rows for code in deployment.symbols}
     markets = dict(Instrument.objects.filter(code__in=codes).values_list("code", "market")) if codes else {}
     slots: dict[tuple, Slot | None] = {}
-    due: dict[Slot, list[Deployment]] = defaultdict(list)
+    due: dict[Slot, list[DueDeployment]] = defaultdict(list)
     for deployment in rows:
         kinds = tuple(sorted({"CRYPTO" if markets.get(c) == "CRYPTO" else "KRX" for c in deployment.symbols}))
         key = (kinds, deployment.timing, deployment.interval_minutes)
@@ -642,9 +663,27 @@ def guard_slot(*, decided_at: dt.datetime, now: dt.datetime) -> int:
             for name, value in values.items():
                 setattr(row, name, value)
             changed.append(row)
-    DeploymentSignal.objects.bulk_update(changed, ["verdict", "guard_code", "guard_message", "quantity", "outcome"],
-                                         batch_size=2000)
+    _write_verdicts(changed)
     return len(changed)
+
+
+def _write_verdicts(rows: list[DeploymentSignal]) -> None:
+    """One parametrised UPDATE run for every row (``bulk_update``'s CASE per row costs seconds for
+    thousands of verdicts)."""
+    from django.db import connection
+
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    names = ("verdict", "guard_code", "guard_message", "quantity", "outcome")
+    sql = (f"UPDATE {quote(DeploymentSignal._meta.db_table)} SET "
+           + ", ".join(f"{quote(name)} = %s" for name in names) + f" WHERE {quote('id')} = %s")
+    field = DeploymentSignal._meta.get_field("quantity")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(sql, [(r.verdict, r.guard_code, r.guard_message,
+                                  connection.ops.adapt_decimalfield_value(r.quantity, field.max_digits,
+                                                                          field.decimal_places),
+                                  r.outcome, r.pk) for r in rows])
 
 
 def guard_and_send(*, now: dt.datetime | None = None) -> RunReport:
