@@ -141,9 +141,11 @@ class PriceFeed:
 
     # -- the poller's side -----------------------------------------------------------------------
     def delayed_symbols(self) -> list[str]:
-        """The watched symbols no confirmed registration carries now (newest interest first)."""
-        streamed = {key for kind, key in self.stream.active if kind == self.tick_kind} if self.stream else set()
-        return [symbol for symbol in self.symbols() if symbol not in streamed]
+        """The watched symbols the stream does not carry now (newest interest first): not
+        registered, refused, or while the session is down (a registration just asked counts as
+        carried for a few seconds: its answer is on the way)."""
+        carried = {key for kind, key in self.stream.carried() if kind == self.tick_kind} if self.stream else set()
+        return [symbol for symbol in self.symbols() if symbol not in carried]
 
     def run(self, stop: threading.Event) -> None:
         """Stream (in a thread of its own) and poll until ``stop`` is set."""
@@ -154,11 +156,14 @@ class PriceFeed:
         while not stop.is_set():
             delayed = self.delayed_symbols()
             try:
-                self.poller.poll(delayed, stop)
+                # about a second of polls at a time, then a fresh list
+                polled = self.poller.poll(delayed, stop, limit=max(1, int(self.poller.per_second)))
                 self.poller.forget(delayed)
             except Exception:  # noqa: BLE001 - the poller must keep going
                 logger.exception("the price poller failed; trying again")
-            stop.wait(self.idle_seconds)
+                polled = 0
+            if not polled:
+                stop.wait(self.idle_seconds)
         if thread is not None:
             thread.join(timeout=5)
 

@@ -59,6 +59,7 @@ MAX_REGISTRATIONS = 40  # KIS allows 41 per session; the samples and python-kis 
 
 KST = dt.timezone(dt.timedelta(hours=9))
 APPROVAL_KEEP_SECONDS = 20 * 3600.0  # the samples re-issue after a day; renew well before
+PENDING_SECONDS = 5.0  # a registration asked this recently counts as carried (its answer is on the way)
 Registration = tuple[str, str]  # (tr_id, tr_key)
 
 
@@ -277,7 +278,8 @@ class KisStream:
         self.open_timeout = open_timeout
         self.active: set[Registration] = set()
         self.refused: set[Registration] = set()  # refused in this session (e.g. over the cap): not asked again
-        self.sessions = 0  # sessions opened (tests and logs)
+        self.sessions = 0
+        self._asked_at: dict[Registration, float] = {}  # sessions opened (tests and logs)
         self._asked: set[Registration] = set()
         self._ciphers: dict[str, tuple[str, str]] = {}
         self._approval: tuple[str, float] | None = None
@@ -337,6 +339,12 @@ class KisStream:
         return self._approval[0]
 
     # -- registrations ------------------------------------------------------------------------
+    def carried(self) -> set[Registration]:
+        """The registrations confirmed in this session, and those asked within ``PENDING_SECONDS``."""
+        with self._lock:
+            since = time.monotonic() - PENDING_SECONDS
+            return self.active | {r for r in self._asked if self._asked_at.get(r, 0.0) > since}
+
     def _sync(self, socket: Any, key: str) -> None:
         """Register what is newly wanted (within the cap), release what is no longer wanted."""
         wanted: list[Registration] = []
@@ -351,6 +359,7 @@ class KisStream:
                 self.active.discard(registration)
             additions = [r for r in wanted[:self.max_registrations] if r not in self._asked and r not in self.refused]
             self._asked.update(additions)
+            self._asked_at.update(dict.fromkeys(additions, time.monotonic()))
         for tr_id, tr_key in releases:
             socket.send(subscribe_message(key, tr_id, tr_key, register=False))
         for tr_id, tr_key in additions:

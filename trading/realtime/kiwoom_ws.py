@@ -25,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from . import Tick
-from .kis_ws import KST, WIRE_LOGGER, Backoff, Notice, Registration, SessionRefused
+from .kis_ws import KST, PENDING_SECONDS, WIRE_LOGGER, Backoff, Notice, Registration, SessionRefused
 
 logger = logging.getLogger("trading.realtime")
 
@@ -99,6 +99,7 @@ class KiwoomStream:
         self.active: set[Registration] = set()
         self.refused: set[Registration] = set()
         self.sessions = 0
+        self._asked_at: dict[Registration, float] = {}
         self._asked: set[Registration] = set()
         self._pending: deque[list[Registration]] = deque()
         self._lock = threading.Lock()
@@ -158,6 +159,12 @@ class KiwoomStream:
             raise SessionRefused(f"LOGIN {code}")
         raise SessionRefused("no LOGIN answer")
 
+    def carried(self) -> set[Registration]:
+        """The registrations confirmed in this session, and those asked within ``PENDING_SECONDS``."""
+        with self._lock:
+            since = time.monotonic() - PENDING_SECONDS
+            return self.active | {r for r in self._asked if self._asked_at.get(r, 0.0) > since}
+
     def _sync(self, socket: Any) -> None:
         wanted: list[Registration] = []
         for registration in self.wanted():
@@ -171,6 +178,7 @@ class KiwoomStream:
                 self.active.discard(registration)
             additions = [r for r in keep if r not in self._asked and r not in self.refused]
             self._asked.update(additions)
+            self._asked_at.update(dict.fromkeys(additions, time.monotonic()))
             if additions:
                 self._pending.append(additions)
         for trnm, batch in (("REMOVE", releases), ("REG", additions)):

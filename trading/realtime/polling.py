@@ -85,17 +85,19 @@ class QuotePoller:
         self._polled: dict[str, float] = {}
         self._published: dict[str, tuple[Decimal, object, float]] = {}
 
-    def poll(self, symbols: Iterable[str], stop: threading.Event) -> int:
-        """One round over ``symbols`` (in order: newest interest first) that are due; the number
-        of ticks published."""
-        published = 0
+    def poll(self, symbols: Iterable[str], stop: threading.Event, *, limit: int | None = None) -> int:
+        """Poll the ``symbols`` that are due (in order: newest interest first), at most ``limit`` of
+        them (the caller then asks again with a fresh list: a symbol streamed meanwhile drops out);
+        the number polled."""
+        polled = 0
         for symbol in symbols:
-            if stop.is_set():
+            if stop.is_set() or (limit is not None and polled >= limit):
                 break
             now = time.monotonic()
             if now - self._polled.get(symbol, -1e9) < self.every:
                 continue
             self._polled[symbol] = now
+            polled += 1
             try:
                 tick = self.source(symbol)
             except Exception:  # noqa: BLE001 - one symbol's failure must not stop the others
@@ -103,9 +105,8 @@ class QuotePoller:
                 tick = None
             if tick is not None and self._changed(tick):
                 self.publish(tick)
-                published += 1
             stop.wait(1.0 / self.per_second)
-        return published
+        return polled
 
     def _changed(self, tick: Tick) -> bool:
         last = self._published.get(tick.symbol)
