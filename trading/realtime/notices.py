@@ -139,6 +139,16 @@ class KeyGroup:
         notice_handle(account_id=account_id, notice=notice)
 
 
+def market_data_key_ids() -> set[str]:
+    """The non-secret ids of the platform's market-data app keys (their session is the price feed's)."""
+    from django.conf import settings
+
+    from trading.brokers.base import Credentials
+
+    keys = (settings.MARKET_DATA_KIS_APP_KEY, settings.MARKET_DATA_KIWOOM_APP_KEY)
+    return {Credentials(app_key=key, app_secret="").key_id for key in keys if key}
+
+
 def notice_accounts():
     """The accounts that can receive notices: KIS with an HTS ID, and Kiwoom; keys saved, not disabled."""
     from django.db.models import Q
@@ -195,6 +205,11 @@ class NoticeListeners:
             group = self.groups.get(group_key)
             if group is None:
                 self.groups[group_key] = group = fresh
+                if group.key_id in market_data_key_ids():
+                    # KIS allows one session per key and the price feed holds it: polling serves these fills
+                    logger.warning("an account uses the platform's market-data app key (%s); its execution "
+                                   "notices are left to polling", group.key_id[:6])
+                    continue
                 self._start(group, credentials[group_key])
             else:
                 group.account_ids, group.hts_ids = fresh.account_ids, fresh.hts_ids
