@@ -30,7 +30,7 @@ def paper(user, cash=10_000_000):
 
 
 def real_account(user, equity="50000000"):
-    return BrokerAccount.objects.create(owner=user, broker="kis", environment="real", account_no="50123456-01",
+    return BrokerAccount.objects.create(owner=user, broker="kis", environment="real", account_no="5012345601",
                                         nickname="실전", status="active",
                                         balance_snapshot={"total_evaluation": equity, "positions": []})
 
