@@ -38,13 +38,11 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from core import clock
-from marketdata.calendars import SEOUL
+from marketdata.calendars import KRX, SEOUL
 from trading.live.models import Deployment, DeploymentDay, DeploymentSignal, DeploymentTiming, SignalOutcome, Verdict
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
-# bars of history before the window the indicators may read (calendar days)
-WARM_UP_DAYS = 730
 MATCHED, LATE, MISSED, EXTRA, BLOCKED = "matched", "late", "missed", "extra", "blocked"
 LATE_DAYS = 5  # trading days a fill may come after the engine's and still be its late fill
 
@@ -164,14 +162,31 @@ class DriftReport:
 
 # -- the window -----------------------------------------------------------------------------------
 def report_window(deployment: Deployment) -> tuple[dt.date | None, dt.date | None]:
-    """(first day, last day) the report covers: the replay's window, or from the day the
-    deployment started to today; (None, None) before it ever ran."""
+    """(first day, last day) the report covers: the replay's window, or from the first trading day
+    whose slot came after the deployment started (a start at 10:00 decides the next morning) to
+    today or the day it stopped; (None, None) before it ever ran."""
     if deployment.replay and deployment.replay_start:
-        return deployment.replay_start, deployment.replay_end or clock.now().astimezone(SEOUL).date()
+        from trading.live.replay import replay_window
+
+        return replay_window(deployment)
     if deployment.started_at is None:
         return None, None
-    end = (deployment.stopped_at or clock.now()).astimezone(SEOUL).date()
-    return deployment.started_at.astimezone(SEOUL).date(), end
+    started = deployment.started_at.astimezone(SEOUL)
+    day = started.date()
+    if not KRX.is_trading_day(day) or started >= _slot_time(deployment, day):
+        day = KRX.next_trading_day(day)
+    return day, (deployment.stopped_at or clock.now()).astimezone(SEOUL).date()
+
+
+def _slot_time(deployment: Deployment, day: dt.date) -> dt.datetime:
+    """When the deployment decides on ``day`` (the runner's slots: the pre-open auction, or the
+    closing auction; the open for an interval deployment)."""
+    session = KRX.session(day)
+    if deployment.timing == DeploymentTiming.CLOSE:
+        return session.close - dt.timedelta(minutes=10)
+    if deployment.timing == DeploymentTiming.OPEN:
+        return session.open - dt.timedelta(minutes=30)
+    return session.open
 
 
 def engine_fill(deployment: Deployment) -> str:
@@ -209,6 +224,7 @@ def engine_run(deployment: Deployment, start: dt.date, end: dt.date) -> EngineRu
     when the store has no bar of its symbols in the window."""
     from backtests.engine import run
     from backtests.pipeline import NoBarsError, panel_from_store, symbol_lots
+    from trading.live.runner import LOOKBACK_DAYS
     from marketdata.selectors import bar_store, instrument_lots
     from strategies import signals
 
@@ -221,12 +237,12 @@ def engine_run(deployment: Deployment, start: dt.date, end: dt.date) -> EngineRu
     # being the panel's last (whose signals the engine drops); its own trades fall outside
     last = end + dt.timedelta(days=10) if fill == "close" else end
     try:
-        panel, markets = panel_from_store(store, codes, start - dt.timedelta(days=WARM_UP_DAYS), last)
+        panel, markets = panel_from_store(store, codes, start - dt.timedelta(days=LOOKBACK_DAYS), last)
     except NoBarsError as error:
         codes = [code for code in codes if code not in error.codes]
         if not codes:
             return None
-        panel, markets = panel_from_store(store, codes, start - dt.timedelta(days=WARM_UP_DAYS), last)
+        panel, markets = panel_from_store(store, codes, start - dt.timedelta(days=LOOKBACK_DAYS), last)
     days = panel.dates.astype(dt.date)
     inside = np.array([start <= day <= end for day in days], dtype=bool)
     if not inside.any():
@@ -350,8 +366,6 @@ def _pair_late(rows: list[DriftRow]) -> list[DriftRow]:
     """A missed engine trade and a fill of the same symbol and side up to ``LATE_DAYS`` trading days
     later that the engine has no trade for: one ``late`` row (an exit the engine took inside a bar,
     a stop, that the deployment could only take at a later open)."""
-    from marketdata.calendars import KRX
-
     extras = [row for row in rows if row.kind == EXTRA]
     paired: dict[int, DriftRow] = {}
     used: set[int] = set()

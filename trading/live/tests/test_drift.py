@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from core.audit import Actor
+from marketdata.calendars import SEOUL
 from trading.killswitch import kill_switch_pull
 from trading.live import replay
 from trading.live.drift import MATCHED, MISSED, backtest_equity, drift_report
@@ -106,3 +107,18 @@ def test_a_stop_taken_at_the_next_open_is_one_late_row_with_its_slippage():
     totals = _totals(rows, engine, live)
     assert (totals.matched, totals.late, totals.missed, totals.extra, totals.slippage_value) == (1, 1, 0, 0, 1000)
     assert not totals.agrees
+
+
+@pytest.mark.parametrize(("started", "timing", "first"), [
+    (dt.datetime(2026, 4, 8, 8, 0), "open", dt.date(2026, 4, 8)),  # before the pre-open auction: that morning
+    (dt.datetime(2026, 4, 8, 10, 0), "open", dt.date(2026, 4, 9)),  # after it: the next morning
+    (dt.datetime(2026, 4, 8, 10, 0), "close", dt.date(2026, 4, 8)),  # the closing auction is still ahead
+    (dt.datetime(2026, 4, 11, 10, 0), "open", dt.date(2026, 4, 13)),  # a Saturday: Monday
+])
+def test_a_live_deployment_is_compared_from_its_first_decision(started, timing, first):
+    from trading.live.drift import report_window
+    from trading.live.models import Deployment
+
+    deployment = Deployment(timing=timing, started_at=started.replace(tzinfo=SEOUL),
+                            stopped_at=dt.datetime(2026, 4, 30, 16, 0, tzinfo=SEOUL))
+    assert report_window(deployment) == (first, dt.date(2026, 4, 30))
