@@ -205,23 +205,24 @@ class FakeKisWs:
         return self._broadcast(TR_TICKS, code, lambda cipher: f"0|{TR_TICKS}|001|" + "^".join(fields))
 
     def push_fill_notice(self, hts_id: str, account: str, order_no: str, qty: Any, price: Any, *,
-                         symbol: str = "005930", side: str = "buy", order_qty: Any = None) -> int:
-        """A fill notice (CNTG_YN 2) to the connections registered for ``hts_id``."""
+                         symbol: str = "005930", side: str = "buy", order_qty: Any = None, at: str = "") -> int:
+        """A fill notice (CNTG_YN 2, filled at ``at`` HHMMSS, default now) to the connections
+        registered for ``hts_id``."""
         return self._notice(hts_id, account, order_no, qty, price, symbol=symbol, side=side,
-                            order_qty=qty if order_qty is None else order_qty, filled=True, refused=False)
+                            order_qty=qty if order_qty is None else order_qty, filled=True, refused=False, at=at)
 
     def push_receipt(self, hts_id: str, account: str, order_no: str, qty: Any, price: Any, *,
                      symbol: str = "005930", side: str = "buy", refused: bool = False) -> int:
         """An order receipt (CNTG_YN 1), or a refusal with ``refused`` (RFUS_YN 1)."""
         return self._notice(hts_id, account, order_no, qty, price, symbol=symbol, side=side, order_qty=qty,
-                            filled=False, refused=refused)
+                            filled=False, refused=refused, at="")
 
     def _notice(self, hts_id: str, account: str, order_no: str, qty: Any, price: Any, *, symbol: str, side: str,
-                order_qty: Any, filled: bool, refused: bool) -> int:
+                order_qty: Any, filled: bool, refused: bool, at: str) -> int:
         fields = [""] * 26
         fields[0], fields[1], fields[2] = hts_id, "".join(ch for ch in account if ch.isdigit()), order_no
         fields[4], fields[6], fields[8] = "01" if side == "sell" else "02", "00", symbol
-        fields[9], fields[10], fields[11] = str(qty), str(price), time.strftime("%H%M%S")
+        fields[9], fields[10], fields[11] = str(qty), str(price), at or time.strftime("%H%M%S")
         fields[12], fields[13], fields[14] = "1" if refused else "0", "2" if filled else "1", "2"
         fields[16], fields[25] = str(order_qty), str(price)
         text = "^".join(fields)

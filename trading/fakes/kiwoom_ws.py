@@ -10,6 +10,7 @@ are unconfirmed at Kiwoom: the fake has none.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -28,6 +29,7 @@ class FakeKiwoomWs:
         self.logins = 0
         self._conns: dict[Any, dict[str, Any]] = {}  # socket -> {"app_key", "registrations"}
         self._server: Any = None
+        self._fill_numbers = itertools.count(1)
 
     @property
     def url(self) -> str:
@@ -126,7 +128,7 @@ class FakeKiwoomWs:
             return 0
         values = {"9201": account_no, "9203": order_no, "904": "0000000", "9001": f"A{symbol}", "913": status,
                   "907": "1" if side == "sell" else "2", "900": str(order_qty), "911": str(qty), "910": str(price),
-                  "908": time.strftime("%H%M%S")}
+                  "908": time.strftime("%H%M%S"), "909": str(next(self._fill_numbers)) if qty else ""}
         return self._push(("00", ""), {"type": "00", "name": "주문체결", "item": "", "values": values}, key)
 
     def ping(self) -> None:

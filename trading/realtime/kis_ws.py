@@ -211,6 +211,7 @@ class Notice:
     filled: bool
     refused: bool
     order_quantity: Decimal | None
+    fill_id: str = ""  # what tells this fill from the order's others (the same notice twice is one fill)
 
 
 def notice_from_fields(fields: list[str]) -> Notice | None:
@@ -220,7 +221,9 @@ def notice_from_fields(fields: list[str]) -> Notice | None:
                   original_order_no=fields[3].strip(), side="sell" if fields[4].strip() == "01" else "buy",
                   symbol=fields[8].strip(), quantity=_number(fields[9]) or Decimal(0),
                   price=_number(fields[10]) or Decimal(0), filled=fields[13].strip() == "2",
-                  refused=fields[12].strip() == "1", order_quantity=_number(fields[16]))
+                  refused=fields[12].strip() == "1", order_quantity=_number(fields[16]),
+                  # KIS numbers no fill: its time, quantity and price tell it (two alike in one second are one)
+                  fill_id=f"{fields[11].strip()}:{fields[9].strip()}:{fields[10].strip()}")
 
 
 def notice_tr(environment: str) -> str:

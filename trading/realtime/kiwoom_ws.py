@@ -64,7 +64,7 @@ def tick_from_values(item: str, values: dict[str, Any], *, today: dt.date) -> Ti
 def notice_from_values(values: dict[str, Any]) -> Notice | None:
     """A ``Notice`` from one ``00`` record: ``9201`` account, ``9203`` order no., ``904`` original,
     ``9001`` code, ``907`` side (1 sell, 2 buy), ``913`` status, ``911``/``910`` this fill's quantity
-    and price, ``900`` order quantity, ``919`` a refusal's reason."""
+    and price, ``909`` its fill number, ``900`` order quantity, ``919`` a refusal's reason."""
     order_no = str(values.get("9203") or "").strip()
     if not order_no:
         return None
@@ -76,7 +76,9 @@ def notice_from_values(values: dict[str, Any]) -> Notice | None:
                   symbol=_symbol(values.get("9001")), quantity=quantity,
                   price=abs(_number(values.get("910")) or Decimal(0)), filled="체결" in status and quantity > 0,
                   refused="거부" in status or bool(str(values.get("919") or "").strip()),
-                  order_quantity=_number(values.get("900")))
+                  order_quantity=_number(values.get("900")),
+                  fill_id=str(values.get("909") or "").strip()
+                  or f"{values.get('908', '')}:{values.get('911', '')}:{values.get('910', '')}")
 
 
 class KiwoomStream:

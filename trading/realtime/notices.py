@@ -49,11 +49,16 @@ def _order_numbers(order_no: str) -> list[str]:
     return list(dict.fromkeys([order_no, bare, bare.zfill(10), bare.zfill(7)]))  # KIS 10 digits, Kiwoom 7
 
 
-def _notice_sum(account_id: int, notice: Notice) -> Decimal:
-    """The order's filled quantity as the notices seen so far tell it, this one included."""
+def _notice_sum(account_id: int, notice: Notice) -> Decimal | None:
+    """The order's filled quantity as the notices seen so far tell it, this one included; None
+    when this very notice was seen already (a notice delivered twice must not add twice: a sum
+    too high would count shares the broker never filled, a sum too low is made good by polling)."""
     key = f"realtime:notice-filled:{account_id}:{notice.order_no.lstrip('0') or notice.order_no}"
-    total = Decimal(cache.get(key) or "0") + notice.quantity
-    cache.set(key, str(total), timeout=SUM_SECONDS)
+    total, seen = cache.get(key) or ("0", [])
+    if notice.fill_id and notice.fill_id in seen:
+        return None
+    total = Decimal(total) + notice.quantity
+    cache.set(key, (str(total), [*seen, notice.fill_id][-200:]), timeout=SUM_SECONDS)
     return total
 
 
@@ -75,6 +80,8 @@ def notice_fill_record(*, account_id: int, notice: Notice):
     from trading.orders.services import order_fill_record
 
     cumulative = _notice_sum(account_id, notice)
+    if cumulative is None:
+        return None
     today = clock.now().astimezone(SEOUL).date()
     orders = Order.objects.filter(account_id=account_id, broker_order_no__in=_order_numbers(notice.order_no))
     order = orders.filter(order_day=today).first() or orders.order_by("-created_at").first()

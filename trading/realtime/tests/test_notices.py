@@ -104,8 +104,9 @@ def test_a_fill_notice_is_booked_at_once_and_the_polling_of_the_same_fill_adds_n
     order = sent_order(world)
     world.rest.fill(order.broker_order_no, 3, 70_000)
 
-    world.ws.push_fill_notice(HTS, ACCOUNT_DIGITS, order.broker_order_no, 3, 70_000)
-    wait_for(lambda: world.handled)
+    world.ws.push_fill_notice(HTS, ACCOUNT_DIGITS, order.broker_order_no, 3, 70_000, at="100001")
+    world.ws.push_fill_notice(HTS, ACCOUNT_DIGITS, order.broker_order_no, 3, 70_000, at="100001")  # delivered twice
+    wait_for(lambda: len(world.handled) == 2)
 
     fill = Fill.objects.get(order=order)
     assert (fill.quantity, fill.price, fill.source) == (D(3), D(70_000), "notice")
