@@ -151,7 +151,7 @@ class PriceFeed:
         """Stream (in a thread of its own) and poll until ``stop`` is set."""
         thread = None
         if self.stream is not None:
-            thread = threading.Thread(target=self.stream.run, args=(stop,), name="feed-kis-prices", daemon=True)
+            thread = threading.Thread(target=self.stream.run, args=(stop,), name="feed-price-stream", daemon=True)
             thread.start()
         while not stop.is_set():
             delayed = self.delayed_symbols()

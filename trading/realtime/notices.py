@@ -11,9 +11,12 @@ the key's access token.
   notice says the fill's own quantity, not the order's total, while the ledger counts fills by the
   order's cumulative quantity (``fill_key`` = order number + cumulative quantity): the listener sums
   the notices of each order (in the cache, for a day) and reports that sum as the cumulative
-  quantity. The notices are a subset of the broker's fills, so the sum never passes what the
-  broker's listing says: a fill the polling or the reconciliation booked first is not counted again
-  (and the other way round), and a notice missed while disconnected is left to them.
+  quantity. The notices are a subset of the broker's fills (a notice delivered twice is summed
+  once), so the sum never passes what the broker's listing says: a fill the polling or the
+  reconciliation booked first is not counted again (and the other way round), and a notice missed
+  while disconnected is left to them.
+- An account on the platform's market-data key gets no listener (that key's one session is the
+  price feed's): its fills come by polling.
 - A receipt, a refusal (``RFUS_YN 1``), or a fill of an order the ledger does not know (yet) asks
   for a reconciliation of the account soon (``orders_reconcile_account``): polling and
   reconciliation stay the source of truth.
