@@ -180,3 +180,26 @@ def test_the_demo_investor_gets_a_replay_of_their_first_strategy_over_a_month_th
     days = KRX.trading_days(deployment.replay_start, deployment.replay_end)
     assert len(days) == replay.DEMO_DAYS
     assert len(engine_run(deployment, days[0], days[-1]).legs) >= replay.DEMO_MIN_TRADES
+
+
+def test_a_replay_acting_at_the_close_fills_in_the_closing_auction_at_the_days_close(user):
+    from strategies.models import Sizing
+
+    deployment = month_deployment(user, timing="close", history_from=bars_from(8))
+    strategy = deployment.strategy
+    strategy.sizing, strategy.sizing_value = Sizing.FIXED_KRW, Decimal(3_000_000)
+    strategy.save()
+    deployment.replay_end = dt.date(2026, 4, 17)
+    deployment.save(update_fields=["replay_end"])
+    deployment = replay.replay_begin(actor=Actor.of_user(user), deployment=deployment, paced=False)
+    assert list(deployment.risk["sizing"]) == ["fixed_krw", 3_000_000.0]
+
+    replay.replay_run(deployment=deployment)
+
+    report = drift_report(deployment)
+    assert report.fill == "close" and report.totals.agrees and report.totals.matched >= 3
+    assert {row.side for row in report.rows} == {"buy", "sell"}
+    closes = replay.ReplayQuotes(list(SYMBOLS), *MONTH).bars
+    for fill in Fill.objects.all():
+        day = fill.filled_at.astimezone(SEOUL)
+        assert (day.hour, day.minute) == (15, 30) and fill.price == closes[fill.symbol][day.date()][1]
