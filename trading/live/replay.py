@@ -19,7 +19,8 @@ the close).
 One replayed day (``replay_day``), in Seoul time on a normal day (a late open moves every moment
 with the session):
 
-- 08:40 the pre-open decision (``runner.run_due`` for this deployment), its orders sent at once;
+- 08:40 the pre-open decision (the runner's ``decide_slot`` for this deployment alone, then
+  ``guard_and_send``), its orders sent at once;
 - 09:00:01 the open: the auction's orders fill at the day's open; the buys that waited for the sells'
   cash are placed (``runner.place_waiting``) and fill at the open price in continuous trading;
 - 15:20 the closing auction's decision (a deployment acting at the close), its orders sent;
@@ -29,15 +30,18 @@ with the session):
 - 15:40 the daily summary (``DeploymentDay``).
 
 Orders are sent by calling the submit service here (``order_submit``) so that they reach the book
-at the replayed time; the submit job a placement enqueues on commit finds the order already claimed
-and does nothing (compare-and-set). A day is done when its ``DeploymentDay`` exists; the next step
+at the replayed time: a placement made at a replayed moment enqueues no submit job
+(``trading.orders.services.enqueue_submit`` checks ``clock.is_scoped()``), since a worker would send
+it at the platform's time. A day is done when its ``DeploymentDay`` exists; the next step
 takes the first replay day after the last one done, so a rerun or a duplicate message repeats
 nothing (the runner is idempotent per decision time, symbol and side).
 
-Doors: ``replay_begin`` (start the deployment and the paced task), the Celery task ``replay_step``
-(one day, then itself again ``REPLAY_SECONDS_PER_DAY`` later, until the end), the management
-command ``replay_deployment <id> [--fast]`` (``replay_run``: every remaining day at once). When the
-last day is done the deployment stops (``replay_done``), its positions left in the paper book.
+Doors: starting or resuming a replay deployment (``trading.live.services``: the page, the API, the
+admin) or ``replay_begin`` starts its paced replay (``replay_enqueue``): the Celery task
+``replay_step`` plays one day, then itself again ``REPLAY_SECONDS_PER_DAY`` later, until the end
+(one chain per replay: a newer one replaces an older). The management command
+``replay_deployment <id> [--fast]`` plays every remaining day at once (``replay_run``). When the last
+day is done the deployment stops, its positions left in the paper book.
 
 A replay should own its paper account: its past-dated orders and matching would meet any other
 order of that account (the demo opens one for it: ``demo_replay_ensure``).
@@ -50,7 +54,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -128,7 +132,9 @@ class ReplayQuotes:
 
 
 def _price(value: float) -> Decimal:
-    return Decimal(repr(float(value))).normalize()
+    """A bar's float price as a plain Decimal (71300.0 → 71300, never 7.13E+4)."""
+    number = Decimal(repr(float(value)))
+    return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
 
 
 @contextmanager
@@ -190,7 +196,6 @@ class ReplayedDay:
     day: dt.date
     orders: int = 0
     fills: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def _send_new_orders(deployment: Deployment) -> int:
@@ -298,8 +303,9 @@ def _finish(deployment: Deployment) -> Deployment:
     deployment.refresh_from_db()
     if deployment.state == DeploymentState.STOPPED:
         return deployment
-    _, end = replay_window(deployment)
-    with replayed(_at(end, SUMMARY), ReplayQuotes([], end, end)):
+    days = replay_days(deployment)
+    last = days[-1] if days else KRX.previous_trading_day(replay_window(deployment)[1])
+    with replayed(_at(last, SUMMARY), ReplayQuotes([], last, last)):
         return deployment_stop(actor=REPLAYER, deployment=deployment)
 
 
@@ -337,7 +343,10 @@ def replay_begin(*, actor: Actor, deployment: Deployment, paced: bool = True) ->
     again when ``paced``. Raises ``ApplicationError`` for a deployment that is no paper replay."""
     from trading.live.services import deployment_start
 
-    start, _end = replay_window(deployment)
+    days = replay_days(deployment)
+    if not days:
+        raise ApplicationError(_("The replay's dates hold no trading day."), field="replay_start",
+                               code="replay_empty")
     if not deployment.account.is_paper:
         raise ApplicationError(_("A replay runs only on a paper account."), field="account",
                                code="replay_paper_only")
@@ -345,7 +354,7 @@ def replay_begin(*, actor: Actor, deployment: Deployment, paced: bool = True) ->
         raise ApplicationError(_("A replay acts at the open or at the close: daily bars know nothing in between."),
                                field="timing", code="replay_timing")
     if deployment.state != DeploymentState.RUNNING:
-        with replayed(_at(start, PRE_OPEN) - dt.timedelta(minutes=30), ReplayQuotes([], start, start)):
+        with replayed(_at(days[0], PRE_OPEN) - dt.timedelta(minutes=30), ReplayQuotes([], days[0], days[0])):
             return deployment_start(actor=actor, deployment=deployment)
     if paced:
         replay_enqueue(deployment.pk)
