@@ -18,6 +18,11 @@ FAKES: dict[str, tuple[str, str]] = {
     "kis": ("trading.fakes.kis", "FakeKis"),
     "kiwoom": ("trading.fakes.kiwoom", "FakeKiwoom"),
 }
+# broker name -> (module, class) of its websocket, served beside it
+WEBSOCKETS: dict[str, tuple[str, str]] = {
+    "kis": ("trading.fakes.kis_ws", "FakeKisWs"),
+    "kiwoom": ("trading.fakes.kiwoom_ws", "FakeKiwoomWs"),
+}
 
 
 def build(name: str, port: int, demo: bool):  # -> FakeServer
@@ -31,20 +36,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("broker", choices=sorted(FAKES))
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--demo", action="store_true", help="load demo accounts, prices and sample bars")
-    parser.add_argument("--ws-port", type=int, default=0, help="KIS: the websocket's port (0: any free port)")
+    parser.add_argument("--ws-port", type=int, default=0, help="the websocket's port (0: any free port)")
     args = parser.parse_args(argv)
     server = build(args.broker, args.port, args.demo).start()
     print(f"fake {args.broker} serving on {server.url}", flush=True)
-    websocket = None
-    if args.broker == "kis":  # its websocket beside it (BROKER_KIS_REAL_WS_URL / _MOCK_WS_URL)
-        from trading.fakes.kis_ws import FakeKisWs
-
-        websocket = FakeKisWs(server, port=args.ws_port).start()
-        if args.demo:
-            websocket.tick_demo()
-        print(f"fake kis websocket on {websocket.url}", flush=True)
+    module_name, class_name = WEBSOCKETS[args.broker]
+    websocket = getattr(importlib.import_module(module_name), class_name)(server, port=args.ws_port).start()
+    if args.demo:
+        websocket.tick_demo()
     for line in getattr(server, "demo_lines", lambda: [])():
         print(line, flush=True)
+    # BROKER_<BROKER>_REAL_WS_URL / _MOCK_WS_URL
+    print(f"fake {args.broker} websocket on {websocket.url}", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -52,8 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        if websocket is not None:
-            websocket.stop()
+        websocket.stop()
         server.stop()
 
 

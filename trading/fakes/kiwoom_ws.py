@@ -4,7 +4,8 @@
 ``return_code 8005``), ``REG``/``REMOVE`` answered ``{"trnm": "REG", "return_code": 0}``, ``PING``
 echoes counted in ``pongs``. Tests push ``0B`` ticks (``push_tick``) to the connections registered
 for the code, ``00`` order notices (``push_fill_notice``, ``push_receipt``) to the connections of the
-account's key registered for ``00``, and ``drop_all()`` closes every connection. Registration limits
+account's key registered for ``00``, and ``drop_all()`` closes every connection; ``tick_demo()``
+moves the REST fake's prices and streams them (``python -m trading.fakes kiwoom --demo``). Registration limits
 are unconfirmed at Kiwoom: the fake has none.
 """
 
@@ -30,6 +31,7 @@ class FakeKiwoomWs:
         self._conns: dict[Any, dict[str, Any]] = {}  # socket -> {"app_key", "registrations"}
         self._server: Any = None
         self._fill_numbers = itertools.count(1)
+        self._ticking = threading.Event()
 
     @property
     def url(self) -> str:
@@ -45,6 +47,7 @@ class FakeKiwoomWs:
         return self
 
     def stop(self) -> None:
+        self._ticking.set()
         self.drop_all()
         if self._server is not None:
             self._server.shutdown()
@@ -130,6 +133,24 @@ class FakeKiwoomWs:
                   "907": "1" if side == "sell" else "2", "900": str(order_qty), "911": str(qty), "910": str(price),
                   "908": time.strftime("%H%M%S"), "909": str(next(self._fill_numbers)) if qty else ""}
         return self._push(("00", ""), {"type": "00", "name": "주문체결", "item": "", "values": values}, key)
+
+    def tick_demo(self, *, every: float = 1.0) -> None:
+        """Until ``stop()``: every ``every`` seconds each stock of the REST fake moves a tick up or
+        down (its REST price too) and the print goes to its registered connections (hand demos)."""
+        import random
+
+        from .kis import tick_size
+
+        rest = self.rest
+
+        def walk() -> None:
+            while not self._ticking.wait(every):
+                for code, stock in list(rest.stocks.items()):
+                    price = int(stock.price + tick_size(Decimal(stock.price)) * random.choice((-1, 0, 1)))
+                    rest.set_price(code, price)
+                    self.push_tick(code, price, random.randint(1, 50), change=price - stock.base)
+
+        threading.Thread(target=walk, name="FakeKiwoomWs-demo", daemon=True).start()
 
     def ping(self) -> None:
         with self.lock:
