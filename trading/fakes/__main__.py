@@ -1,9 +1,11 @@
-"""Serve a fake broker by hand: ``python -m trading.fakes kis --port 18443 --demo``.
+"""Serve a fake broker by hand: ``python -m trading.fakes kis --port 18443 --ws-port 18444 --demo``.
 
 ``--demo`` loads demo accounts (their fake keys and account numbers are printed), prices and the
-sample bars. Point ``BROKER_KIS_REAL_URL`` / ``BROKER_KIS_MOCK_URL`` (or the Kiwoom ones) at the
-printed URL (KIS: ``BROKER_KIS_*_WS_URL`` at the printed websocket URL too). Each broker is one entry of ``FAKES``: a module with ``build_demo(port) -> server`` (not
-started) and the server class for an empty one; a demo server may offer ``demo_lines()`` to print.
+sample bars, and streams moving prices over the websocket. Point ``BROKER_KIS_REAL_URL`` /
+``BROKER_KIS_MOCK_URL`` (or the Kiwoom ones) at the printed URL and ``BROKER_KIS_*_WS_URL`` at the
+printed websocket URL. Each broker is one entry of ``FAKES``: a module with
+``build_demo(port) -> server`` (not started) and the server class for an empty one; a demo server
+may offer ``demo_lines()`` to print; its websocket is the entry of ``WEBSOCKETS``.
 """
 
 from __future__ import annotations
