@@ -202,7 +202,10 @@ class EngineRun:
 
 def _decimal(value: float) -> Decimal:
     """A float of the engine as a plain Decimal (12030.0 → 12030, never 1.203E+4)."""
-    number = Decimal(repr(float(value)))
+    return _plain(Decimal(repr(float(value))))
+
+
+def _plain(number: Decimal) -> Decimal:
     return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
 
 
@@ -224,9 +227,9 @@ def engine_run(deployment: Deployment, start: dt.date, end: dt.date) -> EngineRu
     when the store has no bar of its symbols in the window."""
     from backtests.engine import run
     from backtests.pipeline import NoBarsError, panel_from_store, symbol_lots
-    from trading.live.runner import LOOKBACK_DAYS
     from marketdata.selectors import bar_store, instrument_lots
     from strategies import signals
+    from trading.live.runner import LOOKBACK_DAYS
 
     fill = engine_fill(deployment)
     store = bar_store()
@@ -336,10 +339,6 @@ def live_legs(signals: list[DeploymentSignal]) -> tuple[list[Leg], dict[tuple, l
     legs = [Leg(day, symbol, side, _plain(quantity), _plain(value / quantity))
             for (day, symbol, side), (quantity, value) in filled.items()]
     return legs, unfilled
-
-
-def _plain(number: Decimal) -> Decimal:
-    return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
 
 
 # -- the report -----------------------------------------------------------------------------------
