@@ -547,6 +547,11 @@ def decide_slot(slot: Slot, deployments: list[Deployment], *, lookback_days: int
         key = _params_key(deployment)
         stale = sorted(s for s in deployment.symbols if s not in fresh)
         bucket = buckets[deployment.pk]
+        if deployment.state == DeploymentState.STOPPED and not bucket.held() and not bucket.open_sells:
+            from trading.live.services import claims_release
+
+            claims_release(Deployment(pk=deployment.pk, account_id=deployment.account_id), keep_held=False)
+            continue  # closed out: its symbols are free for the account's other deployments
         held_stale = [s for s in bucket.held() if s not in fresh and s not in deployment.symbols]
         note = _stale_note(stale + held_stale, slot) if stale or held_stale else ""
         if key in errors:
@@ -605,6 +610,12 @@ def _send(signal: DeploymentSignal, now: dt.datetime, quantity: Decimal | None =
 
     deployment = signal.deployment
     quantity = signal.quantity if quantity is None else quantity
+    closing = deployment.state == DeploymentState.STOPPED and signal.reason == SignalReason.CLOSE_ALL
+    if deployment.state != DeploymentState.RUNNING and not closing:
+        message = _("Not sent: the deployment was {state} before its order went out.").format(
+            state=deployment.get_state_display().lower())
+        DeploymentSignal.objects.filter(pk=signal.pk).update(outcome=SignalOutcome.SKIPPED, outcome_message=message)
+        return SignalOutcome.SKIPPED
     try:
         order = order_place(actor=Actor.strategy(f"deployment {deployment.pk}"), account=deployment.account,
                             symbol=signal.symbol, side=signal.side, quantity=quantity, order_type=OrderType.MARKET,

@@ -280,23 +280,24 @@ def open_account(user):
     return open_paper_account(user, cash=10_000_000, nickname="second book")
 
 
-def test_a_sell_pays_for_the_buy_that_waits_for_its_cash(user, monkeypatch):
+def fill_new_orders(account, when: dt.datetime) -> None:
+    """The workers' part: new orders submitted to the paper book, matched at ``when``, reconciled."""
     from trading.orders import reconcile
     from trading.orders import services as orders
     from trading.paper.matching import paper_match_all
 
+    for order in Order.objects.filter(state="new"):
+        orders.order_submit(order_id=order.pk)
+    paper_match_all(now=at(when.date(), when.hour, when.minute))
+    reconcile.account_reconcile(account=account)
+
+
+def test_a_sell_pays_for_the_buy_that_waits_for_its_cash(user, monkeypatch):
     monkeypatch.setattr("trading.orders.services.enqueue_submit", lambda pk: None)
     friday = dt.date(2026, 3, 13)
-
-    def fill_new_orders(when: dt.datetime) -> None:
-        for order in Order.objects.filter(state="new"):
-            orders.order_submit(order_id=order.pk)
-        paper_match_all(now=at(when.date(), when.hour, when.minute))
-        reconcile.account_reconcile(account=account)
-
     account, deployment = make_world(user, sizing="all_in")
     runner.run_due(now=at(THURSDAY, 8, 30))
-    fill_new_orders(seoul(THURSDAY, 9))
+    fill_new_orders(account, seoul(THURSDAY, 9))
     assert Order.objects.get(symbol=A).filled_quantity == 526  # all in at 9,500
     # Thursday: A falls (its exit), B rises (its entry): the buy needs the sale's cash
     write_bars(A, RISING + [9_000], THURSDAY)
@@ -307,7 +308,7 @@ def test_a_sell_pays_for_the_buy_that_waits_for_its_cash(user, monkeypatch):
     assert (sell.reason, sell.outcome, sell.quantity) == ("exit", SignalOutcome.ORDERED, 526)
     assert buy.outcome == SignalOutcome.WAITING and buy.quantity == 270
     assert runner.place_waiting(now=at(friday, 8, 40)).ordered == 0  # the sell has not filled
-    fill_new_orders(seoul(friday, 9))
+    fill_new_orders(account, seoul(friday, 9))
     assert runner.place_waiting(now=at(friday, 9, 1)).ordered == 1
     buy.refresh_from_db()
     assert buy.outcome == SignalOutcome.ORDERED and 0 < buy.quantity <= 270
@@ -332,3 +333,41 @@ def test_the_platform_cap_shares_a_thin_symbol_pro_rata_across_users(user, other
         (theirs.pk, 263, 150, Verdict.TRIMMED, SignalOutcome.ORDERED)]
     assert rows[0].guard_code == "platform_cap" and "each gets its fair share" in rows[0].guard_message
     assert sorted(Order.objects.values_list("quantity", flat=True)) == [150, 150]
+
+
+def test_a_days_loss_past_the_limit_pauses_every_deployment_of_the_user(user, monkeypatch):
+    from trading.live.models import RiskSettings
+
+    monkeypatch.setattr("trading.orders.services.enqueue_submit", lambda pk: None)
+    account, deployment = make_world(user, sizing="all_in")
+    runner.run_due(now=at(THURSDAY, 8, 30))
+    fill_new_orders(account, seoul(THURSDAY, 9))  # 526 A at 9,500
+    RiskSettings.objects.create(user=user, daily_loss_limit=Decimal(2))
+    # the limit is 2 % of the day's starting equity (the 10,000,000 KRW account)
+    write_bars(A, RISING + [9_200], THURSDAY)  # 526 x -300: a 1.6 % loss
+    assert runner.daily_loss_pause(now=at(THURSDAY, 15, 40)) == []
+    write_bars(A, RISING + [8_500], THURSDAY)  # 526 x -1,000: a 5.3 % loss
+    assert runner.daily_loss_pause(now=at(THURSDAY, 15, 45)) == [user.pk]
+    deployment.refresh_from_db()
+    assert (deployment.state, deployment.state_code) == ("paused", "daily_loss")
+    assert "reached your daily loss limit of 2" in deployment.state_reason
+
+
+def test_a_stop_that_closes_positions_sells_them_then_frees_the_symbols(user, monkeypatch):
+    from trading.live.models import SymbolClaim
+
+    monkeypatch.setattr("trading.orders.services.enqueue_submit", lambda pk: None)
+    account, deployment = make_world(user)
+    runner.run_due(now=at(THURSDAY, 8, 30))
+    fill_new_orders(account, seoul(THURSDAY, 9))
+    services.deployment_stop(actor=Actor.of_user(user), deployment=deployment, close_positions=True)
+    write_bars(A, RISING + [9_600], THURSDAY)
+    write_bars(B, FALLING + [16_000], THURSDAY)
+    friday = dt.date(2026, 3, 13)
+    runner.run_due(now=at(friday, 8, 30))
+    sell = DeploymentSignal.objects.get(side="sell")
+    assert (sell.symbol, sell.reason, sell.quantity, sell.outcome) == (A, "close_all", 263, SignalOutcome.ORDERED)
+    fill_new_orders(account, seoul(friday, 9))
+    runner.run_due(now=at(dt.date(2026, 3, 16), 8, 30))
+    assert not SymbolClaim.objects.filter(deployment=deployment).exists()
+    assert DeploymentSignal.objects.count() == 2
