@@ -737,8 +737,8 @@ def daily_loss_pause(*, now: dt.datetime | None = None) -> list[int]:
              .values_list("user_id", flat=True).distinct())
     paused = []
     for user_id, (loss, limit) in daily_loss_users(list(users), now=now).items():
-        reason = _("Today's loss of {loss} KRW reached your daily loss limit of {limit}%: every deployment is "
-                   "paused.").format(loss=f"{loss:,.0f}", limit=limit)
+        reason = _("Today's loss of {loss} KRW reached your daily loss limit ({limit} percent of the day's "
+                   "starting equity): every deployment is paused.").format(loss=f"{loss:,.0f}", limit=limit)
         deployments_pause_all(actor=Actor.system("runner"), user=get_user_model().objects.get(pk=user_id),
                               code="daily_loss", reason=reason)
         paused.append(user_id)

@@ -350,7 +350,7 @@ def test_a_days_loss_past_the_limit_pauses_every_deployment_of_the_user(user, mo
     assert runner.daily_loss_pause(now=at(THURSDAY, 15, 45)) == [user.pk]
     deployment.refresh_from_db()
     assert (deployment.state, deployment.state_code) == ("paused", "daily_loss")
-    assert "reached your daily loss limit of 2" in deployment.state_reason
+    assert "reached your daily loss limit (2.00 percent" in deployment.state_reason
 
 
 def test_a_stop_that_closes_positions_sells_them_then_frees_the_symbols(user, monkeypatch):
