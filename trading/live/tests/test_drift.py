@@ -17,7 +17,7 @@ from trading.killswitch import kill_switch_pull
 from trading.live import replay
 from trading.live.drift import MATCHED, MISSED, backtest_equity, drift_report
 
-from .replay_scenario import record_jobs, MONTH, month_deployment
+from .replay_scenario import MONTH, month_deployment, record_jobs
 
 pytestmark = pytest.mark.django_db
 

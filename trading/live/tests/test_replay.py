@@ -32,7 +32,7 @@ from trading.orders import tasks as order_tasks
 from trading.orders.models import Fill, Order
 from trading.paper.models import PaperOrder
 
-from .replay_scenario import record_jobs, MONTH, PARAMS, SYMBOLS, bars_from, month_deployment
+from .replay_scenario import MONTH, PARAMS, SYMBOLS, bars_from, month_deployment, record_jobs
 
 pytestmark = pytest.mark.django_db
 
