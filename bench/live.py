@@ -17,8 +17,8 @@ Wednesday 2026-03-04 (08:30 Seoul):
 The mode is the environment's: no environment is embedded mode (SQLite in a temp DATA_DIR);
 ``DATABASE_URL=postgres://…/<name>`` uses a fresh test database ``test_<name>`` (created, dropped).
 Building the world (bars, rows) and warming up (the store's snapshot, the signals' compiled code:
-what a running worker has done before its first slot; ~1.2 s cold) are not timed. Orders are not sent (``bench.orders`` measures the
-order door).
+what a running worker has done before its first slot; ~1.2 s cold) are not timed. Orders are not
+sent (``bench.orders`` measures the order door).
 
 Last measured 2026-12-04 on 2 cores (shared with other work), embedded SQLite, defaults: see the
 report printed by the run (figures in the helper's report of issue 16).
