@@ -203,3 +203,23 @@ def test_a_replay_acting_at_the_close_fills_in_the_closing_auction_at_the_days_c
     for fill in Fill.objects.all():
         day = fill.filled_at.astimezone(SEOUL)
         assert (day.hour, day.minute) == (15, 30) and fill.price == closes[fill.symbol][day.date()][1]
+
+
+def test_a_replayed_day_never_fills_or_expires_another_accounts_orders(user, other_user):
+    from trading.brokers.base import OrderRequest, Side
+    from trading.paper.client import PaperClient
+    from trading.paper.models import PaperOrderStatus
+    from trading.services import broker_account_open_paper
+
+    deployment = month_deployment(user, history_from=bars_from(8))
+    deployment = replay.replay_begin(actor=Actor.of_user(user), deployment=deployment, paced=False)
+    bob = broker_account_open_paper(actor=Actor.of_user(other_user), owner=other_user, nickname="밥", cash=5_000_000)
+    with clock.scoped(dt.datetime(2026, 3, 31, 10, 0, tzinfo=SEOUL)):  # bob's own order of another day
+        PaperClient(bob).place_order(OrderRequest(SYMBOLS[0], Side.BUY, Decimal(1), price=Decimal(8_000)))
+
+    for day in KRX.trading_days(MONTH[0], dt.date(2026, 4, 13)):  # opens, closes: fills and expiry times
+        replay.replay_day(deployment, day)
+
+    assert PaperOrder.objects.filter(book__account=deployment.account).exists()  # the replay traded
+    [resting] = PaperOrder.objects.filter(book__account=bob)
+    assert (resting.status, resting.filled_quantity) == (PaperOrderStatus.OPEN, 0)
