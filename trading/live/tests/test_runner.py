@@ -105,6 +105,11 @@ def test_slots_follow_the_krx_calendar():
     assert close.at == seoul(THURSDAY, 15, 20) and close.provisional
     every = runner.slot_at(timing="interval", interval_minutes=30, now=seoul(THURSDAY, 10, 44), calendar=KRX)
     assert (every.at, every.until) == (seoul(THURSDAY, 10, 30), seoul(THURSDAY, 11))
+    saturday = dt.date(2026, 3, 14)  # crypto trades every day: its open is midnight, on Friday's bar
+    crypto = runner.slot_at(timing="open", interval_minutes=None, now=seoul(saturday, 0, 10),
+                            calendar=calendar_for("CRYPTO"))
+    assert (crypto.at, crypto.bar_end) == (seoul(saturday, 0), dt.date(2026, 3, 13))
+    assert runner.slot_at(timing="open", interval_minutes=None, now=seoul(saturday, 8, 30), calendar=KRX) is None
 
 
 def test_the_runner_buys_at_the_open_once_whatever_the_beats(user, monkeypatch):
