@@ -154,6 +154,7 @@ class DriftReport:
     days: list[DriftDay] = field(default_factory=list)
     totals: DriftTotals = field(default_factory=DriftTotals)
     note: str = ""
+    names: dict[str, str] = field(default_factory=dict)  # the symbols' names, for the page
 
     @property
     def rows(self) -> list[DriftRow]:
@@ -424,7 +425,10 @@ def drift_report(deployment: Deployment) -> DriftReport:
         by_day[row.day].append(row)
     days = [DriftDay(day, by_day.get(day, []), engine_equity.get(day), live_equity.get(day))
             for day in sorted(set(engine_equity) | set(live_equity) | set(by_day))]
-    return DriftReport(deployment.pk, start, end, fill, comparable, days, _totals(rows, engine, live), note)
+    from marketdata.selectors import instrument_names
+
+    names = instrument_names(codes={row.symbol for row in rows})
+    return DriftReport(deployment.pk, start, end, fill, comparable, days, _totals(rows, engine, live), note, names)
 
 
 __all__ = ["BLOCKED", "EXTRA", "LATE", "MATCHED", "MISSED", "DriftDay", "DriftReport", "DriftRow", "DriftTotals", "Leg",
