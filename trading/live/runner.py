@@ -44,7 +44,8 @@ A decision (``decide``), for every due deployment at once:
    decision's sells is ``waiting``;
 4. every intent is written as a ``DeploymentSignal`` (bulk, ignoring rows that exist: the unique
    (deployment, decided_at, symbol, side) key makes a rerun, a duplicate beat or a restart
-   mid-session find the first decision and never order twice).
+   mid-session find the first decision and never order twice), its verdict empty until the guard
+   has judged it (``sending.UNJUDGED``: never sent before).
 
 ``guard_and_send`` then takes each decision time whose deciding is over (no Celery batch of it
 still running: ``slot_busy_key``) and runs the guard over ALL its signals at once (``guard_slot`` →
@@ -105,6 +106,7 @@ from trading.live.decisions import (
 from trading.live.models import Deployment, DeploymentSignal, DeploymentState, SignalOutcome, Verdict, signal_intent_id
 from trading.live.sending import (
     SLOT_BUSY_SECONDS,
+    UNJUDGED,
     RunReport,
     guard_and_send,
     guard_intents,
@@ -193,7 +195,7 @@ def _signal_row(item: Intent, slot: Slot) -> DeploymentSignal:
     return DeploymentSignal(
         deployment_id=item.deployment_id, decided_at=slot.at, bar_date=item.bar_date, symbol=item.symbol,
         side=item.side, reason=item.reason, price=Decimal(repr(round(item.price, 4))),
-        quantity_wanted=decimal_quantity(item.quantity), quantity=decimal_quantity(final), verdict=item.verdict,
+        quantity_wanted=decimal_quantity(item.quantity), quantity=decimal_quantity(final), verdict=UNJUDGED,
         guard_code=item.guard_code, guard_message=item.guard_message[:300], outcome=outcome,
         outcome_message=item.outcome_message[:300],
         intent_id=signal_intent_id(item.deployment_id, slot.at, item.symbol, item.side))

@@ -2,9 +2,11 @@
 
 - ``guard_slot(decided_at=, now=)``: the conflict guard over EVERY signal of one decision time at
   once (``guard_intents`` → ``trading.live.guarding``), verdicts written;
-- ``guard_and_send(now=)``: each decision time of today whose deciding is over (``slot_busy_key``):
-  guarded, then its pending signals sent to ``order_place`` (market orders, the signal's intent id,
-  ``source=strategy``, ``actor=Actor.strategy("deployment <pk>")``), the refusal recorded;
+- ``guard_and_send(now=)``: each decision time of today whose deciding is over (``slot_busy_key``)
+  and with signals not judged yet (``UNJUDGED``) is guarded, then the judged pending signals are
+  sent to ``order_place`` (``send_signals``: market orders, the signal's intent id,
+  ``source=strategy``, ``actor=Actor.strategy("deployment <pk>")``), the refusal recorded; the
+  Celery tick splits a long send over the workers by account (``pending_signals``);
 - ``place_waiting(now=)``: the buys waiting for the cash of their decision's sells, once those filled.
 """
 
@@ -26,6 +28,7 @@ from trading.live.decisions import Intent, commission_rate, decimal_quantity
 from trading.live.models import DeploymentSignal, DeploymentState, SignalOutcome, SignalReason, Verdict
 
 logger = logging.getLogger("trading.live")
+UNJUDGED = ""  # the verdict of a signal the guard has not judged yet: never sent
 
 
 @dataclass
@@ -113,29 +116,28 @@ def _intent_of(row: DeploymentSignal) -> Intent:
 
 def guard_slot(*, decided_at: dt.datetime, now: dt.datetime) -> int:
     """The guard over EVERY signal of one decision time at once (all deployments, all users), before
-    any of them is sent: each pending or waiting one gets its verdict, code, message and quantity
-    (a blocked one, or one trimmed to nothing, ends ``blocked``). Deterministic from the wanted
-    quantities, so running it again changes nothing. Returns how many rows changed."""
+    any of them is sent: each signal not judged yet (``UNJUDGED``) gets its verdict, code, message
+    and quantity (a blocked one, or one trimmed to nothing, ends ``blocked``); those judged before
+    (a deployment that decided late in the slot, once its bars arrived) stay as they were but count
+    in the context (the platform cap sees them). Returns how many rows were judged."""
     rows = list(DeploymentSignal.objects.filter(decided_at=decided_at)
                 .select_related("deployment").order_by("-side", "deployment_id", "id"))
+    if all(row.verdict != UNJUDGED for row in rows):
+        return 0
     intents = guard_intents([_intent_of(row) for row in rows], now=now)
-    changed = []
+    judged = []
     for item in intents:
         row = item.extra["row"]
-        if row.outcome not in (SignalOutcome.PENDING, SignalOutcome.WAITING):
+        if row.verdict != UNJUDGED:
             continue
-        final = decimal_quantity(item.quantity if item.final_quantity is None else item.final_quantity)
-        outcome = row.outcome
-        if item.verdict == Verdict.BLOCKED or final <= 0:
-            outcome = SignalOutcome.BLOCKED
-        values = {"verdict": item.verdict, "guard_code": item.guard_code, "guard_message": item.guard_message[:300],
-                  "quantity": final, "outcome": outcome}
-        if any(getattr(row, name) != value for name, value in values.items()):
-            for name, value in values.items():
-                setattr(row, name, value)
-            changed.append(row)
-    _write_verdicts(changed)
-    return len(changed)
+        row.quantity = decimal_quantity(item.quantity if item.final_quantity is None else item.final_quantity)
+        row.verdict, row.guard_code, row.guard_message = item.verdict, item.guard_code, item.guard_message[:300]
+        if row.outcome in (SignalOutcome.PENDING, SignalOutcome.WAITING) and (
+                item.verdict == Verdict.BLOCKED or row.quantity <= 0):
+            row.outcome = SignalOutcome.BLOCKED
+        judged.append(row)
+    _write_verdicts(judged)
+    return len(judged)
 
 
 def _write_verdicts(rows: list[DeploymentSignal]) -> None:
@@ -157,32 +159,51 @@ def _write_verdicts(rows: list[DeploymentSignal]) -> None:
                                   r.outcome, r.pk) for r in rows])
 
 
-def guard_and_send(*, now: dt.datetime | None = None) -> RunReport:
-    """Phase 2: for each decision time of today (up to ``now``) with pending signals and no batch
-    still deciding, the guard over all of its signals, then every pending one to ``order_place``
-    (sells before buys)."""
+def slots_to_guard(*, now: dt.datetime) -> list[dt.datetime]:
+    """Today's decision times (up to ``now``) with signals the guard has not judged and no batch
+    still deciding."""
     from django.core.cache import cache
 
+    rows = DeploymentSignal.objects.filter(decided_at__gte=_today(now), decided_at__lte=now, verdict=UNJUDGED)
+    return [at for at in sorted(set(rows.values_list("decided_at", flat=True))) if not cache.get(slot_busy_key(at))]
+
+
+def pending_signals(*, now: dt.datetime) -> list[tuple[int, int]]:
+    """``(signal id, account id)`` of today's judged signals still to send, sells first."""
+    return list(DeploymentSignal.objects.filter(decided_at__gte=_today(now), decided_at__lte=now,
+                                                outcome=SignalOutcome.PENDING).exclude(verdict=UNJUDGED)
+                .order_by("decided_at", "-side", "id").values_list("id", "deployment__account_id"))
+
+
+def send_signals(*, signal_ids: list[int], now: dt.datetime) -> RunReport:
+    """Send these signals (those still pending) to ``order_place``, in the order given."""
+    report = RunReport()
+    rows = {row.pk: row for row in DeploymentSignal.objects.filter(pk__in=signal_ids, outcome=SignalOutcome.PENDING)
+            .exclude(verdict=UNJUDGED).select_related("deployment", "deployment__account")}
+    for pk in signal_ids:
+        signal = rows.get(pk)
+        if signal is None:
+            continue
+        try:
+            outcome = _send(signal, now)
+        except Exception:  # noqa: BLE001 - one failing order must not hold back the others; retried next tick
+            logger.exception("signal %s: sending failed; it stays pending", signal.pk)
+            continue
+        report.ordered += outcome == SignalOutcome.ORDERED
+        report.refused += outcome == SignalOutcome.REFUSED
+    return report
+
+
+def guard_and_send(*, now: dt.datetime | None = None) -> RunReport:
+    """Phase 2 in this process: the guard over each decision time ready for it (``slots_to_guard``),
+    then every judged pending signal of today to ``order_place`` (sells before buys)."""
     now = now or clock.now()
     report = RunReport()
-    today = DeploymentSignal.objects.filter(decided_at__gte=_today(now), decided_at__lte=now)
-    slots = sorted(set(today.filter(outcome=SignalOutcome.PENDING).values_list("decided_at", flat=True)))
-    for decided_at in slots:
-        if cache.get(slot_busy_key(decided_at)):
-            continue
-        guard_slot(decided_at=decided_at, now=now)
-        report.blocked += today.filter(decided_at=decided_at, outcome=SignalOutcome.BLOCKED).count()
-        pending = (today.filter(decided_at=decided_at, outcome=SignalOutcome.PENDING)
-                   .select_related("deployment", "deployment__account").order_by("-side", "id"))
-        for signal in pending:
-            try:
-                outcome = _send(signal, now)
-            except Exception:  # noqa: BLE001 - one failing order must not hold back the others; retried next tick
-                logger.exception("signal %s: sending failed; it stays pending", signal.pk)
-                continue
-            report.ordered += outcome == SignalOutcome.ORDERED
-            report.refused += outcome == SignalOutcome.REFUSED
-    return report
+    for decided_at in slots_to_guard(now=now):
+        if guard_slot(decided_at=decided_at, now=now):
+            report.blocked += DeploymentSignal.objects.filter(decided_at=decided_at,
+                                                              outcome=SignalOutcome.BLOCKED).count()
+    return report.add(send_signals(signal_ids=[pk for pk, _account in pending_signals(now=now)], now=now))
 
 
 def place_waiting(*, now: dt.datetime | None = None) -> RunReport:
@@ -193,7 +214,7 @@ def place_waiting(*, now: dt.datetime | None = None) -> RunReport:
     now = now or clock.now()
     report = RunReport()
     waiting = list(DeploymentSignal.objects.filter(outcome=SignalOutcome.WAITING, decided_at__gte=_today(now),
-                                                   decided_at__lte=now)
+                                                   decided_at__lte=now).exclude(verdict=UNJUDGED)
                    .select_related("deployment", "deployment__account").order_by("decided_at", "id"))
     if not waiting:
         return report
@@ -231,5 +252,5 @@ def _lot(symbol: str) -> float:
     return instrument_lots(codes=[symbol]).get(symbol, (1.0, 0.0))[0]
 
 
-__all__ = ["RunReport", "SLOT_BUSY_SECONDS", "guard_and_send", "guard_intents", "guard_slot", "place_waiting",
-           "slot_busy_key"]
+__all__ = ["UNJUDGED", "RunReport", "SLOT_BUSY_SECONDS", "guard_and_send", "guard_intents", "guard_slot",
+           "pending_signals", "place_waiting", "send_signals", "slot_busy_key", "slots_to_guard"]

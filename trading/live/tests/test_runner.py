@@ -269,14 +269,19 @@ def test_the_tick_splits_a_crowded_open_into_batches_on_the_workers(user, monkey
     monkeypatch.setattr("trading.orders.services.enqueue_submit", lambda pk: None)
     monkeypatch.setattr(tasks, "INLINE_MAX", 1)
     monkeypatch.setattr(tasks, "BATCH_SIZE", 1)
+    monkeypatch.setattr(tasks, "INLINE_SEND", 1)
+    monkeypatch.setattr(tasks, "SEND_BATCH", 1)
     account, first = make_world(user, capital=2_000_000)
     other = open_account(user)
     second = start(user, StrategyFactory(owner=user, codes=[A, B], strategy_type="sma_cross",
                                          params={"fast": 1, "slow": 2}), other, capital=2_000_000, name="second")
     at(THURSDAY, 8, 30)
-    assert tasks.runner_tick() == {"deployments": 0, "intents": 0, "ordered": 0, "batches": 2}  # sent by the last batch
+    # two decide batches; the last one guards the slot and sends its two orders in two send batches
+    assert tasks.runner_tick() == {"deployments": 0, "intents": 0, "batches": 2, "send_batches": 0}
     assert sorted(DeploymentSignal.objects.values_list("deployment_id", "outcome")) == [
         (first.pk, "ordered"), (second.pk, "ordered")]
+    # an account's orders stay in one send batch (they are placed one after the other anyway)
+    assert tasks.send_chunks([(1, 10), (2, 11), (3, 10), (4, 12)], 2) == [[1, 3], [2, 4]]
 
 
 def open_account(user):
