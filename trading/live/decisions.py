@@ -104,12 +104,13 @@ class Bars:
         valid = np.flatnonzero(~np.isnan(column))
         return float(column[valid[-1]]) if valid.size else None
 
-    def highs_after(self, symbol: str, day: dt.date) -> float:
-        """The highest high of ``symbol``'s bars after ``day`` (-inf when none)."""
+    def highs_after(self, symbol: str, day: dt.date, *, including: bool = False) -> float:
+        """The highest high of ``symbol``'s bars after ``day`` (and of ``day``'s own bar when
+        ``including``); -inf when none."""
         i = self.row.get(symbol)
         if i is None:
             return -math.inf
-        after = self.dates > np.datetime64(day, "D")
+        after = self.dates >= np.datetime64(day, "D") if including else self.dates > np.datetime64(day, "D")
         values = self.high[i][after]
         values = values[~np.isnan(values)]
         return float(values.max()) if values.size else -math.inf
@@ -276,7 +277,10 @@ def deployment_intents(deployment: Any, bucket: Bucket, context: Context) -> lis
         if reason is None and exit_ and not entry:
             reason = SignalReason.EXIT
         if reason is None and position.opened is not None:
-            peak = max(context.bars.highs_after(symbol, position.opened), position.entry_price)
+            # bought at the open, the entry day's high came after the entry (the engine's peak takes it);
+            # bought at the close or during the day, only the following bars count
+            peak = max(context.bars.highs_after(symbol, position.opened, including=not context.slot.provisional),
+                       position.entry_price)
             reason = risk_exit(Held(symbol, position.quantity, position.entry_price, peak,
                                     context.bars.bars_after(symbol, position.opened)),
                                prices[symbol], deployment.risk or {})
