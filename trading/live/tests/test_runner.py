@@ -381,3 +381,23 @@ def test_a_stop_that_closes_positions_sells_them_then_frees_the_symbols(user, mo
     runner.run_due(now=at(dt.date(2026, 3, 16), 8, 30))
     assert not SymbolClaim.objects.filter(deployment=deployment).exists()
     assert DeploymentSignal.objects.count() == 2
+
+
+def test_a_stop_loss_sells_at_the_pre_open_price_without_an_exit_signal(user, monkeypatch):
+    from trading.brokers.base import Quote
+    from trading.paper import prices
+
+    monkeypatch.setattr("trading.orders.services.enqueue_submit", lambda pk: None)
+    account, deployment = make_world(user, stop_loss_pct=Decimal(5))
+    runner.run_due(now=at(THURSDAY, 8, 30))
+    fill_new_orders(account, seoul(THURSDAY, 9))  # 263 A at 9,500
+    write_bars(A, RISING + [9_600], THURSDAY)  # up again: no exit signal
+    write_bars(B, FALLING + [16_000], THURSDAY)
+    prices.set_quote_source(lambda symbol: Quote(symbol, Decimal(8_900), previous_close=Decimal(9_600))
+                            if symbol == A else None)
+    try:
+        runner.run_due(now=at(dt.date(2026, 3, 13), 8, 30))  # expected to open at 8,900: below 9,025
+    finally:
+        prices.set_quote_source(None)
+    sell = DeploymentSignal.objects.get(side="sell")
+    assert (sell.reason, sell.quantity, sell.price, sell.outcome) == ("stop_loss", 263, 8_900, SignalOutcome.ORDERED)
