@@ -208,7 +208,8 @@ def guard_and_send(*, now: dt.datetime | None = None) -> RunReport:
 
 def place_waiting(*, now: dt.datetime | None = None) -> RunReport:
     """Send today's waiting buys of decisions whose sells are all done (filled, or final); each is
-    trimmed to what the bucket's cash now buys at the latest price (never more than decided)."""
+    trimmed to what the bucket's cash now buys at the price it was sized with (never more than
+    decided; nothing left: ``skipped``, with the reason)."""
     from trading.orders.states import FINAL
 
     now = now or clock.now()
