@@ -194,11 +194,20 @@ def send_signals(*, signal_ids: list[int], now: dt.datetime) -> RunReport:
     return report
 
 
+def expire_missed(*, now: dt.datetime) -> int:
+    """Signals of an earlier day never sent (pending, waiting) end ``skipped``, with the reason."""
+    return (DeploymentSignal.objects.filter(decided_at__lt=_today(now),
+                                            outcome__in=(SignalOutcome.PENDING, SignalOutcome.WAITING))
+            .update(outcome=SignalOutcome.SKIPPED,
+                    outcome_message=_("Not sent: its trading day ended before it could go out.")))
+
+
 def guard_and_send(*, now: dt.datetime | None = None) -> RunReport:
     """Phase 2 in this process: the guard over each decision time ready for it (``slots_to_guard``),
     then every judged pending signal of today to ``order_place`` (sells before buys)."""
     now = now or clock.now()
     report = RunReport()
+    expire_missed(now=now)
     for decided_at in slots_to_guard(now=now):
         if guard_slot(decided_at=decided_at, now=now):
             report.blocked += DeploymentSignal.objects.filter(decided_at=decided_at,
@@ -253,5 +262,5 @@ def _lot(symbol: str) -> float:
     return instrument_lots(codes=[symbol]).get(symbol, (1.0, 0.0))[0]
 
 
-__all__ = ["UNJUDGED", "RunReport", "SLOT_BUSY_SECONDS", "guard_and_send", "guard_intents", "guard_slot",
+__all__ = ["UNJUDGED", "RunReport", "SLOT_BUSY_SECONDS", "expire_missed", "guard_and_send", "guard_intents", "guard_slot",
            "pending_signals", "place_waiting", "send_signals", "slot_busy_key", "slots_to_guard"]

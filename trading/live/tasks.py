@@ -60,6 +60,7 @@ def send_chunks(pending: list[tuple[int, int]], size: int) -> list[list[int]]:
 def dispatch(now: dt.datetime) -> int:
     """Guard the decision times ready for it, then send the judged signals: here when few, else
     over the workers. Returns the number of send batches queued."""
+    sending.expire_missed(now=now)
     for decided_at in sending.slots_to_guard(now=now):
         sending.guard_slot(decided_at=decided_at, now=now)
     if cache.get(SENDING_KEY):

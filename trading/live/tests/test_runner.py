@@ -137,6 +137,16 @@ def test_the_runner_buys_at_the_open_once_whatever_the_beats(user, monkeypatch):
     assert DeploymentSignal.objects.get().order == order
 
 
+def test_a_signal_never_sent_on_its_day_is_not_sent_the_next(user, monkeypatch):
+    monkeypatch.setattr("trading.orders.services.enqueue_submit", lambda pk: None)
+    make_world(user)
+    runner.decide(now=at(THURSDAY, 8, 30))  # the workers died before sending
+    runner.run_due(now=at(dt.date(2026, 3, 13), 8, 30))
+    signal = DeploymentSignal.objects.get()
+    assert signal.outcome == SignalOutcome.SKIPPED and "trading day ended" in signal.outcome_message
+    assert not Order.objects.exists()
+
+
 def test_stale_bars_are_refused_with_a_message_until_fresh_ones_arrive(user, monkeypatch):
     monkeypatch.setattr("trading.orders.services.enqueue_submit", lambda pk: None)
     friday = dt.date(2026, 3, 13)  # the bars end Wednesday: Thursday's are missing
