@@ -89,6 +89,8 @@ def bars_ingest(*, day: dt.date | None = None, now: dt.datetime | None = None, s
         dates = answer.bars.date.astype("datetime64[D]")
         if not len(dates) or dates[-1] < np.datetime64(day, "D"):
             record.missing[code] = f"{answer.provider}: no bar of {day.isoformat()} yet"
+    if record.updated:
+        store.read(codes, day, day)  # many codes: the market's snapshot is rebuilt now, not at the next open
     record.finished_at = timezone.now()
     record.save()
     return record
