@@ -216,9 +216,10 @@ def guard_and_send(*, now: dt.datetime | None = None) -> RunReport:
 
 
 def place_waiting(*, now: dt.datetime | None = None) -> RunReport:
-    """Send today's waiting buys of decisions whose sells are all done (filled, or final); each is
-    trimmed to what the bucket's cash now buys at the price it was sized with (never more than
-    decided; nothing left: ``skipped``, with the reason)."""
+    """Send today's waiting buys of decisions whose sells are all done (filled, or final), in the
+    decision's order: each is trimmed to what the bucket's cash now buys at the price it was sized
+    with (an all-in buy the guard passed takes all of it, as the engine's buy after the open's
+    sells; nothing left: ``skipped``, with the reason)."""
     from trading.orders.states import FINAL
 
     now = now or clock.now()
@@ -243,6 +244,9 @@ def place_waiting(*, now: dt.datetime | None = None) -> RunReport:
         lot = float(_lot(signal.symbol))
         affordable = sizing.buy_lots(budget=bucket.available, price=price, lot=lot, commission=commission)
         quantity = min(float(signal.quantity), affordable)
+        all_in = sizing.sizing_of((signal.deployment.risk or {}).get("sizing", "all_in"))[0] == "all_in"
+        if all_in and signal.verdict == Verdict.PASSED:
+            quantity = affordable  # the engine's all-in buy spends the cash the sells actually left
         if quantity <= 0:
             DeploymentSignal.objects.filter(pk=signal.pk).update(
                 outcome=SignalOutcome.SKIPPED, quantity=0,

@@ -331,7 +331,8 @@ def test_a_sell_pays_for_the_buy_that_waits_for_its_cash(user, monkeypatch):
     fill_new_orders(account, seoul(friday, 9))
     assert runner.place_waiting(now=at(friday, 9, 1)).ordered == 1
     buy.refresh_from_db()
-    assert buy.outcome == SignalOutcome.ORDERED and 0 < buy.quantity <= 270
+    # all in: the cash the sale left (2,251 + 4,734,000 - 710 commission - 9,468 tax) buys 270 at 17,500
+    assert buy.outcome == SignalOutcome.ORDERED and buy.quantity == 270
     assert buy.order.intent_id == buy.intent_id and runner.place_waiting(now=at(friday, 9, 2)).ordered == 0
 
 
