@@ -380,6 +380,8 @@ REALTIME_RECONNECT_SECONDS = env.float("REALTIME_RECONNECT_SECONDS", default=1.0
 REALTIME_RECONNECT_MAX_SECONDS = env.float("REALTIME_RECONNECT_MAX_SECONDS", default=60.0)  # doubling to this
 REALTIME_NOTICE_ACCOUNTS_SECONDS = env.float("REALTIME_NOTICE_ACCOUNTS_SECONDS", default=30.0)
 REALTIME_FEEDS_EMBEDDED = env.bool("REALTIME_FEEDS_EMBEDDED", default=True)  # embedded mode runs them in-process
+# the demo replay of a paper deployment: real seconds one replayed trading day takes
+REPLAY_SECONDS_PER_DAY = env.float("REPLAY_SECONDS_PER_DAY", default=6.0)
 
 # ---------------------------------------------------------------------------
 # Backtests: plan limits (per user) and the sweep of runs whose worker died
@@ -475,6 +477,8 @@ SPECTACULAR_SETTINGS = {
         "BrokerAccountStatusEnum": "trading.models.AccountStatus",
         "OrderSourceEnum": "trading.orders.models.OrderSource",
         "FillSourceEnum": "trading.orders.models.FillSource",
+        "OrderStateEnum": "trading.orders.models.OrderState",
+        "DeploymentStateEnum": "trading.live.models.DeploymentState",
     },
 }
 
