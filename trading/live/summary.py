@@ -96,12 +96,13 @@ def deployment_day_write(*, deployment: Deployment, day: dt.date, now: dt.dateti
 
 def day_summaries(*, day: dt.date | None = None, now: dt.datetime | None = None) -> int:
     """Summaries of ``day`` (default: today in Seoul) for every deployment running, paused or halted
-    (or stopped that day or later); returns how many were written."""
+    (or stopped that day or later), replays excepted; returns how many were written."""
     now = now or clock.now()
     day = day or now.astimezone(SEOUL).date()
     start = dt.datetime.combine(day, dt.time(0, 0), SEOUL)
     rows = list(Deployment.objects.filter(Q(state__in=(*ACTIVE_STATES, DeploymentState.HALTED))
-                                          | Q(state=DeploymentState.STOPPED, stopped_at__gte=start)))
+                                          | Q(state=DeploymentState.STOPPED, stopped_at__gte=start),
+                                          replay=False))  # a replay writes its own (replayed) days
     buckets = buckets_of({d.pk: d.capital for d in rows}, commission=_commission())
     symbols = sorted({s for b in buckets.values() for s in b.held()})
     prices = day_prices(symbols, day, now)

@@ -128,3 +128,20 @@ def test_bad_input_is_named_on_its_field(user):
         with pytest.raises(ApplicationError) as refused:
             create(user, account, **kwargs)
         assert refused.value.field == field or refused.value.code == "plan_limit", kwargs
+
+
+def test_the_days_summary_leaves_a_replay_to_write_its_own_replayed_days(user):
+    import datetime as dt
+
+    from trading.live.models import DeploymentDay
+    from trading.live.summary import day_summaries
+
+    account = paper(user)
+    live = services.deployment_start(actor=Actor.of_user(user), deployment=create(user, account, name="live",
+                                                                                  capital=Decimal(3_000_000)))
+    replayed = create(user, paper(user), name="replay", replay=True, capital=Decimal(3_000_000),
+                      strategy=StrategyFactory(owner=user, codes=["035420"]))
+    replayed.state = DeploymentState.RUNNING
+    replayed.save(update_fields=["state"])
+    day_summaries(day=dt.date(2026, 12, 4))
+    assert list(DeploymentDay.objects.values_list("deployment__name", flat=True)) == [live.name]
