@@ -423,6 +423,8 @@ CELERY_BEAT_SCHEDULE = {
                                    "schedule": crontab(minute="50", hour="15", day_of_week="mon-fri")},
     "marketdata-ingest-bars": {"task": "marketdata.ingest_bars",
                                "schedule": crontab(minute="10", hour="16,18", day_of_week="mon-fri")},
+    # the KRX calendar against KIS's chk-holiday (with market-data keys), before the pre-open auction
+    "marketdata-calendar-check": {"task": "marketdata.calendar_check", "schedule": crontab(minute="50", hour="7")},
     # plans: subscriptions past their end move on (next scheduled plan or Free); warnings 7 days and 1 day before
     "coupons-end-due-subscriptions": {"task": "coupons.tasks.end_due_subscriptions", "schedule": crontab(minute=0)},
     "coupons-warn-ending-subscriptions": {"task": "coupons.tasks.warn_ending_subscriptions",

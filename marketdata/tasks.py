@@ -25,3 +25,13 @@ def ingest_bars(*, force: bool = False) -> dict[str, int] | None:
     logger.info("bar ingest %s: %d of %d symbols updated, %d missing", record.day, record.updated, record.symbols,
                 len(record.missing))
     return {"symbols": record.symbols, "updated": record.updated, "missing": len(record.missing)}
+
+
+@shared_task(name="marketdata.calendar_check")
+def calendar_check() -> int | None:
+    """Before the pre-open auction (beat): the KRX calendar against KIS's ``chk-holiday``; the
+    number of days they disagree on (None: nothing checked)."""
+    from marketdata.calendar_check import calendar_check as check
+
+    found = check(day=clock.now().astimezone(SEOUL).date())
+    return None if found is None else len(found)

@@ -14,7 +14,7 @@ import time
 from datetime import date
 from typing import Any
 
-from trading.brokers.base import BrokerError, Quote
+from trading.brokers.base import BrokerError, MarketDay, Quote
 from trading.brokers.http import MemoryBudget
 from trading.brokers.kis import DAILY_BARS_PATH, KisClient
 
@@ -80,6 +80,18 @@ class KisProvider(BrokerProvider):
         if not bars:
             raise ProviderError(f"empty answer for {code} {start}..{end}", permanent=False)
         return provider_bars(bars)
+
+    def market_days(self, day: date) -> list[MarketDay]:
+        """KIS's own calendar from ``day`` on (``chk-holiday``, real keys only). Raises ``ProviderError``."""
+        if not self._configured:
+            raise ProviderError("not configured (set MARKET_DATA_KIS_APP_KEY and MARKET_DATA_KIS_APP_SECRET)",
+                                permanent=True)
+        try:
+            return self.client.market_days(day)
+        except BrokerError as exc:
+            raise provider_error(exc, timeout=self.timeout, path="chk-holiday") from None
+        except _WouldWait as wait:
+            raise ProviderError(f"KIS allows a new token only in {wait.seconds:.0f}s", permanent=False) from None
 
     def quote(self, code: str) -> Quote:
         """The current price of ``code`` (inquire-price), through the same client, token and budget.

@@ -86,6 +86,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from core import clock
+from marketdata.calendar_check import broker_says_closed
 from marketdata.calendars import calendar_for
 from trading.live.buckets import buckets_of
 from trading.live.decisions import (
@@ -155,7 +156,8 @@ def due_deployments(*, now: dt.datetime | None = None,
                     ids: Iterable[int] | None = None) -> dict[Slot, list[DueDeployment]]:
     """Running deployments (and stopped ones still closing their positions) whose slot is open at
     ``now`` and not yet decided (``last_decision_at`` before the slot), grouped by slot; only those
-    of ``ids`` when given. Replays are not due: the replay drives them (``decide_slot``)."""
+    of ``ids`` when given. Replays are not due: the replay drives them (``decide_slot``). A KRX day
+    that KIS's own calendar closed (``marketdata.calendar_check``) has no slot."""
     from marketdata.models import Instrument
 
     now = now or clock.now()
@@ -176,6 +178,8 @@ def due_deployments(*, now: dt.datetime | None = None,
             slots[key] = slot_at(timing=deployment.timing, interval_minutes=deployment.interval_minutes, now=now,
                                  calendar=_calendar_of(kinds))
         slot = slots[key]
+        if slot is not None and slot.market == "KRX" and broker_says_closed(slot.day):
+            slots[key] = slot = None  # KIS's calendar closed a day ours has open: the safe side wins
         if slot is None or (deployment.last_decision_at is not None and deployment.last_decision_at >= slot.at):
             continue
         due[slot].append(deployment)
