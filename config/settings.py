@@ -172,8 +172,11 @@ if REDIS_URL:
         "brokers": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
                     "KEY_PREFIX": "brokers"},
     }
+    # socket_timeout above channels-redis's 5 s BZPOPMIN: at redis-py's default (5 s) the read of an idle
+    # socket's receive times out first, and the consumer dies with 1011 after 5 s without a message.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                    "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]}}
     }
 else:
     CACHES = {

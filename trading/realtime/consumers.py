@@ -1,9 +1,10 @@
 """``/ws/realtime/<code>/``: one instrument's ticks, for signed-in users.
 
-A socket joins ``price_group(code)`` (every tick :func:`trading.realtime.fanout.publish_tick`
-sends reaches it, from whichever process published), gets the last tick at once, then each tick as
-it comes: ``{symbol, price, at, change, change_rate, volume, source, delayed}`` (numbers as
-strings, ``at`` ISO 8601). The process counts its viewers per symbol (``interest``): the upstream
+A socket joins its process's :mod:`~trading.realtime.hub`, whose one channel is in
+``price_group(code)`` (every tick :func:`trading.realtime.fanout.publish_tick` sends reaches it,
+from whichever process published), gets the last tick at once, then each tick as it comes:
+``{symbol, price, at, change, change_rate, volume, source, delayed}`` (numbers as strings, ``at``
+ISO 8601). The process counts its viewers per symbol (``interest``): the upstream
 feeds subscribe to the symbols somebody watches, once, however many sockets show them.
 """
 
@@ -19,22 +20,17 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from core import realtime
 from core.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
-from trading.realtime import fanout, interest, price_group
+from trading.realtime import fanout, interest
+from trading.realtime.hub import current_hub, hub_join, hub_leave, tick_payload
 
 logger = logging.getLogger(__name__)
 
 # What the route accepts as a code (marketdata.Instrument.code: 005930, 0001A0, Q520057, KRW-BTC);
 # anything else is refused by the catch-all route before a consumer exists.
 CODE_PATTERN = r"[A-Za-z0-9][A-Za-z0-9-]{0,19}"
-TICK_FIELDS = ("symbol", "price", "at", "change", "change_rate", "volume", "source", "delayed")
 
 # Codes this process found in the database (instruments are never deleted while served).
 _known_codes: set[str] = set()
-
-
-def tick_payload(message: dict[str, Any]) -> dict[str, Any]:
-    """What a browser receives of a ``tick_message``."""
-    return {name: message.get(name) for name in TICK_FIELDS}
 
 
 @database_sync_to_async
@@ -50,6 +46,9 @@ def _instrument_exists(code: str) -> bool:
 
 
 class PriceConsumer(AsyncJsonWebsocketConsumer):
+    # No channel of its own: the process's hub receives each tick once for all its sockets. (An alias
+    # CHANNEL_LAYERS does not name makes channels' get_channel_layer answer None: no channel, no receive.)
+    channel_layer_alias = "prices-hub-only"
     symbol: str | None = None
 
     async def connect(self) -> None:
@@ -66,11 +65,13 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         realtime.remember_server_loop()
+        # Counted and subscribed before the socket opens: a tick published once the page sees it open
+        # reaches it.
         self.symbol = code
-        await self.channel_layer.group_add(price_group(code), self.channel_name)
-        await self.accept()
+        await hub_join(code, self)
         await sync_to_async(interest.viewer_joined)(code)
         _keep_touching()
+        await self.accept()
         last = await sync_to_async(fanout.last_tick_message)(code)
         if last is not None:
             await self.send_json(tick_payload(last))
@@ -79,7 +80,7 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
         if self.symbol is None:
             return
         symbol, self.symbol = self.symbol, None
-        await self.channel_layer.group_discard(price_group(symbol), self.channel_name)
+        await hub_leave(symbol, self)
         await sync_to_async(interest.viewer_left)(symbol)
 
     async def receive_json(self, content: Any, **kwargs) -> None:
@@ -87,8 +88,6 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"event": "pong"})
 
-    async def price_tick(self, message: dict[str, Any]) -> None:
-        await self.send_json(tick_payload(message))
 
 
 # -- one toucher per process -------------------------------------------------------------------
@@ -112,5 +111,6 @@ async def _touch_while_watched() -> None:
             return
         try:
             await sync_to_async(interest.touch_local)()
+            await current_hub().rejoin()
         except Exception:  # a cache hiccup: the next round tries again
             logger.warning("could not touch the watched symbols", exc_info=True)
