@@ -163,13 +163,16 @@ class DriftReport:
 
 # -- the window -----------------------------------------------------------------------------------
 def report_window(deployment: Deployment) -> tuple[dt.date | None, dt.date | None]:
-    """(first day, last day) the report covers: the replay's window, or from the first trading day
+    """(first day, last day) the report covers: a replay's days played so far, or from the first trading day
     whose slot came after the deployment started (a start at 10:00 decides the next morning) to
     today or the day it stopped; (None, None) before it ever ran."""
     if deployment.replay and deployment.replay_start:
         from trading.live.replay import replay_window
 
-        return replay_window(deployment)
+        start, _end = replay_window(deployment)
+        played = (DeploymentDay.objects.filter(deployment=deployment, day__gte=start)
+                  .order_by("-day").values_list("day", flat=True).first())
+        return (start, played) if played else (None, None)  # up to the last replayed day
     if deployment.started_at is None:
         return None, None
     started = deployment.started_at.astimezone(SEOUL)

@@ -145,3 +145,13 @@ def test_the_days_summary_leaves_a_replay_to_write_its_own_replayed_days(user):
     replayed.save(update_fields=["state"])
     day_summaries(day=dt.date(2026, 12, 4))
     assert list(DeploymentDay.objects.values_list("deployment__name", flat=True)) == [live.name]
+
+
+def test_a_replay_not_yet_played_reports_no_drift(user):
+    import datetime as dt
+
+    from trading.live.drift import drift_report
+
+    replay = create(user, paper(user), replay=True, replay_start=dt.date(2026, 1, 5), replay_end=dt.date(2026, 1, 30))
+    report = drift_report(replay)
+    assert report.start is None and not report.days and "not run yet" in str(report.note)
