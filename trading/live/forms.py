@@ -22,6 +22,7 @@ from strategies.models import Strategy
 from trading import selectors as account_selectors
 from trading.live.models import DeploymentTiming
 from trading.live.overview import KIND_LABELS, account_kind
+from trading.live.services import replay_account_ids
 from trading.models import BrokerAccount
 
 SYMBOLS_MAX = 200  # codes in one field; the plan's limit is the services'
@@ -67,9 +68,9 @@ class StrategyStepForm(forms.Form):
         super().__init__(*args, label_suffix="", **kwargs)
         self.fields["strategy"].queryset = strategy_selectors.strategy_list(user=user)
         # paper accounts first: trying a strategy with virtual money is the default
-        accounts = sorted(account_selectors.broker_account_list(user=user), key=lambda a: (not a.is_paper,
-                                                                                           a.created_at, a.pk))
-        self.fields["account"].queryset = account_selectors.broker_account_list(user=user)
+        usable = account_selectors.broker_account_list(user=user).exclude(pk__in=replay_account_ids(user=user))
+        accounts = sorted(usable, key=lambda a: (not a.is_paper, a.created_at, a.pk))
+        self.fields["account"].queryset = usable
         self.fields["account"].choices = [(account.pk, account_label(account)) for account in accounts]
         self.accounts = accounts
         if not self.is_bound and "account" not in self.initial and accounts:

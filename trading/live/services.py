@@ -147,6 +147,7 @@ def deployment_create(*, actor: Actor, strategy: Any, account: BrokerAccount, na
     _timing_check(timing, interval_minutes)
     if replay and not account.is_paper:
         raise ApplicationError(_("A replay runs only on a paper account."), field="account", code="replay_paper_only")
+    _replay_account_check(account, replay)
     capital = Decimal(capital)
     with transaction.atomic():
         _capital_check(account, capital)
@@ -166,6 +167,21 @@ def deployment_create(*, actor: Actor, strategy: Any, account: BrokerAccount, na
         audit_record(actor=actor, action="deployment.create", owner=owner, target=deployment, after=_state(deployment))
         _publish(deployment, "created")
     return deployment
+
+
+def replay_account_ids(*, user: Any) -> set[int]:
+    """The user's paper accounts that host a replay: a replay moves its book through past days, so
+    its account is its own (no other deployment trades there)."""
+    return set(Deployment.objects.filter(owner=user, replay=True).values_list("account_id", flat=True))
+
+
+def _replay_account_check(account: BrokerAccount, replay: bool) -> None:
+    others = Deployment.objects.filter(account=account).exclude(replay=replay)
+    if others.exists():
+        message = (_("This paper account already runs other deployments: a replay needs a paper account of its own.")
+                   if replay else
+                   _("This paper account belongs to a replay of past days; choose or open another account."))
+        raise ApplicationError(message, field="account", code="replay_account")
 
 
 def _snapshot(deployment: Deployment) -> None:
@@ -407,5 +423,5 @@ def deployments_pause_all(*, actor: Actor, user: Any, code: str, reason: str) ->
 __all__ = [
     "account_equity", "claim_message", "claims_blocked", "claims_release", "deployment_create", "deployment_halt",
     "deployment_pause", "deployment_resume", "deployment_start", "deployment_stop", "deployment_update",
-    "deployments_pause_all",
+    "deployments_pause_all", "replay_account_ids",
 ]

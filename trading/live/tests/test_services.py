@@ -155,3 +155,20 @@ def test_a_replay_not_yet_played_reports_no_drift(user):
     replay = create(user, paper(user), replay=True, replay_start=dt.date(2026, 1, 5), replay_end=dt.date(2026, 1, 30))
     report = drift_report(replay)
     assert report.start is None and not report.days and "not run yet" in str(report.note)
+
+
+def test_a_replays_paper_account_is_its_own(user):
+    import datetime as dt
+
+    from trading.live.forms import StrategyStepForm
+
+    replay_account = paper(user)
+    create(user, replay_account, name="replay", replay=True, replay_start=dt.date(2026, 1, 5))
+    with pytest.raises(ApplicationError) as refused:
+        create(user, replay_account, name="live")
+    assert refused.value.field == "account" and refused.value.code == "replay_account"
+    other = paper(user)
+    create(user, other, name="live")
+    with pytest.raises(ApplicationError):
+        create(user, other, name="replay 2", replay=True, replay_start=dt.date(2026, 1, 5))
+    assert [account.pk for account in StrategyStepForm(user=user).accounts] == [other.pk]
