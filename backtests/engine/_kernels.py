@@ -301,7 +301,13 @@ def run_independent_plain(open_, high, low, close, entries, exits, entry_px, tax
                           write_accounts, acct_cash, acct_value):
     """``run_independent`` without stops, take profit, max holding or intraday entries (the caller
     checks): the same operations in the same order, with a symbol's position and account held in
-    local variables between its events, so a bar without an event touches no state array."""
+    local variables between its events, so a bar without an event touches no state array.
+
+    Between events a symbol runs one of two tight loops: flat with no order waiting, a bar only counts
+    and marks until an entry signal; long with no order waiting, a bar only marks the position (series,
+    equity, peak and drawdown) until an exit signal. Every other bar (an order to fill, a signal that
+    acts) takes the full step. An entry signal while long, or an exit while flat, changes nothing in
+    the full step, so the loops pass over it; an exit on the last bar is dropped, so it does too."""
     n_bars = close.shape[1]
     last = n_bars - 1
     fill_close = p[P_FILL_CLOSE] > 0.0
@@ -325,7 +331,51 @@ def run_independent_plain(open_, high, low, close, entries, exits, entry_px, tax
         prev_eq = acct[s, A_PREV_EQ]
         peak = acct[s, A_PEAK]
         max_dd = acct[s, A_MAXDD]
-        for t in range(n_bars):
+        t = 0
+        while t < n_bars:
+            if pending == 0:
+                if shares > 0:  # long, no order waiting: mark each bar up to an exit signal
+                    q = shares * lot
+                    while t < n_bars:
+                        c = close[s, t]
+                        if c == c:
+                            if exits[s, t] and not entries[s, t] and t < last:
+                                break
+                            valid += 1
+                            mark = c
+                            held += 1
+                            in_market += 1
+                        value = q * mark
+                        value_out[t] += value
+                        open_out[t] += 1
+                        equity = cash + value
+                        prev_eq = equity
+                        # _mark_account's choice as selects: a new peak is frequent and hard to
+                        # predict, and the division is cheaper than a mispredicted branch
+                        up = equity > peak
+                        down = (not up) & (equity < peak * (1.0 + max_dd))
+                        drawdown = equity / peak - 1.0
+                        max_dd = drawdown if down else max_dd
+                        peak = equity if up else peak
+                        if write_accounts:
+                            acct_cash[s, t] = cash
+                            acct_value[s, t] = value
+                        t += 1
+                else:  # flat, no order waiting: only count the bars up to an entry signal
+                    while t < n_bars:
+                        c = close[s, t]
+                        if c == c:
+                            if entries[s, t] and t < last:
+                                break
+                            valid += 1
+                            mark = c
+                        if write_accounts:
+                            acct_cash[s, t] = cash
+                            acct_value[s, t] = 0.0
+                        t += 1
+                if t == n_bars:
+                    break
+            # the full step of bar t
             c = close[s, t]
             touched = False
             if c == c:
@@ -387,6 +437,7 @@ def run_independent_plain(open_, high, low, close, entries, exits, entry_px, tax
             if write_accounts:
                 acct_cash[s, t] = cash
                 acct_value[s, t] = q * mark if q > 0 else 0.0
+            t += 1
         pos_f[s, F_LAST] = mark
         pos_i[s, I_VALID] = valid
         pos_i[s, I_INMKT] = in_market

@@ -69,3 +69,34 @@ def test_parallel_chunks_give_the_serial_results(accounts, stops, monkeypatch):
     _same(run(panel, entries, exits, config=config, progress=lambda fraction: None), serial)
     # cutting the symbols otherwise changes no trade (only the last bits of the summed cash series)
     _same_trades(whole, serial)
+
+
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+@pytest.mark.parametrize("sizing", ["all_in", ("pct_equity", 0.3)])
+def test_the_plain_loop_gives_the_general_loops_results(fill, sizing, monkeypatch):
+    """Runs without stops or intraday entries take ``run_independent_plain`` (tight loops between
+    events); the general loop computes the same steps: every output, per-account series included, is
+    identical on random signals (entries and exits on the same bar, signals on missing bars, on the
+    last bar) over symbols with missing bars."""
+    panel = _panel(n_symbols=30, n_bars=260, seed=11)
+    rng = np.random.default_rng(5)
+    entries, exits = rng.random(panel.shape) < 0.06, rng.random(panel.shape) < 0.06
+    entries[:, -1] = exits[:, -1] = True
+    config = EngineConfig(cash=10_000_000.0, accounts="independent", fill=fill, sizing=sizing)
+    markets = ["KOSPI"] * panel.n_symbols
+    lots, minimums = np.ones(panel.n_symbols), np.full(panel.n_symbols, 50_000.0)
+
+    def simulate():
+        return core.simulate(panel, entries, exits, config=config, markets=markets, write_accounts=True, lots=lots,
+                             min_order_values=minimums)
+
+    plain = simulate()
+    monkeypatch.setattr(core.k, "run_independent_plain", core.k.run_independent)
+    general = simulate()
+    assert len(plain.trades) > 100
+    for name in ("symbol", "entry_bar", "exit_bar", "shares", "bars_held", "entry_price", "exit_price", "commission",
+                 "tax", "cash_out", "cash_in", "mark_price"):
+        assert np.array_equal(getattr(plain.trades, name), getattr(general.trades, name), equal_nan=True), name
+    for name in ("cash", "holdings", "open_positions", "final_cash", "last_close", "final_shares", "valid_bars",
+                 "bars_in_market", "account_max_drawdown", "account_cash", "account_holdings"):
+        assert np.array_equal(getattr(plain, name), getattr(general, name), equal_nan=True), name
