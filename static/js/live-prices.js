@@ -44,8 +44,10 @@
   }
 
   // Added and removed rather than hidden: .badge sets display, which would beat the hidden attribute.
+  // After the price, or inside it when it is a table cell (a row holds cells only).
   function markDelayed(element, delayed) {
-    const next = element.nextElementSibling;
+    const inside = element.tagName === "TD" || element.tagName === "TH";
+    const next = inside ? element.lastElementChild : element.nextElementSibling;
     const badge = next && next.hasAttribute("data-live-delayed") ? next : null;
     if (!delayed) {
       if (badge) {
@@ -61,7 +63,8 @@
     created.dataset.testid = "live-delayed";
     created.textContent = msgDelayed;
     if (msgDelayedTitle) created.title = msgDelayedTitle;
-    element.after(" ", created);
+    if (inside) element.append(" ", created);
+    else element.after(" ", created);
   }
 
   function show(code, tick) {
