@@ -85,34 +85,58 @@ def _sma_cross_rows(close: np.ndarray, fast: int, slow: int, entries: np.ndarray
     change nothing), a window is ``sums[k] - sums[k - n]`` (``sums[n - 1]`` for the first) divided by
     ``n``, a window of 1 is the value itself, and a cross compares the gap with the previous present
     bar's (NaN never crosses). ``infinite[i]`` is set when row i holds an infinity.
+
+    A row without a missing bar (the usual case) is its own packed row: one pass sums it and finds
+    that out, then simple loops over slices (vectorised by the compiler) compute the means, the gaps
+    and every column of the crosses. A row with a NaN or an infinity is packed first and its crosses
+    are set at their original columns.
     """
     n_rows, n_bars = close.shape
     values = np.empty(n_bars)
     sums = np.empty(n_bars)
     fast_means = np.empty(n_bars)
     slow_means = np.empty(n_bars)
+    gaps = np.empty(n_bars)
     columns = np.empty(n_bars, dtype=np.int64)
+    first = max(fast, slow) - 1  # the means are NaN before their windows fill
     for i in range(n_rows):
+        row = close[i]
+        total = 0.0
+        holes = 0.0
+        for t in range(n_bars):
+            x = row[t]
+            total += x
+            sums[t] = total
+            holes += x - x  # NaN from the first NaN or infinity on
+        clean = holes == 0.0
+        if clean:
+            m = n_bars
+            packed = row
+        else:
+            m = 0
+            total = 0.0
+            for t in range(n_bars):
+                x = row[t]
+                if x == x:
+                    if x - x != 0.0:  # an infinity
+                        infinite[i] = True
+                    total += x
+                    values[m] = x
+                    sums[m] = total
+                    columns[m] = t
+                    m += 1
+            packed = values
+        _window_means(packed, sums, first, m, fast, fast_means)
+        _window_means(packed, sums, first, m, slow, slow_means)
+        _differences(fast_means, slow_means, first, m, gaps)
+        if clean:
+            _crosses(gaps, first, m, entries[i], exits[i])
+            continue
         entries[i, :] = False
         exits[i, :] = False
-        m = 0
-        total = 0.0
-        for t in range(n_bars):
-            x = close[i, t]
-            if x == x:
-                if x - x != 0.0:  # an infinity
-                    infinite[i] = True
-                total += x
-                values[m] = x
-                sums[m] = total
-                columns[m] = t
-                m += 1
-        first = max(fast, slow) - 1  # the means are NaN before their windows fill
-        _window_means(values, sums, first, m, fast, fast_means)
-        _window_means(values, sums, first, m, slow, slow_means)
         before = np.nan
         for j in range(first, m):
-            gap = fast_means[j] - slow_means[j]
+            gap = gaps[j]
             if gap > 0.0 and before <= 0.0:
                 entries[i, columns[j]] = True
             elif gap < 0.0 and before >= 0.0:
@@ -122,7 +146,7 @@ def _sma_cross_rows(close: np.ndarray, fast: int, slow: int, entries: np.ndarray
 
 def _window_means(values: np.ndarray, sums: np.ndarray, first: int, m: int, n: int, out: np.ndarray) -> None:
     """``out[j]`` = the mean of packed bars ``j - n + 1 .. j`` for ``first <= j < m`` (``first >= n - 1``),
-    as ``rolling_means`` computes it (separate simple loops, which the compiler vectorises)."""
+    as ``rolling_means`` computes it."""
     if n == 1:
         out[first:m] = values[first:m]
         return
@@ -130,8 +154,46 @@ def _window_means(values: np.ndarray, sums: np.ndarray, first: int, m: int, n: i
     if start == n - 1 and start < m:
         out[start] = sums[start] / n
         start += 1
-    for j in range(start, m):
-        out[j] = (sums[j] - sums[j - n]) / n
+    if start >= m:
+        return
+    # slices rather than sums[j - n]: no negative index to wrap around, so the loop is vectorised
+    ahead = sums[start:m]
+    behind = sums[start - n:m - n]
+    result = out[start:m]
+    for j in range(m - start):
+        result[j] = (ahead[j] - behind[j]) / n
+
+
+def _differences(a: np.ndarray, b: np.ndarray, first: int, m: int, out: np.ndarray) -> None:
+    """``out[j] = a[j] - b[j]`` for ``first <= j < m``."""
+    if first >= m:
+        return
+    x = a[first:m]
+    y = b[first:m]
+    result = out[first:m]
+    for j in range(m - first):
+        result[j] = x[j] - y[j]
+
+
+def _crosses(gaps: np.ndarray, first: int, m: int, entries: np.ndarray, exits: np.ndarray) -> None:
+    """Every column of one row's strict crosses from its gaps (``gaps[j]`` for ``first <= j < m``; no
+    cross before ``first + 1``, where the previous gap is NaN, nor from ``m`` on)."""
+    head = min(first + 1, m)
+    entries[:head] = False
+    exits[:head] = False
+    entries[m:] = False
+    exits[m:] = False
+    if first + 1 >= m:
+        return
+    now = gaps[first + 1:m]
+    before = gaps[first:m - 1]
+    up = entries[first + 1:m]
+    down = exits[first + 1:m]
+    for j in range(m - first - 1):
+        gap = now[j]
+        previous = before[j]
+        up[j] = (gap > 0.0) & (previous <= 0.0)
+        down[j] = (gap < 0.0) & (previous >= 0.0)
 
 
 try:
@@ -140,4 +202,6 @@ except ImportError:  # numba is optional: the numpy path gives the same signals,
     _sma_cross_kernel = None
 else:
     _window_means = numba.njit(cache=True, nogil=True)(_window_means)
+    _differences = numba.njit(cache=True, nogil=True)(_differences)
+    _crosses = numba.njit(cache=True, nogil=True)(_crosses)
     _sma_cross_kernel = numba.njit(cache=True, nogil=True)(_sma_cross_rows)
