@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from marketdata.calendars import SEOUL
 from marketdata.selectors import instrument_names
 from trading.live import selectors
-from trading.live.models import Deployment, DeploymentSignal, SymbolClaim
+from trading.live.models import Deployment, DeploymentDay, DeploymentSignal, SymbolClaim
 from trading.models import BrokerAccount, BrokerEnvironment
 from trading.orders import selectors as order_selectors
 from trading.orders.models import Order
@@ -26,6 +26,7 @@ from trading.orders.portfolio import PositionRow, position_rows
 ZERO = Decimal(0)
 ORDERS_SHOWN = 50
 EARLIER_SIGNALS_SHOWN = 50
+REPLAY_VALUED_AT = dt.time(16, 0)  # a replayed day is valued after its close
 
 # the kind of money a deployment trades, as the pages and the API name it
 PAPER, MOCK, REAL, REPLAY = "paper", "mock", "real", "replay"
@@ -67,8 +68,26 @@ def _claimed(deployments: list[Deployment]) -> dict[int, set[str]]:
     return claimed
 
 
+def replay_moment(deployment: Deployment, now: dt.datetime) -> dt.datetime:
+    """The moment a deployment's prices are read at: ``now``, or for a replay the close of its last
+    replayed day (its positions are worth what they were worth then, not today's prices)."""
+    if not deployment.replay:
+        return now
+    played = DeploymentDay.objects.filter(deployment=deployment).order_by("-day").values_list("day", flat=True).first()
+    return now if played is None else dt.datetime.combine(played, REPLAY_VALUED_AT, SEOUL)
+
+
 def holdings_of(*, user: Any, deployments: list[Deployment], now: dt.datetime) -> dict[int, Holdings]:
-    """Each deployment's holdings: one pass over the positions of each account involved."""
+    """Each deployment's holdings: one pass over the positions of each account involved (a replay's
+    at the close of its last replayed day)."""
+    replays = [deployment for deployment in deployments if deployment.replay]
+    if replays and len(deployments) > 1:
+        found = holdings_of(user=user, deployments=[d for d in deployments if not d.replay], now=now)
+        for deployment in replays:
+            found.update(holdings_of(user=user, deployments=[deployment], now=now))
+        return found
+    if replays:
+        now = replay_moment(replays[0], now)
     claimed = _claimed(deployments)
     by_account: dict[int, list[PositionRow]] = {}
     result: dict[int, Holdings] = {}

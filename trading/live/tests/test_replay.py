@@ -223,3 +223,22 @@ def test_a_replayed_day_never_fills_or_expires_another_accounts_orders(user, oth
     assert PaperOrder.objects.filter(book__account=deployment.account).exists()  # the replay traded
     [resting] = PaperOrder.objects.filter(book__account=bob)
     assert (resting.status, resting.filled_quantity) == (PaperOrderStatus.OPEN, 0)
+
+
+def test_a_replays_holdings_are_valued_at_its_last_replayed_close_not_todays(user, django_capture_on_commit_callbacks):
+    from marketdata.selectors import instrument_bars
+    from trading.live.overview import holdings_of
+
+    deployment = month_deployment(user, history_from=bars_from(8))
+    with django_capture_on_commit_callbacks(execute=True):
+        deployment = replay.replay_begin(actor=Actor.of_user(user), deployment=deployment, paced=False)
+        while not Fill.objects.exists():
+            replay.replay_advance(deployment=deployment)
+        done = replay.replay_advance(deployment=deployment)  # a day later (its close is not the newest bar's)
+    held = holdings_of(user=user, deployments=[deployment], now=clock.now())[deployment.pk]
+    row = held.rows[0]
+    bars = instrument_bars(code=row.symbol)
+    closes = dict(zip(bars.date.astype("datetime64[D]").astype(object), bars.close, strict=True))
+    assert row.last == Decimal(repr(float(closes[done.day])))  # not the newest bar's close
+    assert closes[done.day] != bars.close[-1]
+    assert held.market_value == sum(r.position.quantity * r.last for r in held.rows)
