@@ -55,15 +55,35 @@ def _is_e2e(item: pytest.Item) -> bool:
     return True
 
 
+# Browser tests of pages alone (forms, layout, colours, policies): the server's database and broker
+# change nothing they see, so they run once, in the embedded pass (the README's test command); the
+# full-stack pass keeps those whose page follows a real worker, the Redis channel layer or feeds.
+PAGE_ONLY_MODULES = frozenset({
+    "test_account_pages", "test_backtest_pages", "test_charts_and_colours", "test_coupons", "test_csp",
+    "test_data_coverage", "test_invites", "test_marketdata", "test_plans", "test_site_chrome", "test_strategies",
+    "test_trading_accounts", "test_user_flows",
+})
+PAGE_ONLY_REASON = "page-only browser test: it runs in the embedded pass"
+
+
+def _full_stack() -> bool:
+    from django.conf import settings
+
+    return "postgresql" in settings.DATABASES["default"]["ENGINE"]
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     # Hooks in a sub-directory conftest still see every collected item: keep to ours.
     has_browser = os.path.exists(CHROMIUM_PATH)
+    full_stack = _full_stack()
     for item in items:
         if not _is_e2e(item):
             continue
         item.add_marker(pytest.mark.e2e)
         if not has_browser:
             item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
+        elif full_stack and Path(str(item.path)).stem in PAGE_ONLY_MODULES:
+            item.add_marker(pytest.mark.skip(reason=PAGE_ONLY_REASON))
 
 
 # ---------------------------------------------------------------------------
