@@ -312,13 +312,19 @@ def run_independent_plain(open_, high, low, close, entries, exits, entry_px, tax
     last = n_bars - 1
     fill_close = p[P_FILL_CLOSE] > 0.0
     # the opens a next-open fill will read, gathered first: scattered over the whole open array, each
-    # read inside the loop below would wait for main memory in turn; these independent reads overlap
+    # read inside the loop below would wait for main memory in turn; these independent reads overlap.
+    # The columns are listed first (a store at every bar, the count moves on a signal): a conditional
+    # copy in one loop compiles to masked stores, which are slow on some CPUs
     opens_ahead = np.empty(n_bars)
+    columns = np.empty(n_bars, dtype=np.int64)
     for s in range(s0, s1):
         if not fill_close:
+            n_signals = 0
             for t in range(last):
-                if entries[s, t] != exits[s, t]:
-                    opens_ahead[t] = open_[s, t + 1]
+                columns[n_signals] = t + 1
+                n_signals += entries[s, t] != exits[s, t]
+            for j in range(n_signals):
+                opens_ahead[j] = open_[s, columns[j]]
         m = sym_market[s]
         mark = pos_f[s, F_LAST]
         valid = pos_i[s, I_VALID]
