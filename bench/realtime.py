@@ -61,6 +61,7 @@ class TickClient(asyncio.Protocol):
         self.closed: asyncio.Future[None] = loop.create_future()
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
+        self.chunks: list[tuple[float, bytes]] = []
         self.arrivals: dict[str, float] = {}  # price -> time.time() it arrived
         self.messages: list[dict] = []
         self.close_code: int | None = None
@@ -69,31 +70,44 @@ class TickClient(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        now = time.time()  # first: the arrival, before any parsing
+        now = time.time()  # the arrival: stamped and stored, parsed later (off the timing path)
+        if self.opened.done():
+            self.chunks.append((now, data))
+            return
         self.buffer += data
-        if not self.opened.done():
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            status = bytes(self.buffer[: self.buffer.find(b"\r\n")])
-            del self.buffer[: end + 4]
-            if b" 101 " not in status + b" ":
-                self.opened.set_exception(ConnectionError(f"handshake refused: {status!r}"))
-                return
-            self.opened.set_result(None)
-        while (frame := ws_parse_frame(self.buffer)) is not None:
-            _, opcode, payload, used = frame
-            del self.buffer[:used]
-            if opcode == OP_TEXT:
-                message = json.loads(payload)
-                self.messages.append(message)
-                if "price" in message:
-                    self.arrivals.setdefault(message["price"], now)
-            elif opcode == OP_PING:
-                self.transport.write(ws_encode_frame(payload, OP_PONG))
-            elif opcode == OP_CLOSE:
-                self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
-                self.transport.close()
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        status = bytes(self.buffer[: self.buffer.find(b"\r\n")])
+        rest = bytes(self.buffer[end + 4 :])
+        self.buffer.clear()
+        if b" 101 " not in status + b" ":
+            self.opened.set_exception(ConnectionError(f"handshake refused: {status!r}"))
+            return
+        self.opened.set_result(None)
+        if rest:
+            self.chunks.append((now, rest))
+        self.drain()
+
+    def drain(self) -> None:
+        """Parse what arrived: each tick's arrival is the time of the bytes that completed its frame;
+        pings are answered, a close frame's code kept."""
+        chunks, self.chunks = self.chunks, []
+        for arrived, data in chunks:
+            self.buffer += data
+            while (frame := ws_parse_frame(self.buffer)) is not None:
+                _, opcode, payload, used = frame
+                del self.buffer[:used]
+                if opcode == OP_TEXT:
+                    message = json.loads(payload)
+                    self.messages.append(message)
+                    if "price" in message:
+                        self.arrivals.setdefault(message["price"], arrived)
+                elif opcode == OP_PING:
+                    self.transport.write(ws_encode_frame(payload, OP_PONG))
+                elif opcode == OP_CLOSE:
+                    self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+                    self.transport.close()
 
     def connection_lost(self, exc) -> None:
         if not self.opened.done():
@@ -140,13 +154,15 @@ class FanOut:
     ticks: int
     latencies_ms: list[float] = field(default_factory=list)
     missing: int = 0  # (client, tick) pairs that never arrived
+    slowest_ms: list[float] = field(default_factory=list)  # each tick's last delivery
 
     def figures(self) -> dict[str, float | int]:
         values = self.latencies_ms
         figures: dict[str, float | int] = {"clients": self.clients, "ticks": self.ticks, "deliveries": len(values),
                                            "missing": self.missing}  # fmt: skip
         if values:
-            figures.update(p50_ms=percentile(values, 50), p99_ms=percentile(values, 99), max_ms=max(values))
+            figures.update(p50_ms=percentile(values, 50), p99_ms=percentile(values, 99), max_ms=max(values),
+                           slowest_per_tick_ms=[round(value, 1) for value in self.slowest_ms])
         return figures
 
 
@@ -172,14 +188,16 @@ async def fan_out(clients: list[TickClient], *, symbol: str = SYMBOL, ticks: int
         sent = time.time()
         await loop.run_in_executor(None, publish, symbol, price)
         deadline = time.monotonic() + timeout
-        while any(key not in client.arrivals for client in clients) and time.monotonic() < deadline:
+        waiting = list(clients)
+        while waiting and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
-        for client in clients:
-            arrived = client.arrivals.get(key)
-            if arrived is None:
-                result.missing += 1
-            else:
-                result.latencies_ms.append((arrived - sent) * 1000)
+            for client in waiting:
+                client.drain()
+            waiting = [client for client in waiting if key not in client.arrivals]
+        latencies = [(client.arrivals[key] - sent) * 1000 for client in clients if key in client.arrivals]
+        result.missing += len(clients) - len(latencies)
+        result.latencies_ms += latencies
+        result.slowest_ms.append(max(latencies, default=float("nan")))
         await asyncio.sleep(interval)
     return result
 
@@ -291,6 +309,8 @@ async def measure(ports: list[int], cookie: str, *, clients: int, ticks: int, in
     """Open the clients, let the servers settle, fan ticks out to them; the clients are returned open."""
     opened = await open_clients(ports, clients, f"/ws/realtime/{symbol}/", cookie)
     await asyncio.sleep(0.5)
+    for client in opened:
+        client.drain()
     refused = [client.close_code for client in opened if client.close_code is not None]
     if refused:
         raise RuntimeError(f"{len(refused)} sockets were closed by the server (codes {sorted(set(refused))})")

@@ -42,6 +42,7 @@ def test_the_client_times_each_tick_by_price_however_the_bytes_arrive():
             + server_frame(tick) + server_frame(struct.pack("!H", 4404), OP_CLOSE)
         for start in range(0, len(stream), 7):  # seven bytes at a time
             client.data_received(stream[start:start + 7])
+        client.drain()
         return client
 
     client = asyncio.run(scenario())
