@@ -11,6 +11,7 @@ feeds subscribe to the symbols somebody watches, once, however many sockets show
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -83,11 +84,17 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
         await hub_leave(symbol, self)
         await sync_to_async(interest.viewer_left)(symbol)
 
+    @classmethod
+    async def decode_json(cls, text_data: str) -> Any:
+        try:
+            return json.loads(text_data)
+        except ValueError:  # junk from a client is ignored, not a server error
+            return None
+
     async def receive_json(self, content: Any, **kwargs) -> None:
         # Server-to-client only; a ping keeps proxies from idling the socket out.
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"event": "pong"})
-
 
 
 # -- one toucher per process -------------------------------------------------------------------

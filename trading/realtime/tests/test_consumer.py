@@ -118,10 +118,11 @@ async def test_viewers_make_one_interest_per_symbol_dropped_when_the_last_leaves
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
-async def test_the_socket_answers_a_ping(user):
+async def test_the_socket_answers_a_ping_and_ignores_junk(user):
     await sync_to_async(InstrumentFactory)(code="005930")
     communicator = socket_for(user)
     assert (await communicator.connect(timeout=3))[0]
+    await communicator.send_to(text_data="{not json")  # ignored, the socket stays open
     await communicator.send_json_to({"type": "ping"})
     assert await communicator.receive_json_from(timeout=3) == {"event": "pong"}
     await communicator.disconnect()
