@@ -1,8 +1,10 @@
 """Realtime prices and execution notices (issue 16).
 
 One upstream feed per app key (KIS websocket ``H0STCNT0``, Kiwoom ``0B``, the paper broker's
-replayed quotes) publishes each tick once to the channel layer group ``price_group(code)``;
-``/ws/realtime/<code>/`` consumers (any number of browsers, any web process) join that group.
+replayed quotes) publishes each tick once to the channel layer group ``price_group(code)``
+(``fanout.publish_tick``); ``/ws/realtime/<code>/`` consumers (any number of browsers, any web
+process) hear it through their process's hub (``hub``: one member of the group per process, which
+hands each tick to its sockets). ``interest`` says which symbols browsers watch, for the feeds.
 The message shape every side agrees on is ``tick_message``.
 """
 
