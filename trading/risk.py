@@ -665,19 +665,19 @@ MESSAGES.update({
         "This deployment's capital is {allotment} KRW and {used} KRW of it is in positions and open buys, so "
         "{left} KRW is left: {allowed} of the {wanted} {symbol} wanted fit at {price} KRW."),
     "daily_loss_limit": gettext_noop(
-        "Today's loss is {loss} KRW, {share} % of your equity at the start of the day ({equity} KRW), past your "
-        "daily loss limit of {maximum} %: no new buys today, and your deployments are paused."),
+        "Today's loss is {loss} KRW, {share} of your equity at the start of the day ({equity} KRW), past your "
+        "daily loss limit of {maximum}: no new buys today, and your deployments are paused."),
     "max_symbols": gettext_noop(
         "You already hold {held} symbols, the most your risk settings allow ({maximum}): {symbol} would be one "
         "more, so it is not bought."),
     "symbol_share": gettext_noop(
-        "Your limit in one symbol is {maximum} % of your equity ({limit} of {equity} KRW); {symbol} already takes "
+        "Your limit in one symbol is {maximum} of your equity ({limit} of {equity} KRW); {symbol} already takes "
         "{used} KRW, so {allowed} of the {wanted} wanted fit at {price} KRW."),
     "sector_share": gettext_noop(
-        "Your limit in one sector is {maximum} % of your equity ({limit} of {equity} KRW); {sector} already takes "
+        "Your limit in one sector is {maximum} of your equity ({limit} of {equity} KRW); {sector} already takes "
         "{used} KRW, so {allowed} of the {wanted} {symbol} wanted fit at {price} KRW."),
     "platform_cap": gettext_noop(
-        "The platform's orders in {symbol} at one time are capped at {maximum} % of its average daily traded "
+        "The platform's orders in {symbol} at one time are capped at {maximum} of its average daily traded "
         "value ({cap} of {adv} KRW); this decision's orders want {total} KRW, so each gets its fair share: "
         "{allowed} of the {wanted} wanted."),
     "allotment_over_equity": gettext_noop(
@@ -965,8 +965,8 @@ def daily_loss_limit(intent: GuardIntent, rules: SpreadRules, equity: Decimal, p
     start = equity - pnl_today
     share = -pnl_today / start if start > 0 else Decimal(1)
     return GuardVerdict.of(intent, ZERO, Failure("daily_loss_limit", None, {
-        "loss": _won(-pnl_today), "share": _percent(share), "equity": _won(start),
-        "maximum": amount(rules.daily_loss_limit)}))
+        "loss": _won(-pnl_today), "share": f"{_percent(share)} %", "equity": _won(start),
+        "maximum": f"{amount(rules.daily_loss_limit)} %"}))
 
 
 def max_symbols_held(intent: GuardIntent, rules: SpreadRules, held: Iterable[str]) -> GuardVerdict:
@@ -989,7 +989,7 @@ def _share_rule(intent: GuardIntent, code: str, maximum: Decimal | None, equity:
     if allowed >= intent.quantity:
         return GuardVerdict.of(intent, allowed)
     return GuardVerdict.of(intent, allowed, Failure(code, "quantity", {
-        **_numbers(intent, allowed), "maximum": amount(maximum), "limit": _won(limit),
+        **_numbers(intent, allowed), "maximum": f"{amount(maximum)} %", "limit": _won(limit),
         "equity": _won(max(equity, ZERO)), "used": _won(used), **params}))
 
 
@@ -1035,7 +1035,7 @@ def platform_cap(intents_for_symbol: Sequence[GuardIntent], adv: Decimal | None,
             continue
         allowed = _fit(intent, room * intent.value / wanted)
         verdicts.append(GuardVerdict.of(intent, allowed, Failure("platform_cap", "quantity", {
-            **_numbers(intent, allowed), "maximum": _percent(share), "cap": _won(cap), "adv": _won(adv),
+            **_numbers(intent, allowed), "maximum": f"{_percent(share)} %", "cap": _won(cap), "adv": _won(adv),
             "total": _won(sold + wanted)})))
     return verdicts
 

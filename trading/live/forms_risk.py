@@ -25,6 +25,6 @@ class RiskSettingsForm(forms.Form):
         help_text=_("Once you hold this many symbols, your deployments buy no new one."),
         widget=forms.NumberInput(attrs={"step": "1", "min": "1", "inputmode": "numeric"}))
     daily_loss_limit = _percent(
-        _("Daily loss limit (% of equity)"),
+        _("Daily loss limit (percent of equity)"),
         _("When today's loss reaches this share of your equity at the start of the day, every deployment of "
           "yours is paused and buys nothing more."))

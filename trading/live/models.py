@@ -222,7 +222,7 @@ class RiskSettings(BaseModel):
     max_sector_share = models.DecimalField(_("most of equity in one sector (%)"), max_digits=5, decimal_places=2,
                                            null=True, blank=True)
     max_symbols = models.PositiveSmallIntegerField(_("most symbols held"), null=True, blank=True)
-    daily_loss_limit = models.DecimalField(_("daily loss limit (% of equity)"), max_digits=5, decimal_places=2,
+    daily_loss_limit = models.DecimalField(_("daily loss limit (percent of equity)"), max_digits=5, decimal_places=2,
                                            null=True, blank=True,
                                            help_text=_("A day's loss past it pauses every deployment."))
 

@@ -110,7 +110,7 @@ class Migration(migrations.Migration):
                 ('max_symbol_share', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='most of equity in one symbol (%)')),
                 ('max_sector_share', models.DecimalField(blank=True, decimal_places=2, max_digits=5, null=True, verbose_name='most of equity in one sector (%)')),
                 ('max_symbols', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='most symbols held')),
-                ('daily_loss_limit', models.DecimalField(blank=True, decimal_places=2, help_text="A day's loss past it pauses every deployment.", max_digits=5, null=True, verbose_name='daily loss limit (% of equity)')),
+                ('daily_loss_limit', models.DecimalField(blank=True, decimal_places=2, help_text="A day's loss past it pauses every deployment.", max_digits=5, null=True, verbose_name='daily loss limit (percent of equity)')),
                 ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='risk_settings', to=settings.AUTH_USER_MODEL)),
             ],
             options={
