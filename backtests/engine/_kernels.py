@@ -38,6 +38,9 @@ A_CASH, A_PREV_EQ, A_PEAK, A_MAXDD, NA = 0, 1, 2, 3, 4
 T_ENTRY_PRICE, T_EXIT_PRICE, T_BUY_COMM, T_BUY_SLIP, T_SELL_COMM, T_SELL_SLIP, T_TAX, T_CASH_OUT, T_CASH_IN, NTF = (
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
 )
+# rows after them in the trade buffer, filled once the run is over (``trade_columns``): mark price,
+# quantity, commission and slippage of each trade
+D_MARK, D_QUANTITY, D_COMMISSION, D_SLIPPAGE, NTD = 0, 1, 2, 3, 4
 # trade columns, int
 T_SYM, T_ENTRY_BAR, T_EXIT_BAR, T_SHARES, T_HELD, T_REASON, NTI = 0, 1, 2, 3, 4, 5, 6
 # parameters
@@ -472,6 +475,19 @@ def compact_trades(tf, ti, starts, counts):
                     ti[r, n + j] = ti[r, src + j]
         n += counts[i]
     return n
+
+
+@njit(cache=True, nogil=True)
+def trade_columns(tf, ti, last_close, lots, out):
+    """The derived columns of the trades in one pass, into ``out`` (``NTD`` rows): the mark price (the
+    exit price of a closed trade, the symbol's last close for an open one), the quantity (lots x lot
+    size), and both sides' commission and slippage."""
+    for j in range(ti.shape[1]):
+        s = ti[T_SYM, j]
+        out[D_MARK, j] = tf[T_EXIT_PRICE, j] if ti[T_EXIT_BAR, j] >= 0 else last_close[s]
+        out[D_QUANTITY, j] = ti[T_SHARES, j] * lots[s]
+        out[D_COMMISSION, j] = tf[T_BUY_COMM, j] + tf[T_SELL_COMM, j]
+        out[D_SLIPPAGE, j] = tf[T_BUY_SLIP, j] + tf[T_SELL_SLIP, j]
 
 
 run_independent = _independent_loop(False)

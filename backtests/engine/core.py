@@ -213,8 +213,9 @@ class _Part:
 
 
 def _trade_buffers(capacity: int) -> tuple[np.ndarray, np.ndarray]:
-    # column-major: a trade column is contiguous
-    return np.empty((k.NTF, capacity)), np.empty((k.NTI, capacity), dtype=np.int64)
+    # one row per column of the trades (each contiguous); the float buffer has NTD more rows for the
+    # columns derived at the end (TradeTable.from_kernel), so they fill memory already mapped
+    return np.empty((k.NTF + k.NTD, capacity)), np.empty((k.NTI, capacity), dtype=np.int64)
 
 
 def _tax_table(config: EngineConfig, markets: list[str], dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -350,6 +351,6 @@ def _merge_trades(parts: list[_Part]) -> tuple[np.ndarray, np.ndarray]:
     tf, ti = parts[0].tf, parts[0].ti
     if len(parts) == 1:
         return tf[:, :parts[0].n_trades], ti[:, :parts[0].n_trades]
-    n = k.compact_trades(tf, ti, np.array([part.start for part in parts], dtype=np.int64),
+    n = k.compact_trades(tf[:k.NTF], ti, np.array([part.start for part in parts], dtype=np.int64),
                          np.array([part.n_trades for part in parts], dtype=np.int64))
     return tf[:, :n], ti[:, :n]

@@ -71,25 +71,26 @@ class TradeTable:
 
     @classmethod
     def from_kernel(cls, tf: np.ndarray, ti: np.ndarray, last_close: np.ndarray, lots: np.ndarray) -> TradeTable:
-        """``ti`` counts lots; ``lots`` is each symbol's lot size."""
-        symbol = ti[k.T_SYM]
-        mark_price = last_close[symbol]  # a fresh array: closed trades take their exit price
-        np.copyto(mark_price, tf[k.T_EXIT_PRICE], where=ti[k.T_EXIT_BAR] >= 0)
+        """``ti`` counts lots; ``lots`` is each symbol's lot size. The derived columns (mark price,
+        quantity, costs) go into ``tf``'s rows after ``NTF`` when it has them (the engine's buffers do),
+        else into a new array."""
+        derived = tf[k.NTF:k.NTF + k.NTD] if tf.shape[0] >= k.NTF + k.NTD else np.empty((k.NTD, tf.shape[1]))
+        k.trade_columns(tf, ti, last_close, lots, derived)
         return cls(
-            symbol=symbol,
+            symbol=ti[k.T_SYM],
             entry_bar=ti[k.T_ENTRY_BAR],
             exit_bar=ti[k.T_EXIT_BAR],
-            shares=ti[k.T_SHARES] * lots[symbol],
+            shares=derived[k.D_QUANTITY],
             bars_held=ti[k.T_HELD],
             reason=ti[k.T_REASON],
             entry_price=tf[k.T_ENTRY_PRICE],
             exit_price=tf[k.T_EXIT_PRICE],
-            commission=tf[k.T_BUY_COMM] + tf[k.T_SELL_COMM],
+            commission=derived[k.D_COMMISSION],
             tax=tf[k.T_TAX],
-            slippage=tf[k.T_BUY_SLIP] + tf[k.T_SELL_SLIP],
+            slippage=derived[k.D_SLIPPAGE],
             cash_out=tf[k.T_CASH_OUT],
             cash_in=tf[k.T_CASH_IN],
-            mark_price=mark_price,
+            mark_price=derived[k.D_MARK],
         )
 
     def __len__(self) -> int:
