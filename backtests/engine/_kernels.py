@@ -460,21 +460,16 @@ def run_independent_plain(open_, high, low, close, entries, exits, entry_px, tax
 
 
 @njit(cache=True, nogil=True)
-def compact_trades(tf, ti, starts, counts):
-    """Move block ``i`` of trades (``counts[i]`` columns from ``starts[i]``) to follow block ``i - 1``,
-    in place (blocks in increasing order: every move goes left); returns the number of trades."""
-    n = 0
-    for i in range(starts.shape[0]):
-        src = starts[i]
-        if src != n:
-            for r in range(tf.shape[0]):
-                for j in range(counts[i]):
-                    tf[r, n + j] = tf[r, src + j]
-            for r in range(ti.shape[0]):
-                for j in range(counts[i]):
-                    ti[r, n + j] = ti[r, src + j]
-        n += counts[i]
-    return n
+def move_trades(tf, ti, src, dst, count):
+    """Move ``count`` trades (columns) from ``src`` to ``dst <= src``, in place (every copy goes left)."""
+    if src == dst:
+        return
+    for r in range(tf.shape[0]):
+        for j in range(count):
+            tf[r, dst + j] = tf[r, src + j]
+    for r in range(ti.shape[0]):
+        for j in range(count):
+            ti[r, dst + j] = ti[r, src + j]
 
 
 @njit(cache=True, nogil=True)

@@ -212,6 +212,32 @@ class _Part:
         return int(self.counters[k.C_TRADES]) - self.start
 
 
+class _Placement:
+    """Puts the trades of the parts one after another in their shared buffers, in part order: a part
+    that finishes after every part before it is moved right away (leftwards, in place), so with
+    parallel chunks the waiting CPU does it while the last chunks still run."""
+
+    def __init__(self, parts: list[_Part]) -> None:
+        self.parts = parts
+        self.finished = [False] * len(parts)
+        self.next = 0  # the first part not yet in place
+        self.n = 0  # trades in place
+
+    def finish(self, i: int) -> None:
+        self.finished[i] = True
+        while self.next < len(self.parts) and self.finished[self.next]:
+            part = self.parts[self.next]
+            if part.start != self.n:  # the first part, and a part after full ones, are in place already
+                k.move_trades(part.tf[:k.NTF], part.ti, part.start, self.n, part.n_trades)
+            self.n += part.n_trades
+            self.next += 1
+
+    def trades(self) -> tuple[np.ndarray, np.ndarray]:
+        """The buffers' columns of every trade (once every part has finished)."""
+        tf, ti = self.parts[0].tf, self.parts[0].ti
+        return tf[:, :self.n], ti[:, :self.n]
+
+
 def _trade_buffers(capacity: int) -> tuple[np.ndarray, np.ndarray]:
     # one row per column of the trades (each contiguous); the float buffer has NTD more rows for the
     # columns derived at the end (TradeTable.from_kernel), so they fill memory already mapped
@@ -292,36 +318,41 @@ def simulate(
     bounds = [(start, min(size, start + step)) for start in range(0, size, step)] or [(0, 0)]
     if shared:
         parts = [_Part.new(*_trade_buffers(int(np.count_nonzero(entries)) + 1), 0, n_bars)]
+        placement = _Placement(parts)
         for start, stop in bounds:
             run_shared(*args, start, stop, pos_f, pos_i, acct, *parts[0].buffers(), write_accounts,
                        acct_cash, acct_value)
             if progress is not None:
                 progress(stop / size if size else 1.0)
+        placement.finish(0)
     else:
         # each chunk buys at most once per entry signal of its symbols: its columns of one trade buffer
         capacities = [int(np.count_nonzero(entries[start:stop])) + 1 for start, stop in bounds]
         offsets = np.concatenate(([0], np.cumsum(capacities)))
         tf_all, ti_all = _trade_buffers(int(offsets[-1]))
         parts = [_Part.new(tf_all, ti_all, int(offsets[i]), n_bars) for i in range(len(bounds))]
+        placement = _Placement(parts)
 
         def work(i: int) -> int:
             run_independent(*args, bounds[i][0], bounds[i][1], pos_f, pos_i, acct, *parts[i].buffers(),
                             write_accounts, acct_cash, acct_value)
-            return bounds[i][1] - bounds[i][0]
+            return i
 
         if len(parts) == 1 or _workers() == 1:
             for i in range(len(parts)):
-                work(i)
+                placement.finish(work(i))
                 if progress is not None:
                     progress(bounds[i][1] / size if size else 1.0)
         else:
             done = 0
             with ThreadPoolExecutor(max_workers=min(_workers(), len(parts))) as pool:
                 for finished in as_completed([pool.submit(work, i) for i in range(len(parts))]):
-                    done += finished.result()
+                    i = finished.result()
+                    placement.finish(i)
+                    done += bounds[i][1] - bounds[i][0]
                     if progress is not None:
                         progress(done / size if size else 1.0)
-    tf, ti = _merge_trades(parts)
+    tf, ti = placement.trades()
     if shared:
         cash, value, n_open = parts[0].cash, parts[0].value, parts[0].n_open
     else:
@@ -344,13 +375,3 @@ def simulate(
         account_cash=acct_cash if write_accounts else None,
         account_holdings=acct_value if write_accounts else None,
     )
-
-
-def _merge_trades(parts: list[_Part]) -> tuple[np.ndarray, np.ndarray]:
-    """The trades of every part in part order: their blocks of the shared buffers moved together."""
-    tf, ti = parts[0].tf, parts[0].ti
-    if len(parts) == 1:
-        return tf[:, :parts[0].n_trades], ti[:, :parts[0].n_trades]
-    n = k.compact_trades(tf[:k.NTF], ti, np.array([part.start for part in parts], dtype=np.int64),
-                         np.array([part.n_trades for part in parts], dtype=np.int64))
-    return tf[:, :n], ti[:, :n]
