@@ -97,7 +97,9 @@ def test_the_api_answers_400_with_the_message_on_the_field(api_client, user, bod
 
 
 def test_no_one_changes_another_users_settings_as_themselves(user, other_user):
+    from django.utils import translation
+
     with pytest.raises(NotFound):
         risk_settings_update(actor=Actor.of_user(other_user), user=user, max_symbols=3)
-    with pytest.raises(Exception, match="not risk settings"):
+    with translation.override("en"), pytest.raises(Exception, match="not risk settings"):
         risk_settings_update(actor=Actor.of_user(user), user=user, max_order_value=3)
