@@ -329,6 +329,9 @@ def run_independent_plain(open_, high, low, close, entries, exits, entry_px, tax
             for j in range(n_signals):
                 opens_ahead[j] = open_[s, columns[j]]
         m = sym_market[s]
+        close_row = close[s]
+        entry_row = entries[s]
+        exit_row = exits[s]
         mark = pos_f[s, F_LAST]
         valid = pos_i[s, I_VALID]
         in_market = pos_i[s, I_INMKT]
@@ -346,17 +349,18 @@ def run_independent_plain(open_, high, low, close, entries, exits, entry_px, tax
                 if shares > 0:  # long, no order waiting: mark each bar up to an exit signal
                     q = shares * lot
                     while t < n_bars:
-                        c = close[s, t]
+                        u = np.uint64(t)  # an unsigned index: no wrap-around of negative indices to compute
+                        c = close_row[u]
                         if c == c:
-                            if exits[s, t] and not entries[s, t] and t < last:
+                            if exit_row[u] and not entry_row[u] and t < last:
                                 break
                             valid += 1
                             mark = c
                             held += 1
                             in_market += 1
                         value = q * mark
-                        value_out[t] += value
-                        open_out[t] += 1
+                        value_out[u] += value
+                        open_out[u] += 1
                         equity = cash + value
                         prev_eq = equity
                         # _mark_account's choice as selects: a new peak is frequent and hard to
@@ -372,9 +376,10 @@ def run_independent_plain(open_, high, low, close, entries, exits, entry_px, tax
                         t += 1
                 else:  # flat, no order waiting: only count the bars up to an entry signal
                     while t < n_bars:
-                        c = close[s, t]
+                        u = np.uint64(t)
+                        c = close_row[u]
                         if c == c:
-                            if entries[s, t] and t < last:
+                            if entry_row[u] and t < last:
                                 break
                             valid += 1
                             mark = c
