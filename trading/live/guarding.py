@@ -8,7 +8,8 @@ every user), the ``trading.risk.GuardContext``:
   capital plus what its closed trades earned or lost (``trading.live.buckets``), so the allotment
   given to the guard is the bucket's cash plus what its positions and open buys cost; the positions
   this decision sells count as cash at their expected proceeds (on paper their cash comes when they
-  fill, and the buys waiting for it go then: ``runner.place_waiting``);
+  fill, and the buys waiting for it go then: ``runner.place_waiting``); never more than its
+  ``capital_limit`` when the account's equity fell below its buckets (``summary.buckets_rescale_accounts``);
 - ``books``, ``rules``, ``pnl_today``: for users with ``RiskSettings`` only: their equity (every usable
   account: ``services.account_equity``), the market value of each symbol they hold with its sector,
   and today's P&L of their deployments (bucket equity now less the last summary before today, or the
@@ -63,7 +64,7 @@ def guard_buckets(intents: Sequence[Any], commission: float) -> dict[int, risk.B
     from trading.live.models import Deployment
 
     deployments = {d.pk: d for d in Deployment.objects.filter(pk__in={i.deployment_id for i in intents})
-                   .only("id", "name", "capital", "account_id")}
+                   .only("id", "name", "capital", "capital_limit", "account_id")}
     buckets = buckets_of({pk: d.capital for pk, d in deployments.items()}, commission=commission)
     selling: dict[int, set[str]] = defaultdict(set)
     proceeds: dict[int, float] = defaultdict(float)
@@ -77,7 +78,10 @@ def guard_buckets(intents: Sequence[Any], commission: float) -> dict[int, risk.B
         invested = sum(p.cost for s, p in held.items() if s not in selling[pk])
         open_buys = sum(bucket.open_buys.values())
         left = bucket.available + proceeds[pk]
-        found[pk] = risk.Bucket(account_id=deployments[pk].account_id, allotment=_decimal(left + invested + open_buys),
+        allotment = _decimal(left + invested + open_buys)
+        if deployments[pk].capital_limit is not None:  # the account lost value: the bucket shrank with it
+            allotment = min(allotment, deployments[pk].capital_limit)
+        found[pk] = risk.Bucket(account_id=deployments[pk].account_id, allotment=allotment,
                                 invested=_decimal(invested), open_buys=_decimal(open_buys), name=deployments[pk].name,
                                 held={s: _decimal(p.quantity) for s, p in held.items() if s not in selling[pk]})
     return found

@@ -62,6 +62,10 @@ class Deployment(BaseModel):
     name = models.CharField(_("name"), max_length=100)
     capital = models.DecimalField(_("capital (KRW)"), max_digits=18, decimal_places=0,
                                   help_text=_("The deployment spends only this allotment of the account."))
+    capital_limit = models.DecimalField(
+        _("capital now (KRW)"), max_digits=18, decimal_places=0, null=True, blank=True, editable=False,
+        help_text=_("Set when the account's equity fell below its deployments' buckets: each shrank in proportion, "
+                    "never below what it holds."))
     symbols = models.JSONField(_("symbols"), default=list, blank=True,
                                help_text=_("Codes it trades (from the strategy's universe when it starts)."))
     watchlist = models.ForeignKey("strategies.Watchlist", on_delete=models.SET_NULL, null=True, blank=True,

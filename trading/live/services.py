@@ -23,11 +23,12 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext, gettext as _
 
 from core import clock, events
 from core.audit import Actor, audit_record, changes
 from core.errors import ApplicationError, NotFound, PermissionDenied
+from trading import risk
 from trading.live.models import (
     ACTIVE_STATES,
     Deployment,
@@ -93,16 +94,14 @@ def _allotted(account: BrokerAccount, *, excluding: int | None = None) -> Decima
 
 
 def _capital_check(account: BrokerAccount, capital: Decimal, *, excluding: int | None = None) -> None:
+    """The allotment rule of ``trading.risk`` (``allotment_failures``): the account's active
+    deployments' allotments and this one within the account's equity."""
     if capital is None or capital <= 0:
         raise ApplicationError(_("The capital must be more than 0 KRW."), field="capital", code="capital_invalid")
-    equity = account_equity(account)
-    allotted = _allotted(account, excluding=excluding)
-    if allotted + capital > equity:
-        raise ApplicationError(
-            _("The account's equity is {equity} KRW and {allotted} KRW of it is already allotted to other "
-              "deployments: at most {free} KRW is left.").format(
-                equity=f"{equity:,.0f}", allotted=f"{allotted:,.0f}", free=f"{max(equity - allotted, ZERO):,.0f}"),
-            field="capital", code="capital_over_equity")
+    failures = risk.allotment_failures(capital=capital, allotted=_allotted(account, excluding=excluding),
+                                       equity=account_equity(account))
+    if failures:
+        raise ApplicationError(failures[0].message_in(gettext), field="capital", code="capital_over_equity")
 
 
 def _symbols_check(user: Any, symbols: list[str]) -> list[str]:

@@ -19,10 +19,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.db import transaction
 from django.db.models import Q
 
-from core import clock
+from core import clock, events
+from core.audit import Actor, audit_record
 from marketdata.calendars import SEOUL
+from trading import risk
 from trading.live.buckets import Bucket, buckets_of
 from trading.live.models import ACTIVE_STATES, Deployment, DeploymentDay, DeploymentSignal, DeploymentState, Verdict
 from trading.orders.models import Fill
@@ -106,9 +109,51 @@ def day_summaries(*, day: dt.date | None = None, now: dt.datetime | None = None)
     buckets = buckets_of({d.pk: d.capital for d in rows}, commission=_commission())
     symbols = sorted({s for b in buckets.values() for s in b.held()})
     prices = day_prices(symbols, day, now)
-    for deployment in rows:
-        deployment_day_write(deployment=deployment, day=day, now=now, bucket=buckets[deployment.pk], prices=prices)
+    written = {deployment.pk: deployment_day_write(deployment=deployment, day=day, now=now,
+                                                   bucket=buckets[deployment.pk], prices=prices)
+               for deployment in rows}
+    buckets_rescale_accounts(deployments=[d for d in rows if d.is_active], days=written, now=now)
     return len(rows)
+
+
+def buckets_rescale_accounts(*, deployments: list[Deployment], days: dict[int, DeploymentDay],
+                             now: dt.datetime) -> list[Deployment]:
+    """After the close: where an account's equity fell below the buckets of its active deployments
+    (a loss outside them, a withdrawal), each bucket shrinks in proportion, never below what it holds
+    (``trading.risk.buckets_rescale``), as ``Deployment.capital_limit``, which the guard's capital
+    bucket then respects; when the account has room again the limit is lifted. Each change is audited
+    and announced. The deployments whose limit changed."""
+    from trading.live.services import account_equity
+
+    by_account: dict[int, list[Deployment]] = {}
+    for deployment in deployments:
+        by_account.setdefault(deployment.account_id, []).append(deployment)
+    changed = []
+    for group in by_account.values():
+        equity = account_equity(group[0].account, now=now)
+        allotments = {d.pk: days[d.pk].equity for d in group}
+        held = {d.pk: days[d.pk].invested for d in group}
+        scaled = risk.buckets_rescale(allotments, held, equity)
+        for deployment in group:
+            limit = scaled[deployment.pk] if scaled[deployment.pk] < allotments[deployment.pk] else None
+            if limit != deployment.capital_limit:
+                changed.append(_capital_limit_set(deployment, limit, equity))
+    return changed
+
+
+def _capital_limit_set(deployment: Deployment, limit: Decimal | None, equity: Decimal) -> Deployment:
+    with transaction.atomic():
+        before = deployment.capital_limit
+        Deployment.objects.filter(pk=deployment.pk).update(capital_limit=limit)
+        deployment.capital_limit = limit
+        audit_record(actor=Actor.system("deployment buckets"), action="deployment.capital_limit",
+                     owner=deployment.owner, target=deployment,
+                     before={"capital_limit": None if before is None else str(before)},
+                     after={"capital_limit": None if limit is None else str(limit), "account_equity": str(equity)})
+        events.publish(user_id=deployment.owner_id, event="deployment.capital_limited",
+                       payload={"id": deployment.pk, "name": deployment.name,
+                                "capital_limit": None if limit is None else str(limit)})
+    return deployment
 
 
 __all__ = ["bucket_equity", "day_prices", "day_summaries", "deployment_day_write"]

@@ -172,3 +172,35 @@ def test_a_replays_paper_account_is_its_own(user):
     with pytest.raises(ApplicationError):
         create(user, other, name="replay 2", replay=True, replay_start=dt.date(2026, 1, 5))
     assert [account.pk for account in StrategyStepForm(user=user).accounts] == [other.pk]
+
+
+def test_an_account_that_lost_value_shrinks_its_buckets_in_proportion_and_the_guard_respects_it(user, client):
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from trading.live.guarding import guard_buckets
+    from trading.live.summary import day_summaries
+    from trading.paper.models import PaperBook
+
+    account = paper(user, cash=10_000_000)
+    first = services.deployment_start(actor=Actor.of_user(user), deployment=create(user, account, name="a"))
+    second = services.deployment_start(actor=Actor.of_user(user), deployment=create(
+        user, account, name="b", strategy=StrategyFactory(owner=user, codes=["035420"])))
+    PaperBook.objects.filter(account=account).update(cash=Decimal(6_000_000))  # money left the account
+
+    day_summaries(day=dt.date(2026, 12, 4))
+
+    first.refresh_from_db(), second.refresh_from_db()
+    assert (first.capital_limit, second.capital_limit) == (Decimal(3_000_000), Decimal(3_000_000))
+    buy = SimpleNamespace(deployment_id=first.pk, side="buy", symbol="005930", price=70_000.0, quantity=60.0)
+    assert guard_buckets([buy], 0.00015)[first.pk].allotment == Decimal(3_000_000)
+    assert AuditEntry.objects.filter(action="deployment.capital_limit", object_id=str(first.pk)).exists()
+    client.force_login(user)
+    page = client.get(f"/trading/deployments/{first.pk}/").content.decode()
+    assert 'data-testid="capital-limit"' in page and "3,000,000" in page and "the account lost value" in page
+
+    PaperBook.objects.filter(account=account).update(cash=Decimal(10_000_000))
+    day_summaries(day=dt.date(2026, 12, 7))
+    first.refresh_from_db()
+    assert first.capital_limit is None
+    assert guard_buckets([buy], 0.00015)[first.pk].allotment == Decimal(5_000_000)
