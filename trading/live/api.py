@@ -48,7 +48,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Deployment
         fields = ["id", "name", "strategy", "strategy_name", "account", "account_name", "kind", "real_money",
-                  "replay", "capital", "symbols", "timing", "interval_minutes", "state", "state_label",
+                  "replay", "capital", "capital_limit", "symbols", "timing", "interval_minutes", "state", "state_label",
                   "state_code", "state_reason", "data_note", "strategy_type", "params", "risk", "started_at",
                   "stopped_at", "last_decision_at", "confirmed_real_at", "created_at", "updated_at"]
         read_only_fields = fields
