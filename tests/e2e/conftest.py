@@ -195,6 +195,7 @@ def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, market_data
         BROKER_KIS_REAL_URL=fake_kis_server.url,
         BROKER_KIS_MOCK_URL=fake_kis_server.url,
         CLOCK_FILE=str(SERVER_CLOCK_FILE),
+        REPLAY_SECONDS_PER_DAY="0.3",  # a replayed month plays in seconds
         PYTHONUNBUFFERED="1",
     )
     logs = tmp_path_factory.mktemp("server-logs")

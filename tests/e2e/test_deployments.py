@@ -144,3 +144,37 @@ def test_the_deployment_page_shows_the_guards_verdict_and_pauses(page, samsung, 
     expect(page.get_by_test_id("resume")).to_be_visible()
     deployment.refresh_from_db()
     assert deployment.state == DeploymentState.PAUSED
+
+
+def test_a_replay_plays_in_the_browser_signals_orders_fills_positions_and_pnl_arrive_live(page, market_data_root,
+                                                                                         settings, problems):
+    from trading.live.tests import replay_scenario
+
+    settings.MARKET_DATA_ROOT = market_data_root  # the bars go where the server reads them
+    user = UserFactory(email="deploy.replay@example.com")
+    deployment = replay_scenario.month_deployment(user, history_from=replay_scenario.bars_from(8))
+    Deployment.objects.filter(pk=deployment.pk).update(replay_end=dt.date(2026, 4, 14))  # ten trading days
+    try:
+        page.set_viewport_size(DESKTOP)
+        login(page, user.email)
+        page.goto(f"/trading/deployments/{deployment.pk}/")
+        expect(page.get_by_test_id("replay-note")).to_be_visible()
+        expect(page.get_by_test_id("position")).to_have_count(0)
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_test_id("start").click()
+
+        # no reload from here on: the replayed days arrive over the user's websocket
+        expect(page.get_by_test_id("replayed-to")).to_contain_text("2026-04-14", timeout=30_000)
+        expect(page.get_by_test_id("position").first).to_be_visible()
+        expect(page.get_by_test_id("signal-row").first).to_be_visible()
+        expect(page.get_by_test_id("deployment-orders").locator("tr").first).to_be_visible()
+        expect(page.get_by_test_id("equity-chart")).to_have_attribute("data-chart-ready", "1")
+        assert page.get_by_test_id("open-positions").inner_text() != "0"
+        expect(page.locator("[data-live-price]")).to_have_count(0)  # a replay's prices are its replayed day's
+        shoot(page, "replay-played")
+    finally:
+        for code in replay_scenario.SYMBOLS:
+            BarStore(market_data_root).delete(code)
+    deployment.refresh_from_db()
+    assert deployment.state == DeploymentState.STOPPED  # the replay ended with its window
+    assert DeploymentDay.objects.filter(deployment=deployment).count() == 10
