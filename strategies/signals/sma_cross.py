@@ -152,9 +152,14 @@ def _row_signals(close: np.ndarray, i: int, clean: bool, sums: np.ndarray, fast:
                 columns[m] = t
                 m += 1
         packed = values
-    _window_means(packed, sums, first, m, fast, fast_means)
-    _window_means(packed, sums, first, m, slow, slow_means)
-    _differences(fast_means, slow_means, first, m, gaps)
+    if fast > 1 and slow > 1:  # the gaps straight from the sums (the same operations, one loop)
+        if first < m:
+            gaps[first] = _mean_at(sums, first, fast) - _mean_at(sums, first, slow)
+        _gaps_after(sums, first, m, fast, slow, gaps)
+    else:
+        _window_means(packed, sums, first, m, fast, fast_means)
+        _window_means(packed, sums, first, m, slow, slow_means)
+        _differences(fast_means, slow_means, first, m, gaps)
     if clean:
         _crosses(gaps, first, m, entries[i], exits[i])
         return
@@ -188,6 +193,25 @@ def _window_means(values: np.ndarray, sums: np.ndarray, first: int, m: int, n: i
     result = out[start:m]
     for j in range(m - start):
         result[j] = (ahead[j] - behind[j]) / n
+
+
+def _mean_at(sums: np.ndarray, j: int, n: int) -> float:
+    """The mean of packed bars ``j - n + 1 .. j`` (``j >= n - 1``, ``n > 1``), as ``_window_means``."""
+    return sums[j] / n if j == n - 1 else (sums[j] - sums[j - n]) / n
+
+
+def _gaps_after(sums: np.ndarray, first: int, m: int, fast: int, slow: int, out: np.ndarray) -> None:
+    """``out[j]`` = fast mean - slow mean for ``first < j < m`` (``first >= max(fast, slow) - 1``, both
+    windows > 1): each mean as ``_window_means`` computes it, their difference as ``_differences``."""
+    start = first + 1
+    if start >= m:
+        return
+    now = sums[start:m]
+    fast_behind = sums[start - fast:m - fast]
+    slow_behind = sums[start - slow:m - slow]
+    result = out[start:m]
+    for j in range(m - start):
+        result[j] = (now[j] - fast_behind[j]) / fast - (now[j] - slow_behind[j]) / slow
 
 
 def _differences(a: np.ndarray, b: np.ndarray, first: int, m: int, out: np.ndarray) -> None:
@@ -230,5 +254,7 @@ else:
     _window_means = numba.njit(cache=True, nogil=True)(_window_means)
     _differences = numba.njit(cache=True, nogil=True)(_differences)
     _crosses = numba.njit(cache=True, nogil=True)(_crosses)
+    _mean_at = numba.njit(cache=True, nogil=True)(_mean_at)
+    _gaps_after = numba.njit(cache=True, nogil=True)(_gaps_after)
     _row_signals = numba.njit(cache=True, nogil=True)(_row_signals)
     _sma_cross_kernel = numba.njit(cache=True, nogil=True)(_sma_cross_rows)
