@@ -32,6 +32,7 @@ from backtests.models import BacktestRun, BacktestSweep
 from strategies.models import Strategy, Watchlist
 from core.audit import Actor
 from trading.killswitch import kill_switch_pull
+from trading.live.models import Deployment
 from trading.models import BrokerAccount
 from trading.orders import services as order_services
 from trading.orders.models import Order, Position
@@ -62,6 +63,8 @@ PARAMETERS: dict[str, dict[str, str]] = {
     "api/v1/orders/<int:pk>/": {"pk": "order"},
     "api/v1/positions/<int:pk>/": {"pk": "position"},
     "trading/positions/<int:pk>/": {"pk": "position"},
+    "trading/deployments/<int:pk>/": {"pk": "deployment"},
+    "api/v1/deployments/<int:pk>/": {"pk": "deployment"},
     # the admin answers a non-staff visitor with its login page whatever the id
     "admin/": {"object_id": "=1", "id": "=1", "content_type_id": "=1", "app_label": "=strategies",
                "url": "=nothing-here/"},
@@ -148,6 +151,14 @@ def alice_order(alice_world, monkeypatch) -> Order:
     return order
 
 
+def alice_deployment(world) -> Deployment:
+    """alice's running deployment of her strategy on her account (its name carries the mark)."""
+    return Deployment.objects.create(owner=world.alice, strategy=world.strategy, account=world.broker_account,
+                                     name=f"alice deployment {MARK}", capital=Decimal(1_000_000),
+                                     symbols=["005930"], state="running", strategy_type="sma_cross",
+                                     params={"fast": 10, "slow": 30})
+
+
 @pytest.fixture
 def named_world(alice_world, alice_order):
     """alice's objects with the mark in their names, so that an answer showing them is recognised."""
@@ -165,7 +176,8 @@ def test_no_route_leaks_alices_objects_or_fails_with_5xx(named_world, alice_orde
     objects = {"strategy": named_world.strategy.pk, "watchlist": named_world.watchlist.pk, "run": named_world.run.pk,
                "sweep": named_world.sweep.pk, "cell": named_world.cell_id, "token": named_world.token.pk,
                "broker_account": named_world.broker_account.pk, "order": alice_order.pk,
-               "position": Position.objects.get(account=alice_order.account_id, symbol="005930").pk}
+               "position": Position.objects.get(account=alice_order.account_id, symbol="005930").pk,
+               "deployment": alice_deployment(named_world).pk}
     routes = sorted(walk(get_resolver().url_patterns), key=lambda item: item[0])
     unfillable, problems = [], []
     requests = 0
@@ -197,7 +209,8 @@ def test_no_route_leaks_alices_objects_or_fails_with_5xx(named_world, alice_orde
                    ApiToken.objects.filter(pk=objects["token"]).exists(),
                    BrokerAccount.objects.filter(pk=objects["broker_account"]).exists(),
                    Order.objects.filter(pk=objects["order"], state="new").exists(),
-                   Position.objects.filter(pk=objects["position"], mismatch=True).exists()]
+                   Position.objects.filter(pk=objects["position"], mismatch=True).exists(),
+                   Deployment.objects.filter(pk=objects["deployment"], state="running").exists()]
     assert all(still_there), still_there
 
 
