@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -385,6 +386,9 @@ REALTIME_NOTICE_ACCOUNTS_SECONDS = env.float("REALTIME_NOTICE_ACCOUNTS_SECONDS",
 REALTIME_FEEDS_EMBEDDED = env.bool("REALTIME_FEEDS_EMBEDDED", default=True)  # embedded mode runs them in-process
 # the demo replay of a paper deployment: real seconds one replayed trading day takes
 REPLAY_SECONDS_PER_DAY = env.float("REPLAY_SECONDS_PER_DAY", default=6.0)
+# the conflict guard's platform-wide cap: the platform's orders in one symbol at one decision time stay
+# within this share of the symbol's 20-day average traded value (shared pro rata among the users)
+LIVE_PLATFORM_CAP_SHARE = Decimal(env.str("LIVE_PLATFORM_CAP_SHARE", default="0.01"))
 
 # ---------------------------------------------------------------------------
 # Backtests: plan limits (per user) and the sweep of runs whose worker died
