@@ -38,18 +38,13 @@ from django.utils.translation import gettext
 from marketdata.calendars import SEOUL
 from trading import risk
 from trading.live.buckets import buckets_of
+from trading.live.summary import paper_commission
 
 SELL_TAX_GUESS = 0.002  # the runner's own estimate of a sell's tax when it counts the proceeds
 
 
 def _decimal(value: float) -> Decimal:
     return Decimal(repr(round(float(value), 4)))
-
-
-def _commission() -> float:
-    from trading.paper.matching import paper_costs
-
-    return float(paper_costs().commission)
 
 
 def claims_of(account_ids: Iterable[int]) -> dict[tuple[int, str], risk.SymbolOwner]:
@@ -94,7 +89,7 @@ def user_books(user_ids: Iterable[int], *, now: dt.datetime,
     from marketdata.models import Instrument
     from trading.live.models import ACTIVE_STATES, Deployment, DeploymentDay, RiskSettings
     from trading.live.services import account_equity
-    from trading.live.summary import bucket_equity
+    from trading.live.summary import buckets_equity
     from trading.models import AccountStatus, BrokerAccount
     from trading.orders.models import Position
     from trading.paper.prices import latest_price
@@ -116,12 +111,16 @@ def user_books(user_ids: Iterable[int], *, now: dt.datetime,
         sectors = dict(Instrument.objects.filter(code__in=list(values)).exclude(sector="")
                        .values_list("code", "sector"))
         books[user] = risk.UserBook(equity=equity, values=dict(values), sectors=sectors)
-        total = Decimal(0)
-        for deployment in Deployment.objects.filter(owner_id=user, state__in=ACTIVE_STATES):
-            base = (DeploymentDay.objects.filter(deployment=deployment, day__lt=today).order_by("-day")
-                    .values_list("equity", flat=True).first())
-            total += bucket_equity(deployment=deployment, now=now) - (base if base is not None else deployment.capital)
-        pnl[user] = total
+        pnl[user] = Decimal(0)
+    # today's P&L of every active deployment of those users, read together (not one query per deployment)
+    deployments = list(Deployment.objects.filter(owner_id__in=list(rules), state__in=ACTIVE_STATES))
+    equity_now = buckets_equity(deployments=deployments, now=now)
+    bases: dict[int, Decimal] = {}
+    for deployment_id, equity in (DeploymentDay.objects.filter(deployment__in=deployments, day__lt=today)
+                                  .order_by("deployment_id", "-day").values_list("deployment_id", "equity")):
+        bases.setdefault(deployment_id, equity)  # the newest summary before today
+    for deployment in deployments:
+        pnl[deployment.owner_id] += equity_now[deployment.pk] - bases.get(deployment.pk, deployment.capital)
     return books, rules, pnl
 
 
@@ -147,7 +146,7 @@ def average_traded_value(symbols: Sequence[str], day: dt.date, days: int = risk.
 
 
 def guard_context(intents: Sequence[Any], *, now: dt.datetime) -> risk.GuardContext:
-    commission = _commission()
+    commission = paper_commission()
     books, rules, pnl = user_books({i.owner_id for i in intents}, now=now)
     share = getattr(django_settings, "LIVE_PLATFORM_CAP_SHARE", risk.DEFAULT_PLATFORM_SHARE)
     return risk.GuardContext(

@@ -56,7 +56,7 @@ def day_prices(symbols: list[str], day: dt.date, now: dt.datetime) -> dict[str, 
     return prices
 
 
-def _commission() -> float:
+def paper_commission() -> float:
     from trading.paper.matching import paper_costs
 
     return float(paper_costs().commission)
@@ -64,9 +64,17 @@ def _commission() -> float:
 
 def bucket_equity(*, deployment: Deployment, now: dt.datetime | None = None) -> Decimal:
     """The bucket's equity now (cash plus its positions at their latest price)."""
+    return buckets_equity(deployments=[deployment], now=now)[deployment.pk]
+
+
+def buckets_equity(*, deployments: list[Deployment], now: dt.datetime | None = None) -> dict[int, Decimal]:
+    """Each deployment's bucket equity now, read together: one pass over their fills, one price per symbol."""
     now = now or clock.now()
-    bucket = buckets_of({deployment.pk: deployment.capital}, commission=_commission())[deployment.pk]
-    return _money(bucket.equity(day_prices(list(bucket.held()), now.astimezone(SEOUL).date(), now)))
+    buckets = buckets_of({deployment.pk: deployment.capital for deployment in deployments},
+                         commission=paper_commission())
+    symbols = sorted({symbol for bucket in buckets.values() for symbol in bucket.held()})
+    prices = day_prices(symbols, now.astimezone(SEOUL).date(), now)
+    return {pk: _money(bucket.equity(prices)) for pk, bucket in buckets.items()}
 
 
 def deployment_day_write(*, deployment: Deployment, day: dt.date, now: dt.datetime | None = None,
@@ -74,7 +82,7 @@ def deployment_day_write(*, deployment: Deployment, day: dt.date, now: dt.dateti
     """Write (or rewrite) ``deployment``'s summary of ``day``."""
     now = now or clock.now()
     if bucket is None:
-        bucket = buckets_of({deployment.pk: deployment.capital}, commission=_commission())[deployment.pk]
+        bucket = buckets_of({deployment.pk: deployment.capital}, commission=paper_commission())[deployment.pk]
     held = bucket.held()
     if prices is None:
         prices = day_prices(list(held), day, now)
@@ -106,7 +114,7 @@ def day_summaries(*, day: dt.date | None = None, now: dt.datetime | None = None)
     rows = list(Deployment.objects.filter(Q(state__in=(*ACTIVE_STATES, DeploymentState.HALTED))
                                           | Q(state=DeploymentState.STOPPED, stopped_at__gte=start),
                                           replay=False))  # a replay writes its own (replayed) days
-    buckets = buckets_of({d.pk: d.capital for d in rows}, commission=_commission())
+    buckets = buckets_of({d.pk: d.capital for d in rows}, commission=paper_commission())
     symbols = sorted({s for b in buckets.values() for s in b.held()})
     prices = day_prices(symbols, day, now)
     written = {deployment.pk: deployment_day_write(deployment=deployment, day=day, now=now,
@@ -156,4 +164,4 @@ def _capital_limit_set(deployment: Deployment, limit: Decimal | None, equity: De
     return deployment
 
 
-__all__ = ["bucket_equity", "day_prices", "day_summaries", "deployment_day_write"]
+__all__ = ["bucket_equity", "buckets_equity", "day_prices", "day_summaries", "deployment_day_write"]
