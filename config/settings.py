@@ -122,6 +122,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.site",
                 "trading.context_processors.broker_outages",
+                "notifications.centre_context.bell",
+                "notifications.announcement_context.announcements",
             ],
         },
     },
@@ -265,6 +267,31 @@ AUTH_PASSWORD_VALIDATORS = [
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{SITE_NAME} <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# ---------------------------------------------------------------------------
+# Notifications (notifications/): Telegram, operators' alerts, feedback, webhooks
+# ---------------------------------------------------------------------------
+# One bot for the platform. Every base URL from the environment: a fake Bot API server stands in for tests.
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+TELEGRAM_BOT_USERNAME = env.str("TELEGRAM_BOT_USERNAME", default="")
+TELEGRAM_API_URL = env.str("TELEGRAM_API_URL", default="https://api.telegram.org").rstrip("/")
+# checked against the X-Telegram-Bot-Api-Secret-Token header of every webhook update
+TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="")
+TELEGRAM_LINK_TOKEN_MINUTES = env.int("TELEGRAM_LINK_TOKEN_MINUTES", default=10)
+# Telegram's limits: about 30 messages a second overall, one a second per chat
+TELEGRAM_MESSAGES_PER_SECOND = env.float("TELEGRAM_MESSAGES_PER_SECOND", default=25.0)
+TELEGRAM_CHAT_SECONDS_PER_MESSAGE = env.float("TELEGRAM_CHAT_SECONDS_PER_MESSAGE", default=1.0)
+TELEGRAM_HTTP_TIMEOUT = env.float("TELEGRAM_HTTP_TIMEOUT", default=10.0)
+# the operators' channel: a staff Telegram chat and email addresses
+OPS_TELEGRAM_CHAT_ID = env.int("OPS_TELEGRAM_CHAT_ID", default=0)
+OPS_ALERT_EMAILS = env.list("OPS_ALERT_EMAILS", default=[])
+FEEDBACK_SCREENSHOT_MAX_BYTES = env.int("FEEDBACK_SCREENSHOT_MAX_BYTES", default=5 * 1024 * 1024)
+APP_VERSION = env.str("APP_VERSION", default="dev")
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)  # per delivery, with back-off
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=10)  # deliveries in a row
+# Hosts a webhook may be sent to even when they resolve to a private address: for tests only.
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env.list("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=[])
 
 # ---------------------------------------------------------------------------
 # Language, time zone

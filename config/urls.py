@@ -10,6 +10,7 @@ from core import views as core_views
 from coupons.coupon_urls import api_urlpatterns as coupons_api
 from coupons.urls import api_urlpatterns as plans_api
 from marketdata.urls import api_urlpatterns as marketdata_api
+from notifications.urls import api_urlpatterns as notifications_api
 from strategies.urls import api_urlpatterns as strategies_api
 from trading.urls import api_urlpatterns as trading_api
 
@@ -25,6 +26,7 @@ api_v1 = [
     *trading_api,
     *coupons_api,
     *plans_api,
+    *notifications_api,
 ]
 
 urlpatterns = [
@@ -39,6 +41,7 @@ urlpatterns = [
     path("viewer/", backtests_views.viewer, name="viewer"),
     path("trading/", include("trading.urls")),
     path("notifications/", include("notifications.urls")),
+    path("feedback/", include("notifications.feedback_urls")),
     path("markets/", include("marketdata.urls")),
     path("coupons/", include("coupons.coupon_urls")),
     path("plans/", include("coupons.urls")),

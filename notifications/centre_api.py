@@ -1,0 +1,3 @@
+"""API of notifications: centre."""
+
+api_urlpatterns: list = []

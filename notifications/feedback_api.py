@@ -1,0 +1,3 @@
+"""API of notifications: feedback."""
+
+api_urlpatterns: list = []

@@ -1,1 +1,0 @@
-"""Models of notifications: see the architecture map for what this app owns."""

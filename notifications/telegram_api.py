@@ -1,0 +1,3 @@
+"""API of notifications: telegram."""
+
+api_urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""API of notifications: webhook."""
+
+api_urlpatterns: list = []

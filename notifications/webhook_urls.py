@@ -1,0 +1,5 @@
+"""Pages of notifications: webhook."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
