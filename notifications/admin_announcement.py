@@ -1,0 +1,1 @@
+"""Admin of notifications: announcement. Imported by notifications/admin.py."""

@@ -1,0 +1,1 @@
+"""Admin of notifications: centre. Imported by notifications/admin.py."""

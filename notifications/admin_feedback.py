@@ -1,0 +1,1 @@
+"""Admin of notifications: feedback. Imported by notifications/admin.py."""

@@ -1,0 +1,1 @@
+"""Admin of notifications: telegram. Imported by notifications/admin.py."""

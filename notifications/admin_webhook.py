@@ -1,0 +1,1 @@
+"""Admin of notifications: webhook. Imported by notifications/admin.py."""

@@ -1,0 +1,1 @@
+"""Celery tasks of notifications: feedback. Imported by notifications/tasks.py (Celery discovers tasks.py)."""

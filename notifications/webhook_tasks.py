@@ -1,0 +1,1 @@
+"""Celery tasks of notifications: webhook. Imported by notifications/tasks.py (Celery discovers tasks.py)."""
