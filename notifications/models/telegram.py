@@ -44,6 +44,7 @@ class TelegramMessage(models.Model):
 
     class State(models.TextChoices):
         QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")  # claimed by one worker: never sent twice
         SENT = "sent", _("Sent")
         MERGED = "merged", _("Merged into another message")
         FAILED = "failed", _("Failed")
@@ -66,6 +67,7 @@ class TelegramMessage(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     not_before = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     telegram_message_id = models.BigIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
