@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = _("Notifications")
+
+    def ready(self) -> None:
+        # every published event passes the catalogue: the kept ones become notifications
+        from core import events
+        from notifications import routing
+
+        events.route_add(routing.route)
