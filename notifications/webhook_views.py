@@ -61,9 +61,11 @@ def _secret_page(request: HttpRequest, endpoint, secret: str, message: Any) -> H
 
 @login_required
 def webhook_list(request: HttpRequest) -> HttpResponse:
-    endpoints = selectors.webhook_list(user=request.user)
+    endpoints = list(selectors.webhook_list(user=request.user))
     kinds = dict(services.webhook_kinds())
-    return render(request, "notifications/webhooks/list.html", _context(endpoints=endpoints, kinds=kinds))
+    for endpoint in endpoints:
+        endpoint.kind_labels = [str(kinds.get(kind, kind)) for kind in endpoint.events]
+    return render(request, "notifications/webhooks/list.html", _context(endpoints=endpoints))
 
 
 @login_required
@@ -94,7 +96,7 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, SAVED)
             return redirect("notifications:webhook_detail", pk=endpoint.pk)
     return render(request, "notifications/webhooks/detail.html",
-                  _context(endpoint=endpoint, form=form, kinds=dict(services.webhook_kinds())))
+                  _context(endpoint=endpoint, form=form))
 
 
 @login_required
