@@ -34,6 +34,14 @@ SECRET_HEADER = "HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN"
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest) -> HttpResponse:
+    response = _webhook(request)
+    # accounts' middleware would copy its default language (a TextChoices member, not a str) into
+    # this header for an anonymous caller, which a strict WSGI server refuses (see board.md)
+    response.headers["Content-Language"] = str(settings.LANGUAGE_CODE)
+    return response
+
+
+def _webhook(request: HttpRequest) -> HttpResponse:
     secret = getattr(settings, "TELEGRAM_WEBHOOK_SECRET", "")
     if not secret or not getattr(settings, "TELEGRAM_BOT_TOKEN", ""):
         return HttpResponseNotFound()  # no bot here: nothing to receive

@@ -15,7 +15,7 @@ from core.models import AuditEntry
 from coupons.tests.helpers import free_limits
 from marketdata.calendars import SEOUL
 from notifications.models.telegram import TelegramPendingAction
-from notifications.tests.tgbot_support import (  # noqa: F401 - fixtures
+from notifications.tests.tgbot_support import (
     ALICE_CHAT,
     BOB_CHAT,
     STRANGER_CHAT,
@@ -35,6 +35,7 @@ from trading.orders.models import KillSwitch, Order, Position
 from trading.services import broker_account_open_paper
 
 pytestmark = pytest.mark.django_db
+FIXTURES = (_english, fake_telegram)  # pytest finds the fixtures by these names
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +104,7 @@ def test_status_lists_the_deployments_and_the_accounts(alice, fake_telegram):
     deployment = running(alice, account, "알파 자동매매")
     [answer] = say(fake_telegram, ALICE_CHAT, "/status")
     assert f"#{deployment.pk} 알파 자동매매: Running (Paper)" in answer
-    assert "앨리스 계좌: Paper trading" in answer or "앨리스 계좌:" in answer
+    assert "앨리스 계좌: Paper (virtual money), Verified" in answer
     assert "Kill switch ON" not in answer
 
 

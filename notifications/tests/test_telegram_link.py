@@ -16,7 +16,7 @@ from core.errors import ApplicationError
 from core.models import AuditEntry
 from notifications import telegram_link
 from notifications.models.telegram import TelegramLink, TelegramLinkToken
-from notifications.tests.tgbot_support import (  # noqa: F401 - fixtures
+from notifications.tests.tgbot_support import (
     ALICE_CHAT,
     BOB_CHAT,
     _english,
@@ -27,6 +27,7 @@ from notifications.tests.tgbot_support import (  # noqa: F401 - fixtures
 )
 
 pytestmark = pytest.mark.django_db
+FIXTURES = (_english, fake_telegram)  # pytest finds the fixtures by these names
 
 
 @pytest.fixture
