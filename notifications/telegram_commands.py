@@ -33,8 +33,9 @@ from trading.templatetags.trading_format import krw, quantity, signed_krw
 
 PENDING_MINUTES = 5
 LIST_LIMIT = 20
-CONFIRM_PREFIX, CANCEL_PREFIX = "c:", "x:"
-PAUSE, RESUME, KILL, KILL_CANCEL = "pause", "resume", "kill", "kill_cancel"
+# a button's callback_data: "<what>:<token>"; "o" (kill only) also cancels the open orders
+CONFIRM, CONFIRM_CANCELLING_ORDERS, CANCEL = "c", "o", "x"
+PAUSE, RESUME, KILL = "pause", "resume", "kill"
 
 
 @dataclass(frozen=True)
@@ -206,8 +207,8 @@ def _keyboard(*buttons: tuple[str, str]) -> dict:
 def _ask(user: Any, chat_id: int, action: str, target_id: int | None, question: str, confirm: str) -> Reply:
     pending = _pending(user, chat_id, action, target_id)
     question += "\n" + _("This button works for {minutes} minutes.").format(minutes=PENDING_MINUTES)
-    return Reply(question, _keyboard((confirm, CONFIRM_PREFIX + pending.token),
-                                     (_("Cancel"), CANCEL_PREFIX + pending.token)))
+    return Reply(question, _keyboard((confirm, f"{CONFIRM}:{pending.token}"),
+                                     (_("Cancel"), f"{CANCEL}:{pending.token}")))
 
 
 def _web_confirm_text(deployment: Any) -> str:
@@ -268,55 +269,54 @@ def resume_ask(user: Any, chat_id: int, args: list[str]) -> Reply:
 
 def kill_ask(user: Any, chat_id: int) -> Reply:
     pending = _pending(user, chat_id, KILL, None)
-    cancel_too = _pending(user, chat_id, KILL_CANCEL, None)
     text = "\n".join([_("Pull your kill switch? No new order of yours is placed or sent until you release it "
                         "on the website."),
                       _("This button works for {minutes} minutes.").format(minutes=PENDING_MINUTES)])
     return Reply(text, {"inline_keyboard": [
-        [{"text": _("Pull the kill switch"), "callback_data": CONFIRM_PREFIX + pending.token}],
-        [{"text": _("Pull it and cancel open orders"), "callback_data": CONFIRM_PREFIX + cancel_too.token}],
-        [{"text": _("Cancel"), "callback_data": CANCEL_PREFIX + pending.token}]]})
+        [{"text": _("Pull the kill switch"), "callback_data": f"{CONFIRM}:{pending.token}"}],
+        [{"text": _("Pull it and cancel open orders"), "callback_data": f"{CONFIRM_CANCELLING_ORDERS}:{pending.token}"}],
+        [{"text": _("Cancel"), "callback_data": f"{CANCEL}:{pending.token}"}]]})
 
 
 def _claim(user: Any, chat_id: int, token: str) -> TelegramPendingAction | None:
-    """The pending action of this token, this user and chat, marked used (and its siblings with it);
-    None when unknown, used or expired."""
+    """The pending action of this token, this user and chat, marked used; None when unknown, used
+    or expired (or another user's: a token is only good in the chat it was asked in)."""
     now = timezone.now()
     with transaction.atomic():
         pending = (TelegramPendingAction.objects.select_for_update()
                    .filter(token=token, owner=user, chat_id=chat_id, used_at__isnull=True, expires_at__gt=now).first())
-        if pending is None:
-            return None
-        # the other buttons of the same question (the kill switch's two) stop working too
-        TelegramPendingAction.objects.filter(owner=user, chat_id=chat_id, used_at__isnull=True,
-                                             created_at__gte=pending.created_at - dt.timedelta(seconds=2),
-                                             created_at__lte=pending.created_at + dt.timedelta(seconds=2)).update(
-            used_at=now)
+        if pending is not None:
+            pending.used_at = now
+            pending.save(update_fields=["used_at"])
     return pending
 
 
-def action_confirm(*, link: TelegramLink, token: str) -> Reply:
-    """Run the action of a confirmation button (once); a stale or reused one does nothing."""
+def _stale() -> Reply:
+    return Reply(_("This confirmation has expired or was already used. Send the command again."))
+
+
+def button_press(*, link: TelegramLink, data: str) -> Reply | None:
+    """The answer to a press on one of our buttons (``callback_data`` ``data``) in the linked chat;
+    None for data that is not ours. A confirmation acts once; a stale or reused one does nothing."""
+    what, _sep, token = data.partition(":")
+    if not token or what not in (CONFIRM, CONFIRM_CANCELLING_ORDERS, CANCEL):
+        return None
     user = link.owner
     pending = _claim(user, link.chat_id, token)
     if pending is None:
-        return Reply(_("This confirmation has expired or was already used. Send the command again."))
+        return _stale()
+    if what == CANCEL:
+        return Reply(_("Cancelled: nothing was changed."))
     try:
         if pending.action == PAUSE:
             return _pause_run(user, pending.target_id)
         if pending.action == RESUME:
             return _resume_run(user, pending.target_id)
-        if pending.action in (KILL, KILL_CANCEL):
-            return _kill_run(user, cancel_open_orders=pending.action == KILL_CANCEL)
+        if pending.action == KILL:
+            return _kill_run(user, cancel_open_orders=what == CONFIRM_CANCELLING_ORDERS)
     except ApplicationError as refused:
         return Reply(str(refused.message))
-    return Reply(_("This confirmation has expired or was already used. Send the command again."))
-
-
-def action_cancel(*, link: TelegramLink, token: str) -> Reply:
-    pending = _claim(link.owner, link.chat_id, token)
-    return Reply(_("Cancelled: nothing was changed.") if pending else
-                 _("This confirmation has expired or was already used. Send the command again."))
+    return _stale()
 
 
 def _pause_run(user: Any, target_id: int | None) -> Reply:
@@ -392,4 +392,4 @@ def command_run(*, link: TelegramLink, command: str, args: list[str]) -> Reply:
     return Reply(_("Unknown command. Send /help for the list."))
 
 
-__all__ = ["Reply", "action_cancel", "action_confirm", "command_run", "help_text", "pnl_figures"]
+__all__ = ["Reply", "button_press", "command_run", "help_text", "pnl_figures"]

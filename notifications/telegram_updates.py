@@ -114,16 +114,13 @@ def _callback(query: dict) -> None:
     data = str(query.get("data") or "")
     link = telegram_link_of_chat(chat_id=chat_id) if isinstance(chat_id, int) else None
     if link is None:
-        answer, reply = _("Link your account first."), None
+        with translation.override(_language_of(query.get("from") or {})):
+            answer = _("Link your account first.")
     else:
         with translation.override(link.owner.language):
-            if data.startswith(telegram_commands.CONFIRM_PREFIX):
-                reply = telegram_commands.action_confirm(link=link, token=data[len(telegram_commands.CONFIRM_PREFIX):])
-            elif data.startswith(telegram_commands.CANCEL_PREFIX):
-                reply = telegram_commands.action_cancel(link=link, token=data[len(telegram_commands.CANCEL_PREFIX):])
-            else:
-                reply = None
-            answer = _("Done.") if reply is not None else ""
+            reply = telegram_commands.button_press(link=link, data=data)
+            # the toast on the button: the first line of the answer, which also comes as a message
+            answer = reply.text.splitlines()[0][:200] if reply is not None else ""
             if reply is not None:
                 _reply(link.chat_id, reply.text, owner=link.owner)
     try:  # stops the button's spinner; a failure here changes nothing of what was done

@@ -157,7 +157,7 @@ def test_pause_all_pauses_only_after_the_confirmation_button(alice, bob, fake_te
     rows = AuditEntry.objects.filter(action="deployment.pause")
     assert sorted(rows.values_list("object_id", flat=True)) == sorted([str(first.pk), str(second.pk)])
     assert set(rows.values_list("door", "actor")) == {("telegram", alice.pk)}
-    assert fake_telegram.callback_answers[-1]["text"] == "Done."
+    assert fake_telegram.callback_answers[-1]["text"] == "Paused 2 deployment(s)."
     # the same button again does nothing
     services.deployment_resume(actor=Actor.of_user(alice), deployment=first)
     [again] = press(fake_telegram, ALICE_CHAT, data)
@@ -245,6 +245,30 @@ def test_kill_pulls_the_users_switch_only_after_confirmation(alice, bob, fake_te
     assert not KillSwitch.objects.filter(user=bob).exists()
     [status] = say(fake_telegram, ALICE_CHAT, "/status")
     assert "Kill switch ON" in status
+
+
+def test_kill_with_the_cancel_button_also_asks_to_cancel_the_open_orders(alice, fake_telegram):
+    account = paper(alice)
+    order = Order.objects.create(owner=alice, account=account, symbol="005930", side="buy", quantity=3,
+                                 price=Decimal(70_000), state="accepted")
+    say(fake_telegram, ALICE_CHAT, "/kill")
+    [done] = press(fake_telegram, ALICE_CHAT, dict(buttons(fake_telegram, ALICE_CHAT))["Pull it and cancel open orders"])
+    assert "The cancellation of your open orders was requested." in done
+    assert KillSwitch.objects.get(on=True).cancel_open_orders is True
+    order.refresh_from_db()
+    assert order.state != "accepted" and order.cancel_requested_at is not None
+
+
+def test_resuming_real_money_without_2fa_takes_the_button_as_the_confirmation(alice, fake_telegram):
+    account = BrokerAccount.objects.create(owner=alice, broker="kis", environment="real", account_no="5012345601",
+                                           nickname="실전", status="active",
+                                           balance_snapshot={"total_evaluation": "50000000", "positions": []})
+    deployment = running(alice, account, "실전 자동매매")
+    services.deployment_pause(actor=Actor.of_user(alice), deployment=deployment)
+    [question] = say(fake_telegram, ALICE_CHAT, f"/resume {deployment.pk}")
+    assert "It trades real money: confirming places real orders." in question and state_of(deployment) == "paused"
+    [done] = press(fake_telegram, ALICE_CHAT, confirm_data(fake_telegram, ALICE_CHAT))
+    assert done == f"Resumed #{deployment.pk} 실전 자동매매." and state_of(deployment) == "running"
 
 
 def test_kill_buttons_are_single_use_together(alice, fake_telegram):
