@@ -34,6 +34,7 @@ def home(request: HttpRequest) -> HttpResponse:
 # How many of the user's strategies and latest runs the dashboard lists (the rest: "show all").
 DASHBOARD_STRATEGIES = 5
 DASHBOARD_RUNS = 6
+DASHBOARD_NOTIFICATIONS = 5
 
 
 @login_required
@@ -44,6 +45,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     Trading has no pages yet, so the dashboard says nothing about accounts or positions.
     """
     from backtests import selectors as backtest_selectors
+    from notifications import centre_selectors
     from strategies import schema
     from strategies import selectors as strategy_selectors
 
@@ -56,6 +58,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "runs": list(runs[:DASHBOARD_RUNS]),
         "run_count": runs.count(),
         "type_labels": dict(schema.type_choices()),
+        "notifications": list(centre_selectors.notification_list(user=request.user)[:DASHBOARD_NOTIFICATIONS]),
     }
     return render(request, "core/dashboard.html", context)
 
