@@ -1,5 +1,9 @@
-"""Pages of notifications: announcement."""
+"""Pages of notifications: announcement (mounted under /notifications/, namespace "notifications")."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from notifications import announcement_views as views
+
+urlpatterns: list = [
+    path("announcements/<int:pk>/dismiss/", views.announcement_dismiss, name="announcement_dismiss"),
+]
