@@ -225,9 +225,14 @@ def _target(user: Any, args: list[str], states: tuple[str, ...], verb: str, none
     if args and args[0].lower() in ("all", "전체"):
         return "all" if candidates else Reply(none)
     if args:
+        from core.limits import MAX_ID
+
+        given = args[0].lstrip("#")
         try:
-            return live_selectors.deployment_get(user=user, pk=int(args[0].lstrip("#")))
-        except (ValueError, NotFound):
+            if not given.isdigit() or not 0 < int(given) <= MAX_ID:  # never a 64-bit overflow in the query
+                raise NotFound("")
+            return live_selectors.deployment_get(user=user, pk=int(given))
+        except NotFound:
             return Reply(_("No such deployment: {id}.").format(id=args[0][:20]))
     if len(candidates) == 1:
         return candidates[0]

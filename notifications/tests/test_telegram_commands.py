@@ -96,6 +96,8 @@ def test_bobs_chat_never_sees_alices_data(alice, bob, fake_telegram):
     [answer] = say(fake_telegram, BOB_CHAT, f"/pause {deployment.pk}")
     assert answer == f"No such deployment: {deployment.pk}." and buttons(fake_telegram, BOB_CHAT) == []
     assert state_of(deployment) == DeploymentState.RUNNING
+    for junk in ("99999999999999999999999", "-1", "abc"):
+        assert say(fake_telegram, BOB_CHAT, f"/pause {junk}") == [f"No such deployment: {junk[:20]}."]
 
 
 # -- reads -----------------------------------------------------------------------------------------
