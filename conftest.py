@@ -47,3 +47,40 @@ def other_api_client(other_user) -> APIClient:
 @pytest.fixture
 def anon_api_client() -> APIClient:
     return APIClient()
+
+
+# Pure-core tests (the engine, signals, the bar store, calendars, ticks, the broker clients against
+# their fakes): no database, no cache, no channel layer, so PostgreSQL and Redis change nothing they
+# see. They run once, in the embedded pass (the README's test command); the full-stack pass skips
+# them. A module listed here that asks for the database is an error, so the list cannot go stale.
+PURE_CORE_MODULES = frozenset({
+    "backtests/tests/test_engine.py", "backtests/tests/test_engine_helpers.py",
+    "backtests/tests/test_engine_intraday.py", "backtests/tests/test_engine_lots.py",
+    "backtests/tests/test_engine_metrics.py", "backtests/tests/test_engine_parallel.py",
+    "backtests/tests/test_engine_properties.py", "backtests/tests/test_format.py",
+    "backtests/tests/test_pipeline.py", "strategies/tests/test_signals.py",
+    "strategies/tests/test_signals_reference.py", "marketdata/tests/test_calendars.py",
+    "marketdata/tests/test_store.py", "marketdata/tests/test_ticks.py", "marketdata/tests/test_validation.py",
+})
+PURE_CORE_REASON = "pure core (no database, cache or broker): it runs in the embedded pass"
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server_url", "user", "other_user"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    from pathlib import Path
+
+    from django.conf import settings
+
+    root = Path(__file__).resolve().parent
+    full_stack = "postgresql" in settings.DATABASES["default"]["ENGINE"]
+    for item in items:
+        try:
+            module = Path(str(item.path)).resolve().relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if module not in PURE_CORE_MODULES:
+            continue
+        if item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            raise pytest.UsageError(f"{item.nodeid} uses the database: take {module} out of PURE_CORE_MODULES")
+        if full_stack:
+            item.add_marker(pytest.mark.skip(reason=PURE_CORE_REASON))
