@@ -25,6 +25,7 @@ from tests.e2e.test_order_pages import DESKTOP, REPORT, shoot
 # read by the server subprocess when it starts (after collection); setdefault keeps a caller's own bot
 os.environ.setdefault("TELEGRAM_BOT_USERNAME", "quantk_e2e_bot")
 os.environ.setdefault("TELEGRAM_BOT_TOKEN", "123456:e2e-not-a-real-token")
+os.environ.setdefault("TELEGRAM_API_URL", "http://127.0.0.1:9")  # an alert a worker might send goes nowhere
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
