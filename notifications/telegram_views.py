@@ -86,10 +86,11 @@ def link_start(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def unlink(request: HttpRequest) -> HttpResponse:
-    if telegram_unlink(user=request.user, door="web"):
-        messages.success(request, _("Telegram is unlinked: no more alerts go to that chat."))
+    unlinked = telegram_unlink(user=request.user, door="web")
     if request.htmx:
-        return _section(request)
+        return _section(request)  # the swapped section says "Not linked." itself
+    if unlinked:
+        messages.success(request, _("Telegram is unlinked: no more alerts go to that chat."))
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
                                            require_https=request.is_secure()):
