@@ -13,4 +13,11 @@ class Migration(migrations.Migration):
             name="kind",
             field=models.CharField(blank=True, max_length=40),
         ),
+        migrations.AlterField(
+            model_name="announcement",
+            name="kind",
+            field=models.CharField(
+                choices=[("maintenance", "Maintenance"), ("incident", "Incident"), ("release", "New release")],
+                max_length=12, verbose_name="kind"),
+        ),
     ]

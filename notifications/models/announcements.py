@@ -12,7 +12,7 @@ class Announcement(models.Model):
     class Kind(models.TextChoices):
         MAINTENANCE = "maintenance", _("Maintenance")
         INCIDENT = "incident", _("Incident")
-        RELEASE = "release", _("Release")
+        RELEASE = "release", _("New release")  # not "Release": the kill switch's verb
 
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     title = models.CharField(_("title"), max_length=200)
