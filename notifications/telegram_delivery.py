@@ -19,7 +19,8 @@ overall. So:
 - 429: the ``retry_after`` is waited out (in the worker when short, else the message is queued
   again for then); 5xx and network errors: queued again with back-off, ``failed`` after
   ``MAX_ATTEMPTS``; a permanent refusal (400, 403: the user blocked the bot) fails at once
-  without retries, and a blocked chat's other queued messages with it.
+  without retries, and a blocked chat's other queued messages with it; 401/404 (the bot's token
+  or URL is wrong) fail nothing: the messages wait, and an error is logged.
 
 A message whose worker died mid-send stays ``sending``; the sweep marks it failed after
 ``STUCK_MINUTES`` (it may have arrived: never sent again).
@@ -58,6 +59,8 @@ BACKOFF_SECONDS = (2, 8, 30, 120)  # after the 1st, 2nd… temporary failure
 INLINE_FLOOD_WAIT = 5.0  # a 429's retry_after up to this is waited out in the worker
 MAX_FLOOD_WAITS = 3
 STUCK_MINUTES = 10
+MISCONFIGURED = frozenset({401, 404})  # Telegram's answers to a wrong token (Unauthorized / Not Found)
+MISCONFIGURED_WAIT = 60.0
 MERGE_SCAN = 200  # queued rows looked at for one merged message
 ITEM_CHARS = 300
 FILLS_KEY = "fills"
@@ -98,6 +101,8 @@ def chat_flush(*, chat_id: int, client: TelegramClient | None = None, sleep: Sle
             # a message queued while we held the lock had its own flush turned away: look again
             if not go_on or not _due(chat_id).exists():
                 break
+        else:
+            flush_schedule(chat_id=chat_id)  # still more: another turn, later
     finally:
         if client is None:
             bot.close()
@@ -137,6 +142,12 @@ def _send(claim: Claim, bot: TelegramClient, result: FlushResult, sleep: Sleep) 
                     sleep(exc.retry_after)
                     continue
                 _requeue(message, delay=exc.retry_after, error=exc, count_attempt=False)
+                return False
+            if exc.status in MISCONFIGURED:
+                # the bot's token or URL is wrong: no message can go, none is to blame; they wait for the fix
+                logger.error("telegram: the Bot API refused the bot (%s): check TELEGRAM_BOT_TOKEN and "
+                             "TELEGRAM_API_URL", exc.description)
+                _requeue(message, delay=MISCONFIGURED_WAIT, error=exc, count_attempt=False)
                 return False
             if exc.permanent:
                 result.failed += _fail(message, exc)

@@ -321,3 +321,18 @@ def test_the_flush_enqueues_on_commit(django_capture_on_commit_callbacks, no_flu
         alert_enqueue(user=user, text="later", not_before=timezone.now() + dt.timedelta(minutes=5))
     assert no_flush_tasks[0] == (CHAT, 0.0)
     assert no_flush_tasks[1][0] == CHAT and 290 < no_flush_tasks[1][1] <= 300
+
+
+@pytest.mark.django_db
+def test_a_wrong_bot_token_fails_no_message_they_wait_for_the_fix(fake_telegram, settings, no_flush_tasks):
+    user = linked_user()
+    settings.TELEGRAM_BOT_TOKEN = "999:not-the-bot"
+    message = alert_enqueue(user=user, text="waiting for the token")
+    assert chat_flush(chat_id=CHAT).failed == 0
+    message.refresh_from_db()
+    assert (message.state, message.attempts) == (State.QUEUED, 0) and "Unauthorized" in message.last_error
+    assert message.not_before > timezone.now()
+    settings.TELEGRAM_BOT_TOKEN = fake_telegram.token
+    TelegramMessage.objects.filter(pk=message.pk).update(not_before=None)
+    chat_flush(chat_id=CHAT)
+    assert fake_telegram.texts(CHAT) == ["waiting for the token"]
