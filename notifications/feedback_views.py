@@ -4,6 +4,8 @@ and the owner-filtered selectors."""
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -44,7 +46,9 @@ def feedback_new(request: HttpRequest) -> HttpResponse:
     """The form as a page (works without scripts), or, for the dialog (htmx), its fragment back:
     the form with its errors or the thanks with the report's number."""
     in_dialog = bool(getattr(request, "htmx", False))
-    auto_id = DIALOG_AUTO_ID if in_dialog else "id_%s"
+    # The dialog's answer gets fields with ids of its own: htmx "settles" elements whose ids it swaps in
+    # by copying their style attribute, which the Content-Security-Policy blocks.
+    auto_id = f"feedback_{secrets.token_hex(3)}_%s" if in_dialog else "id_%s"
     if request.method == "POST":
         form = FeedbackForm(request.POST, request.FILES, auto_id=auto_id)
         report = _submit(request, form) if form.is_valid() else None

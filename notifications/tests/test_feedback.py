@@ -23,9 +23,8 @@ from core.models import AuditEntry
 from notifications import feedback_services as services
 from notifications.admin_feedback import is_overdue
 from notifications.models.feedback import FeedbackReport
-from notifications.tests.test_request_ids import request_ids_on  # noqa: F401 - the middleware, as a fixture
+from notifications.tests.test_request_ids import request_ids_on
 
-pytestmark = pytest.mark.usefixtures("request_ids_on")
 
 
 def png_bytes(padding: int = 0) -> bytes:
@@ -52,6 +51,11 @@ def file_report(user, **changes) -> FeedbackReport:
               "request_ids": []}
     values.update(changes)
     return services.feedback_submit(user=user, **values)
+
+
+@pytest.fixture(autouse=True)
+def _request_ids(settings):
+    request_ids_on(settings)
 
 
 @pytest.fixture(autouse=True)

@@ -10,10 +10,14 @@ from core.audit import Actor
 from notifications import feedback_services as services
 from notifications.models.feedback import FeedbackReport
 from notifications.tests.test_feedback import png_bytes, screenshot, stored_files
-from notifications.tests.test_request_ids import request_ids_on  # noqa: F401 - the middleware, as a fixture
+from notifications.tests.test_request_ids import request_ids_on
 
-pytestmark = pytest.mark.usefixtures("request_ids_on")
 URL = "/api/v1/feedback/"
+
+
+@pytest.fixture(autouse=True)
+def _request_ids(settings):
+    request_ids_on(settings)
 
 
 @pytest.fixture(autouse=True)

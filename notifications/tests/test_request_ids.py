@@ -12,13 +12,17 @@ from notifications.request_ids import HEADER, KEEP, recent_request_ids
 MIDDLEWARE = "notifications.request_ids.RequestIdMiddleware"
 
 
-@pytest.fixture(autouse=True)
-def request_ids_on(settings):
+def request_ids_on(settings) -> None:
     """The middleware where board.md asks for it (after AuthenticationMiddleware), until the lead adds it."""
     if MIDDLEWARE not in settings.MIDDLEWARE:
         middleware = list(settings.MIDDLEWARE)
         middleware.insert(middleware.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1, MIDDLEWARE)
         settings.MIDDLEWARE = middleware
+
+
+@pytest.fixture(autouse=True)
+def _request_ids(settings):
+    request_ids_on(settings)
 
 
 @pytest.fixture
