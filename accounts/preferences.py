@@ -22,10 +22,10 @@ COOKIE_AGE = 365 * 24 * 3600
 
 @dataclass(frozen=True)
 class Preferences:
-    theme: str = Theme.SYSTEM
-    language: str = Language.KOREAN
+    theme: str = Theme.SYSTEM.value
+    language: str = Language.KOREAN.value
     timezone: str = DEFAULT_TIMEZONE
-    price_colors: str = PriceColors.AUTO
+    price_colors: str = PriceColors.AUTO.value
 
     @property
     def red_up(self) -> bool:

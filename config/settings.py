@@ -92,6 +92,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # X-Request-ID on every answer; a signed-in user's last 20 kept (feedback reports)
+    "notifications.request_ids.RequestIdMiddleware",
     "accounts.middleware.PreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -292,6 +294,8 @@ WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)  # per deliver
 WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=10)  # deliveries in a row
 # Hosts a webhook may be sent to even when they resolve to a private address: for tests only.
 WEBHOOK_ALLOW_PRIVATE_HOSTS = env.list("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=[])
+OPS_BROKER_FAILING_USERS = env.int("OPS_BROKER_FAILING_USERS", default=5)  # distinct users failing at one broker within 10 min
+OPS_QUEUE_BACKLOG = env.int("OPS_QUEUE_BACKLOG", default=500)  # tasks waiting in Celery's Redis queue before an alert
 
 # ---------------------------------------------------------------------------
 # Language, time zone
@@ -459,6 +463,10 @@ CELERY_BEAT_SCHEDULE = {
                                "schedule": crontab(minute="10", hour="16,18", day_of_week="mon-fri")},
     # the KRX calendar against KIS's chk-holiday (with market-data keys), before the pre-open auction
     "marketdata-calendar-check": {"task": "marketdata.calendar_check", "schedule": crontab(minute="50", hour="7")},
+    # Telegram outbox: chats with due messages (lost enqueues, ends of quiet hours and back-offs);
+    # operators' alert when Celery's Redis queue backs up
+    "notifications-telegram-flush-due": {"task": "notifications.telegram_flush_due", "schedule": 10.0},
+    "notifications-ops-check-queues": {"task": "notifications.ops_check_queues", "schedule": 60.0},
     # plans: subscriptions past their end move on (next scheduled plan or Free); warnings 7 days and 1 day before
     "coupons-end-due-subscriptions": {"task": "coupons.tasks.end_due_subscriptions", "schedule": crontab(minute=0)},
     "coupons-warn-ending-subscriptions": {"task": "coupons.tasks.warn_ending_subscriptions",

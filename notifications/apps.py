@@ -12,3 +12,7 @@ class NotificationsConfig(AppConfig):
         from notifications import routing
 
         events.route_add(routing.route)
+
+        from notifications import ops
+
+        ops.register()  # operators' alerts: position mismatch, deployment halted by an error, broker failing for many users

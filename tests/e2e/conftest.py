@@ -196,6 +196,9 @@ def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, market_data
         BROKER_KIS_MOCK_URL=fake_kis_server.url,
         CLOCK_FILE=str(SERVER_CLOCK_FILE),
         REPLAY_SECONDS_PER_DAY="0.3",  # a replayed month plays in seconds
+        # the Telegram section offers its link; nothing is sent to Telegram by the pages
+        TELEGRAM_BOT_USERNAME="quantk_e2e_bot", TELEGRAM_BOT_TOKEN="123456:e2e-not-a-real-token",
+        TELEGRAM_API_URL="http://127.0.0.1:9",
         PYTHONUNBUFFERED="1",
     )
     logs = tmp_path_factory.mktemp("server-logs")
