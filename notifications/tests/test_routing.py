@@ -1,5 +1,6 @@
 """Routing: a published event becomes a notification, a live count and the chosen channels."""
 
+import asyncio
 import datetime as dt
 import zoneinfo
 
@@ -107,10 +108,14 @@ def test_the_unread_count_is_pushed_to_the_users_socket(user, sent):
     Notification.objects.create(owner=user, event="x", kind="announcement", title="older")
     events.publish(user_id=user.pk, event="order.filled", payload=FILL)  # no transaction: delivered at once
     messages = []
-    while len(messages) < 2:
-        messages.append(async_to_sync(layer.receive)(channel))
+
+    async def receive():
+        return await asyncio.wait_for(layer.receive(channel), timeout=5)
+
+    while not any(m["event"] == routing.EVENT_UNREAD for m in messages):
+        messages.append(async_to_sync(receive)())  # raises TimeoutError when the push never comes
     unread = [m for m in messages if m["event"] == routing.EVENT_UNREAD]
-    assert len(unread) == 1
+    assert len(unread) == 1, messages
     assert unread[0]["payload"]["unread"] == 2
     assert unread[0]["payload"]["notification"]["kind"] == "order_filled"
 
