@@ -196,6 +196,15 @@ def test_the_button_and_its_dialog_are_on_every_page_without_inline_script(alice
     assert 'data-testid="feedback-button"' not in Client().get("/").content.decode()  # signed in only
 
 
+def test_more_than_20_reports_an_hour_are_refused(user):
+    for n in range(services.REPORTS_PER_HOUR):
+        file_report(user, what_happened=f"report {n}")
+    with pytest.raises(services.ValidationError) as refused:
+        file_report(user, what_happened="one more")
+    assert refused.value.message_dict == {"what_happened": [str(services.TOO_MANY_REPORTS)]}
+    assert FeedbackReport.objects.count() == services.REPORTS_PER_HOUR
+
+
 # -- triage ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("severity, hours", [("P0", 1), ("P1", 4), ("P2", 24), ("P3", 72)])
 def test_triage_sets_the_deadline_per_severity(user, operator, severity, hours):

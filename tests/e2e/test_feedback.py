@@ -13,6 +13,7 @@ import re
 import time
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
@@ -90,6 +91,8 @@ def test_a_report_filed_from_a_page_triaged_in_the_admin_and_answered(page, new_
     assert page.url.endswith("/dashboard/")  # the page stayed where it was
     assert report.page_url == "/dashboard/" and "Chrome" in report.user_agent and report.app_version
     assert report.screenshot and report.screenshot.read() == attachment.read_bytes()
+    if "notifications.request_ids.RequestIdMiddleware" in settings.MIDDLEWARE:  # the server's settings too
+        assert {"/dashboard/", "/feedback/new/"} <= {entry["path"] for entry in report.request_ids}
     shoot(page, "feedback-done")
     dialog.locator("[data-feedback-close]").last.click()
     expect(dialog).to_be_hidden()
@@ -135,5 +138,9 @@ def test_a_report_filed_from_a_page_triaged_in_the_admin_and_answered(page, new_
     mine.get_by_role("link", name=f"#{report.pk}").click()
     expect(page.get_by_test_id("feedback-answer")).to_contain_text("Thank you!")
     shoot(page, "feedback-detail")
+    page.goto("/feedback/new/")  # the same form as a page, for browsers without scripts
+    expect(page.get_by_test_id("feedback-form")).to_be_visible()
+    expect(page.get_by_test_id("feedback-button")).to_have_count(0)
+    shoot(page, "feedback-new")
     told = wait_for(lambda: Notification.objects.filter(owner=reporter, event="feedback.resolved").first())
     assert told is not None and told.link == f"/feedback/{report.pk}/"
