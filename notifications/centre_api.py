@@ -39,33 +39,47 @@ class NotificationSerializer(serializers.ModelSerializer):
         return kind.category if kind else ""
 
 
-class FilterSerializer(serializers.Serializer):
+class NotificationFilterSerializer(serializers.Serializer):
     unread = serializers.BooleanField(required=False, default=False)
     category = serializers.ChoiceField(choices=list(catalog.CATEGORIES), required=False, default="")
 
 
-class ChannelsSerializer(serializers.Serializer):
+class NotificationChannelsSerializer(serializers.Serializer):
     in_app = serializers.BooleanField(required=False)
     telegram = serializers.BooleanField(required=False)
     email = serializers.BooleanField(required=False)
 
 
-class PreferencesSerializer(serializers.Serializer):
+class NotificationPreferencesSerializer(serializers.Serializer):
     """Channels per kind (every kind of the catalogue), quiet hours in your time zone, the daily digest."""
 
-    kinds = serializers.DictField(child=ChannelsSerializer(), required=False,
+    kinds = serializers.DictField(child=NotificationChannelsSerializer(), required=False,
                                   help_text="{kind: {in_app, telegram, email}}; kinds left out keep their choice.")
     quiet_start = serializers.TimeField(required=False, allow_null=True, format="%H:%M")
     quiet_end = serializers.TimeField(required=False, allow_null=True, format="%H:%M")
     digest_daily = serializers.BooleanField(required=False)
     digest_hour = serializers.IntegerField(required=False, min_value=0, max_value=23)
-    telegram_linked = serializers.BooleanField(read_only=True)
 
     def validate_kinds(self, value: dict) -> dict:
         unknown = sorted(set(value) - set(catalog.KINDS))
         if unknown:
             raise serializers.ValidationError(str(centre_services.UNKNOWN_KIND) % {"kind": ", ".join(unknown)})
         return value
+
+
+class NotificationKindChoiceSerializer(NotificationChannelsSerializer):
+    label = serializers.CharField()
+    category = serializers.ChoiceField(choices=list(catalog.CATEGORIES))
+    critical = serializers.BooleanField(help_text="Passes quiet hours.")
+
+
+class NotificationPreferencesOutputSerializer(serializers.Serializer):
+    kinds = serializers.DictField(child=NotificationKindChoiceSerializer())
+    quiet_start = serializers.CharField(allow_null=True, help_text="HH:MM in your time zone, or null.")
+    quiet_end = serializers.CharField(allow_null=True, help_text="HH:MM in your time zone, or null.")
+    digest_daily = serializers.BooleanField()
+    digest_hour = serializers.IntegerField(min_value=0, max_value=23)
+    telegram_linked = serializers.BooleanField()
 
 
 def _preferences(user) -> dict:
@@ -87,10 +101,10 @@ def _preferences(user) -> dict:
 class NotificationListApi(APIView):
     pagination_class = Pagination
 
-    @extend_schema(parameters=[FilterSerializer], responses={200: NotificationSerializer(many=True), 400: INVALID},
+    @extend_schema(parameters=[NotificationFilterSerializer], responses={200: NotificationSerializer(many=True), 400: INVALID},
                    summary="Your notifications, newest first")
     def get(self, request):
-        filters = FilterSerializer(data=request.query_params)
+        filters = NotificationFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         rows = centre_selectors.notification_list(user=request.user, **filters.validated_data)
         paginator = self.pagination_class()
@@ -107,12 +121,12 @@ class NotificationReadApi(APIView):
 
 
 class NotificationReadAllApi(APIView):
-    class Output(serializers.Serializer):
+    class ReadAllSerializer(serializers.Serializer):
         marked = serializers.IntegerField()
         unread = serializers.IntegerField()
 
     @extend_schema(request=None, parameters=[OpenApiParameter("category", str, enum=list(catalog.CATEGORIES))],
-                   responses={200: Output, 400: INVALID}, summary="Mark all read (of one category)")
+                   responses={200: ReadAllSerializer, 400: INVALID}, summary="Mark all read (of one category)")
     def post(self, request):
         category = request.query_params.get("category") or request.data.get("category") or ""
         if category and category not in catalog.CATEGORIES:
@@ -123,23 +137,23 @@ class NotificationReadAllApi(APIView):
 
 
 class UnreadCountApi(APIView):
-    class Output(serializers.Serializer):
+    class UnreadCountSerializer(serializers.Serializer):
         unread = serializers.IntegerField()
 
-    @extend_schema(responses=Output, summary="How many notifications are unread")
+    @extend_schema(responses=UnreadCountSerializer, summary="How many notifications are unread")
     def get(self, request):
         return Response({"unread": centre_selectors.unread_count(user=request.user)})
 
 
 class PreferencesApi(APIView):
-    @extend_schema(responses=PreferencesSerializer, summary="Your notification preferences")
+    @extend_schema(responses=NotificationPreferencesOutputSerializer, summary="Your notification preferences")
     def get(self, request):
         return Response(_preferences(request.user))
 
-    @extend_schema(request=PreferencesSerializer, responses={200: PreferencesSerializer, 400: INVALID},
+    @extend_schema(request=NotificationPreferencesSerializer, responses={200: NotificationPreferencesOutputSerializer, 400: INVALID},
                    summary="Change your notification preferences (fields left out keep their value)")
     def put(self, request):
-        data = PreferencesSerializer(data=request.data)
+        data = NotificationPreferencesSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
         actor = Actor.from_request(request, door="api")
