@@ -10,26 +10,14 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.audit import Actor
 from notifications import webhook_services
 from notifications.models import WebhookDelivery, WebhookEndpoint
-
-
-class DeliveryInline(admin.TabularInline):
-    model = WebhookDelivery
-    fields = ["created_at", "event", "kind", "state", "attempts", "last_status", "last_error", "delivered_at"]
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
-    ordering = ["-id"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookDelivery]:
-        return super().get_queryset(request).order_by("-id")
 
 
 @admin.register(WebhookEndpoint)
@@ -39,13 +27,18 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     search_fields = ["url", "owner__email"]
     list_select_related = ["owner"]
     fields = ["owner", "url", "events", "is_active", "consecutive_failures", "disabled_at", "disabled_reason",
-              "created_at", "updated_at"]
+              "created_at", "updated_at", "deliveries"]
     readonly_fields = fields  # secret_encrypted is deliberately absent
-    inlines = [DeliveryInline]
     actions = ["enable_selected"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description=gettext_lazy("deliveries"))
+    def deliveries(self, endpoint: WebhookEndpoint) -> str:
+        # a link to the filtered list, not an inline: an endpoint may have thousands
+        url = f"{reverse('admin:notifications_webhookdelivery_changelist')}?endpoint__id__exact={endpoint.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("Its deliveries"))
 
     @admin.action(description=gettext_lazy("Enable the selected webhooks again"), permissions=["change"])
     def enable_selected(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:

@@ -6,12 +6,14 @@ and ``webhook_secret_rotate``, for the door to show once; it is stored encrypted
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import secrets
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import Actor, audit_record
@@ -31,6 +33,8 @@ EVENTS_UNKNOWN = _("Unknown kind of event: %(kinds)s.")
 TOO_MANY = _("You can register at most %(count)s webhooks.")
 TEST_DISABLED = _("The webhook is disabled: enable it before sending a test.")
 TEST_MESSAGE = _("This is a test delivery from QuantK.")
+TEST_TOO_SOON = _("A test was just sent: wait a few seconds before sending another.")
+TEST_INTERVAL = dt.timedelta(seconds=10)
 
 # until the centre's catalogue (notifications/catalog.py) is importable
 _LOCAL_KINDS: list[tuple[str, Any]] = [
@@ -155,6 +159,10 @@ def webhook_test_send(*, actor: Actor, endpoint: WebhookEndpoint) -> WebhookDeli
     """A ``webhook.test`` delivery to this endpoint (whatever kinds it chose), sent like any other."""
     if not endpoint.is_active:
         raise ApplicationError(str(TEST_DISABLED), code="disabled")
+    # tests are sent at once: a button pressed in a loop must not turn us into someone's load generator
+    if WebhookDelivery.objects.filter(endpoint=endpoint, event=TEST_EVENT,
+                                      created_at__gte=timezone.now() - TEST_INTERVAL).exists():
+        raise ApplicationError(str(TEST_TOO_SOON), code="too_soon")
     (delivery,) = deliveries_create(endpoints=[endpoint], kind=TEST_KIND, event=TEST_EVENT,
                                     payload={"message": str(TEST_MESSAGE), "webhook_id": endpoint.pk})
     audit_record(actor=actor, action="webhook.test_sent", owner=endpoint.owner, target=endpoint,

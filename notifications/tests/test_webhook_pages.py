@@ -165,6 +165,9 @@ def test_the_api_changes_tests_enables_and_deletes(api_client, alice_hook, no_wo
     assert api_client.patch(url, {"events": ["bogus"]}, format="json").status_code == 400
     tested = api_client.post(url + "test/")
     assert tested.status_code == 202 and tested.json()["event"] == "webhook.test"
+    again = api_client.post(url + "test/")  # at once again: refused, not sent
+    assert again.status_code == 400 and again.json()["error"]["code"] == "too_soon"
+    assert WebhookDelivery.objects.filter(event="webhook.test").count() == 1
     assert api_client.post(url + "enable/").json()["is_active"] is True
     assert api_client.delete(url).status_code == 204
     assert not WebhookEndpoint.objects.exists()
@@ -193,6 +196,9 @@ def test_the_admin_never_shows_the_secret(client, alice_hook, django_user_model)
         assert response.status_code == 200
         text = response.content.decode()
         assert secret not in text and endpoint.secret_encrypted not in text
+    WebhookDelivery.objects.create(endpoint=endpoint, event="order.filled", state="failed", last_status=500)
+    deliveries = client.get(f"/admin/notifications/webhookdelivery/?endpoint__id__exact={endpoint.pk}")
+    assert deliveries.status_code == 200 and "order.filled" in deliveries.content.decode()
 
 
 def test_the_admin_enables_through_the_service(client, alice_hook, django_user_model):
