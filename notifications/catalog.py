@@ -49,6 +49,8 @@ class Kind:
     critical: bool
     channels: frozenset[str]  # the defaults when the user has not chosen
     coalesce_key: str = ""
+    # told once per value of this payload field until it recovers (a failing account is checked hourly)
+    once_per: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,9 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
     Kind("backtest_finished", gettext_lazy("Backtest finished"), "backtests", SUCCESS, False, _APP),
     Kind("backtest_failed", gettext_lazy("Backtest failed"), "backtests", WARNING, False, _APP),
     Kind("sweep_finished", gettext_lazy("Parameter sweep finished or failed"), "backtests", SUCCESS, False, _APP),
-    Kind("broker_failed", gettext_lazy("Broker credentials failing"), "account", CRITICAL, True, _ALL),
-    Kind("token_problem", gettext_lazy("Broker token problem"), "account", CRITICAL, True, _ALL),
+    Kind("broker_failed", gettext_lazy("Broker credentials failing"), "account", CRITICAL, True, _ALL,
+         once_per="account_id"),
+    Kind("token_problem", gettext_lazy("Broker token problem"), "account", CRITICAL, True, _ALL, once_per="account_id"),
     Kind("coupon_applied", gettext_lazy("Coupon applied"), "account", SUCCESS, False, _APP),
     Kind("plan_changed", gettext_lazy("Plan changed or ending"), "account", INFO, False, _APP),
     Kind("telegram_link", gettext_lazy("Telegram linked or unlinked"), "account", INFO, False, _APP),
@@ -113,6 +116,9 @@ _BY_EVENT: dict[str, str] = {
     "telegram.linked": "telegram_link",
     "telegram.unlinked": "telegram_link",
 }
+
+# event -> the kinds it ends (the next failure is told again)
+RECOVERIES: dict[str, tuple[str, ...]] = {"broker.verified": ("broker_failed", "token_problem")}
 
 # events that never become a notification, whatever else changes (the websocket still carries them)
 NOT_KEPT_EXAMPLES = ("order.new", "order.submitting", "order.accepted", "order.cancelled", "backtest.progress",

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,6 +28,9 @@ EVENT_UNREAD = "notifications.unread"  # pushed to the user's sockets straight, 
 
 def route(event: Any) -> None:
     """The route of ``core.events``: keep and deliver ``event`` when the catalogue knows it."""
+    if event.name in catalog.RECOVERIES:
+        recovered(user_id=event.user_id, event=event.name, payload=event.payload)
+        return
     if catalog.kind_for(event.name, event.payload) is None:
         return
     from accounts.models import User
@@ -34,6 +38,25 @@ def route(event: Any) -> None:
     user = User.objects.filter(pk=event.user_id, is_active=True).first()
     if user is not None:
         notification_send(user=user, event=event.name, payload=event.payload)
+
+
+# -- a failure told once until it recovers --------------------------------------------------------
+REPEAT_SECONDS = 24 * 3600  # a failure still there a day later is told again
+
+
+def _once_key(user_id: int, kind: catalog.Kind, payload: dict[str, Any]) -> str:
+    return f"notifications:once:{user_id}:{kind.key}:{payload.get(kind.once_per)}"
+
+
+def first_time(*, user_id: int, kind: catalog.Kind, payload: dict[str, Any]) -> bool:
+    """False when ``kind`` was already told for this payload's ``once_per`` value and has not recovered."""
+    if not kind.once_per:
+        return True
+    return cache.add(_once_key(user_id, kind, payload), 1, timeout=REPEAT_SECONDS)
+
+
+def recovered(*, user_id: int, event: str, payload: dict[str, Any]) -> None:
+    cache.delete_many([_once_key(user_id, catalog.KINDS[key], payload) for key in catalog.RECOVERIES[event]])
 
 
 # -- quiet hours (pure) ------------------------------------------------------------------------------
@@ -83,7 +106,7 @@ def notification_send(*, user: Any, event: str, payload: dict[str, Any]) -> Noti
     from notifications.centre_selectors import preference_get
 
     kind = catalog.kind_for(event, payload)
-    if kind is None:
+    if kind is None or not first_time(user_id=user.pk, kind=kind, payload=payload):
         return None
     choice = preference_get(user=user, kind=kind.key)
     message = catalog.render_for(user, kind, event, payload)

@@ -177,3 +177,16 @@ def test_notification_send_routes_like_a_published_event(user, sent):
                                     payload={"id": 1, "title": "Maintenance", "body": "Sunday", "link": "/"})
     assert row.kind == "announcement" and row.title == "Maintenance"
     assert routing.notification_send(user=user, event="order.new", payload=FILL) is None
+
+
+@pytest.mark.django_db
+def test_a_failing_account_is_told_once_until_it_recovers(user, sent, django_capture_on_commit_callbacks):
+    failed = {"account_id": 3, "nickname": "KIS", "reason": "bad key"}
+    for _ in range(3):  # the hourly check
+        publish(user, "broker.verification_failed", failed, django_capture_on_commit_callbacks)
+    publish(user, "broker.verification_failed", {**failed, "account_id": 4}, django_capture_on_commit_callbacks)
+    assert Notification.objects.filter(owner=user, kind="broker_failed").count() == 2
+    assert len(sent["telegram"]) == 2 and len(mail.outbox) == 2
+    publish(user, "broker.verified", {"account_id": 3}, django_capture_on_commit_callbacks)
+    publish(user, "broker.verification_failed", failed, django_capture_on_commit_callbacks)
+    assert Notification.objects.filter(owner=user, kind="broker_failed").count() == 3
