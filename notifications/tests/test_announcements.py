@@ -264,3 +264,19 @@ def test_the_admin_resolves_an_incident_on_a_form_that_asks_for_the_resolution(a
     incident.refresh_from_db()
     assert incident.resolution == "복구 완료" and incident.resolved_at is not None
     assert [(event.user_id, event.name) for event in published] == [(user.pk, "announcement.resolved")]
+
+
+def test_publishing_and_resolving_leave_a_notification_in_the_centre(user, worker, monkeypatch,
+                                                                     django_capture_on_commit_callbacks):
+    """The real routes: the catalogue keeps both events as kind ``announcement``."""
+    from notifications.models import Notification
+
+    monkeypatch.setattr("core.realtime.group_send", lambda group, message: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        incident = announce("incident", title="시세 지연", body="실시간 시세가 지연됩니다.")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.announcement_resolve(actor=STAFF, announcement=incident, resolution="복구되었습니다.")
+    kept = list(Notification.objects.filter(owner=user).order_by("id"))
+    assert [(n.event, n.kind) for n in kept] == [("announcement.published", "announcement"),
+                                                 ("announcement.resolved", "announcement")]
+    assert "시세 지연" in kept[0].title + kept[0].body and "복구되었습니다." in kept[1].title + kept[1].body

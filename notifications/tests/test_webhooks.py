@@ -301,3 +301,23 @@ def test_the_secret_is_encrypted_and_audits_never_hold_it(user):
     for entry in AuditEntry.objects.filter(owner=user):
         assert secret not in json.dumps([entry.before, entry.after, entry.reason])
         assert rotated not in json.dumps([entry.before, entry.after, entry.reason])
+
+
+def test_a_published_event_of_a_chosen_kind_is_delivered_to_the_webhook(user, other_user, allow_local, queued,
+                                                                        django_capture_on_commit_callbacks):
+    """The whole path: a service publishes, the centre's routing keeps the kind, the webhook gets it."""
+    from notifications import routing
+
+    with Receiver([200]) as receiver:
+        _endpoint, secret = endpoint_for(user, receiver.url, ["order_filled"])
+        endpoint_for(other_user, receiver.url, ["order_filled"])  # bob's webhook: not his event
+        with django_capture_on_commit_callbacks(execute=True):
+            routing.notification_send(user=user, event="order.filled",
+                                      payload={"symbol": "005930", "quantity": 10, "price": "71500"})
+            routing.notification_send(user=user, event="backtest.progress", payload={"done": 3})  # not kept
+        (delivery_id,) = queued
+        webhook_delivery.webhook_delivery_attempt(delivery_id=delivery_id)
+    (request,) = receiver.received
+    body = json.loads(request.body)
+    assert (body["event"], body["kind"], body["data"]["symbol"]) == ("order.filled", "order_filled", "005930")
+    assert signature_verify(secret, request.headers[TIMESTAMP_HEADER], request.body, request.headers[SIGNATURE_HEADER])
