@@ -43,7 +43,8 @@ def _send(*, user: Any, subject: str, template: str, context: dict[str, Any]) ->
     message = EmailMultiAlternatives(subject=subject.replace("\n", " ")[:200], body=text,
                                      from_email=settings.DEFAULT_FROM_EMAIL, to=[user.email])
     message.attach_alternative(html, "text/html")
-    transaction.on_commit(lambda: message.send(fail_silently=False))
+    # robust: a mail server that fails is logged, and never undoes or stops what committed before it
+    transaction.on_commit(lambda: message.send(fail_silently=False), robust=True)
     return message
 
 

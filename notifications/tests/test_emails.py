@@ -160,3 +160,16 @@ def test_the_periodic_task_runs_both(digest_user, monkeypatch):
     monkeypatch.setattr(centre_services, "digests_send", lambda: 2)
     monkeypatch.setattr(emails, "held_emails_send", lambda: 3)
     assert centre_periodic.run() == {"held_emails": 3, "digests": 2}
+
+
+def test_a_mail_server_failing_is_logged_and_stops_nothing(user, monkeypatch, _no_telegram_or_webhooks,
+                                                           django_capture_on_commit_callbacks):
+    from django.core.mail import EmailMultiAlternatives
+
+    def refused(self, fail_silently=False):
+        raise ConnectionRefusedError("smtp down")
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", refused)
+    with django_capture_on_commit_callbacks(execute=True):
+        row = routing.notification_send(user=user, event="killswitch.pulled", payload={"reason": "panic"})
+    assert Notification.objects.filter(pk=row.pk).exists() and len(_no_telegram_or_webhooks) == 1
