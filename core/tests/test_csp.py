@@ -16,7 +16,8 @@ ANONYMOUS_PAGES = ["/", "/accounts/login/", "/accounts/signup/", "/accounts/pass
 SIGNED_IN_PAGES = ["/dashboard/", "/strategies/", "/strategies/new/", "/backtests/", "/backtests/new/", "/viewer/",
                    "/markets/", "/settings/", "/accounts/2fa/", "/accounts/2fa/totp/activate/", "/notifications/",
                    "/trading/", "/trading/orders/", "/trading/orders/new/", "/trading/positions/", "/plans/", "/plans/me/",
-                   "/coupons/", "/accounts/invites/", "/admin/"]  # fmt: skip
+                   "/coupons/", "/accounts/invites/", "/admin/", "/feedback/", "/feedback/new/",
+                   "/notifications/preferences/", "/notifications/telegram/", "/notifications/webhooks/"]  # fmt: skip
 
 
 def directives(response) -> dict[str, list[str]]:

@@ -90,15 +90,17 @@ def pytest_collection_modifyitems(config, items) -> None:
 # Overrides of the root conftest
 # ---------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
-def _fast_and_isolated():
+def _fast_and_isolated(settings, media_root):
     """Replaces the root fixture of the same name for browser tests.
 
     The root one switches the test process to the MD5 hasher, but the server
     subprocess keeps Django's default hashers and could not check those
     passwords: users created here must be hashed the way the server expects.
+    The test process and the server share one MEDIA_ROOT of the session, never a developer's var/media.
     """
     from django.core.cache import cache
 
+    settings.MEDIA_ROOT = media_root
     cache.clear()
     yield
     cache.clear()
@@ -158,6 +160,12 @@ def mailbox_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def media_root(tmp_path_factory) -> Path:
+    """The server's stored files (results, feedback screenshots): never a developer's var/media."""
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
 def market_data_root(tmp_path_factory) -> Path:
     """The server's own bar store: tests write here, never into a developer's var/marketdata."""
     return tmp_path_factory.mktemp("marketdata")
@@ -176,7 +184,7 @@ def fake_kis_server():
 
 
 @pytest.fixture(scope="session")
-def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, market_data_root, fake_kis_server,
+def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, market_data_root, media_root, fake_kis_server,
                     tmp_path_factory) -> str:
     from django.conf import settings
     from django.db import connection
@@ -192,6 +200,7 @@ def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, market_data
         ACCOUNT_EMAIL_VERIFICATION="mandatory",
         SITE_URL=url,
         MARKET_DATA_ROOT=str(market_data_root),
+        MEDIA_ROOT=str(media_root),
         BROKER_KIS_REAL_URL=fake_kis_server.url,
         BROKER_KIS_MOCK_URL=fake_kis_server.url,
         CLOCK_FILE=str(SERVER_CLOCK_FILE),

@@ -139,14 +139,14 @@ def test_a_running_backtest_is_cancelled(page, instruments, settings):
 
 
 @pytest.fixture
-def own_worker(live_server_url, market_data_root, tmp_path):
+def own_worker(live_server_url, market_data_root, media_root, tmp_path):
     """A worker process of our own on a queue no other worker reads, so that it can be killed."""
     from django.db import connection
 
     env = dict(os.environ)
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env.update(DATABASE_URL=_database_url(connection.settings_dict), MARKET_DATA_ROOT=str(market_data_root),
-               PYTHONUNBUFFERED="1")
+               MEDIA_ROOT=str(media_root), PYTHONUNBUFFERED="1")
     log = tmp_path / "worker.log"
     with open(log, "wb") as handle:
         process = subprocess.Popen(
