@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import edge
 from core.audit import Actor, audit_record
 from core.errors import ApplicationError
 from notifications import announcement_selectors as selectors
@@ -142,6 +143,8 @@ def announcement_dismiss(*, user: Any, announcement: Announcement) -> None:
     except IntegrityError:  # two tabs at once: dismissed either way
         pass
     selectors.banners_invalidate_for(user)
+    # pages kept by the edge cache (a finished backtest's) hold the banner: not again after a dismissal
+    edge.forget_user(user.pk)
 
 
 def notice_payload(announcement: Announcement, event: str) -> dict[str, Any]:
