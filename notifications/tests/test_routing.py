@@ -190,3 +190,16 @@ def test_a_failing_account_is_told_once_until_it_recovers(user, sent, django_cap
     publish(user, "broker.verified", {"account_id": 3}, django_capture_on_commit_callbacks)
     publish(user, "broker.verification_failed", failed, django_capture_on_commit_callbacks)
     assert Notification.objects.filter(owner=user, kind="broker_failed").count() == 3
+
+
+@pytest.mark.django_db
+def test_with_the_real_outbox_a_held_fill_is_queued_for_the_end_of_quiet_hours(user, quiet_now, monkeypatch,
+                                                                               django_capture_on_commit_callbacks):
+    from notifications.models import TelegramLink, TelegramMessage
+
+    monkeypatch.setattr(webhooks, "webhook_enqueue", lambda **kw: 0)
+    TelegramLink.objects.create(owner=user, chat_id=4242, username="alice")
+    publish(user, "order.filled", FILL, django_capture_on_commit_callbacks)
+    message = TelegramMessage.objects.get(chat_id=4242)
+    assert message.coalesce_key == "fills" and message.notification == Notification.objects.get(owner=user)
+    assert message.not_before == dt.datetime(2026, 3, 3, 7, 0, tzinfo=SEOUL)
