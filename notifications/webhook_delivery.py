@@ -174,3 +174,11 @@ def deliveries_due(*, now: dt.datetime | None = None, limit: int = 500) -> list[
     now = now or timezone.now()
     return list(WebhookDelivery.objects.filter(state=WebhookDelivery.State.PENDING, next_attempt_at__lte=now)
                 .order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+
+
+def deliveries_prune(*, keep_days: int = 30, now: dt.datetime | None = None) -> int:
+    """Delete finished deliveries older than ``keep_days`` (the pages show the latest); how many."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=keep_days)
+    deleted, _per_model = WebhookDelivery.objects.filter(created_at__lt=cutoff).exclude(
+        state=WebhookDelivery.State.PENDING).delete()
+    return deleted

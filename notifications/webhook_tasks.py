@@ -10,7 +10,7 @@ from celery import shared_task
 
 from notifications import webhook_delivery
 
-__all__ = ["webhook_deliver", "webhook_deliver_due"]
+__all__ = ["webhook_deliver", "webhook_deliver_due", "webhook_prune"]
 
 
 @shared_task(name="notifications.webhook_deliver", ignore_result=True)
@@ -24,3 +24,8 @@ def webhook_deliver_due() -> int:
     for delivery_id in due:
         webhook_deliver.delay(delivery_id=delivery_id)
     return len(due)
+
+
+@shared_task(name="notifications.webhook_prune", ignore_result=True)
+def webhook_prune() -> int:
+    return webhook_delivery.deliveries_prune()

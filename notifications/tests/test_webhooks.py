@@ -321,3 +321,15 @@ def test_a_published_event_of_a_chosen_kind_is_delivered_to_the_webhook(user, ot
     body = json.loads(request.body)
     assert (body["event"], body["kind"], body["data"]["symbol"]) == ("order.filled", "order_filled", "005930")
     assert signature_verify(secret, request.headers[TIMESTAMP_HEADER], request.body, request.headers[SIGNATURE_HEADER])
+
+
+def test_finished_deliveries_older_than_a_month_are_pruned(user):
+    endpoint, _secret = endpoint_for(user, "https://example.com/hook")
+    old = timezone.now() - dt.timedelta(days=31)
+    for state in ("delivered", "failed", "pending"):
+        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event="order.filled", state=state)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=old)
+    recent = WebhookDelivery.objects.create(endpoint=endpoint, event="order.filled", state="delivered")
+    assert webhook_tasks.webhook_prune.run() == 2
+    assert set(WebhookDelivery.objects.values_list("state", flat=True)) == {"pending", "delivered"}
+    assert WebhookDelivery.objects.filter(pk=recent.pk).exists()
