@@ -31,6 +31,7 @@ URL_TOO_LONG = _("The URL is too long (at most 500 characters).")
 EVENTS_EMPTY = _("Choose at least one kind of event.")
 EVENTS_UNKNOWN = _("Unknown kind of event: %(kinds)s.")
 TOO_MANY = _("You can register at most %(count)s webhooks.")
+DUPLICATE = _("You already have a webhook to this URL: choose its events on its page.")
 TEST_DISABLED = _("The webhook is disabled: enable it before sending a test.")
 TEST_MESSAGE = _("This is a test delivery from QuantK.")
 TEST_TOO_SOON = _("A test was just sent: wait a few seconds before sending another.")
@@ -100,6 +101,8 @@ def _secret_new() -> str:
 def webhook_create(*, actor: Actor, owner: Any, url: str, events: list[str]) -> tuple[WebhookEndpoint, str]:
     """A new active endpoint and its secret (shown once by the door, never again)."""
     url, events = url_validate(url), events_validate(events)
+    if WebhookEndpoint.objects.filter(owner=owner, url=url).exists():  # a reloaded "create" answer, say
+        raise ApplicationError(str(DUPLICATE), field="url", code="duplicate")
     if WebhookEndpoint.objects.filter(owner=owner).count() >= MAX_ENDPOINTS:
         raise ApplicationError(str(TOO_MANY) % {"count": MAX_ENDPOINTS}, code="too_many")
     secret = _secret_new()

@@ -43,6 +43,10 @@ def test_it_creates_a_webhook_and_shows_the_secret_once(client, user):
         assert "hooks.example.com/q" in text and secret not in text
     assert AuditEntry.objects.filter(action="webhook.created", owner=user).exists()
 
+    again = client.post("/notifications/webhooks/new/", {"url": "https://hooks.example.com/q", "events": ["killswitch"]})
+    assert str(webhook_services.DUPLICATE) in again.content.decode()  # a reloaded answer makes no second one
+    assert WebhookEndpoint.objects.filter(owner=user).count() == 1
+
 
 @pytest.mark.parametrize("url", ["http://10.0.0.1/hook", "ftp://example.com/", "https://localhost/x", ""])
 def test_a_bad_url_is_a_field_error(client, user, url, settings):
