@@ -77,7 +77,7 @@ def test_a_delivery_arrives_as_signed_json_the_receiver_can_verify(user, allow_l
                                                                    django_capture_on_commit_callbacks):
     with Receiver([200]) as receiver:
         endpoint, secret = endpoint_for(user, receiver.url)
-        endpoint_for(user, receiver.url, ["backtest_finished"])  # another kind: not sent there
+        endpoint_for(user, receiver.url + "?other", ["backtest_finished"])  # another kind: not sent there
         assert enqueue(user, django_capture_on_commit_callbacks) == 1
         (delivery_id,) = queued
         delivery = webhook_delivery.webhook_delivery_attempt(delivery_id=delivery_id)
