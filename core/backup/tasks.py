@@ -1,0 +1,23 @@
+"""The scheduled backup (beat entry "core-backup-daily")."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from core.backup import sets
+from core.backup.errors import BackupError
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="core.backup_run", acks_late=False)
+def backup_run() -> str:
+    """One backup set with retention; a failure is logged as an error (the operators' alerts pick errors up)."""
+    try:
+        manifest = sets.backup_create()
+    except BackupError as error:
+        logger.error("scheduled backup failed: %s", error)
+        raise
+    return manifest["name"]
