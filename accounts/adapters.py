@@ -20,6 +20,11 @@ class AccountAdapter(DefaultAccountAdapter):
         login = credentials.get("email", credentials.get("username", ""))
         return lockout.attempt_key(user=lockout.account_for_login(login), login=login)
 
+    def is_open_for_signup(self, request) -> bool:
+        from core.system.selectors import system_settings_for  # operators close sign-up in the system settings
+
+        return system_settings_for(request).signup_open
+
     def pre_authenticate(self, request, **credentials) -> None:
         login = credentials.get("email", credentials.get("username", ""))
         self._attempt_user = lockout.account_for_login(login)

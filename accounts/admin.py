@@ -10,6 +10,7 @@ from accounts import invites, lockout
 from accounts.models import ApiToken, Invitation, InvitationStatus, InviteCode, LoginLock, User
 from core.audit import Actor
 from core.errors import ApplicationError
+from core.system.admin_incident import INCIDENT_ACTIONS, IncidentActions
 
 UNLOCKED = _("Sign-in lock lifted: %(count)d account(s) may sign in again.")
 
@@ -34,7 +35,7 @@ class SignInLockFilter(admin.SimpleListFilter):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(IncidentActions, BaseUserAdmin):
     ordering = ["-date_joined"]
     list_display = [
         "email", "display_name", "is_active", "sign_in_locked_until", "is_staff", "language", "date_joined", "last_login"
@@ -50,7 +51,7 @@ class UserAdmin(BaseUserAdmin):
         (_("Dates"), {"fields": ["date_joined", "last_login"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
-    actions = ["unlock_sign_in"]
+    actions = ["unlock_sign_in", *INCIDENT_ACTIONS]  # incident tools: core.system.admin_incident
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("login_lock")

@@ -58,6 +58,7 @@ NO_REWARD_PLAN = _("No plan gives invite rewards yet: an admin can approve it on
 NOT_REVIEWABLE = _("Only a flagged invitation, or a verified one waiting for a reward plan, can be approved.")
 NOT_VERIFIED = _("The invitee has not verified their email address yet.")
 ALREADY_SETTLED = _("This invitation was already rewarded or refused.")
+INVITES_CLOSED = _("Invites are closed for now: sign up without a code.")
 
 # audit actions whose rows carry a user's own address and device (checked for same-person invites)
 FINGERPRINT_ACTIONS = ("account.signup", "invite_code.create")
@@ -233,7 +234,11 @@ def signup_fingerprint_record(*, user: User, fingerprint: Fingerprint) -> None:
 
 def invite_code_check(*, code: str, email: str = "") -> InviteCode:
     """The code someone signing up as ``email`` typed, if it may be used. Raises ApplicationError
-    (field ``invite``) for an unknown code or the person's own."""
+    (field ``invite``) for an unknown code or the person's own, or while operators closed invites."""
+    from core.system.selectors import system_settings
+
+    if not system_settings().invites_open:
+        raise ApplicationError(str(INVITES_CLOSED), field="invite", code="invites_closed")
     invite_code = invite_code_find(code=code)
     if invite_code is None:
         raise ApplicationError(str(INVITE_UNKNOWN), field="invite", code="invite_unknown")

@@ -100,6 +100,9 @@ class BacktestForm(TypeParamFields, forms.Form):
     def defaults(codes: list[str] | None = None) -> dict[str, Any]:
         """A new run's inputs; it ends on the last day the store has bars for (of ``codes`` when given,
         of any code otherwise), so the last stretch is not empty; today when there are no bars at all."""
+        from core.system.selectors import system_settings  # operators set the default costs
+
+        costs = system_settings()
         today = timezone.localdate()
         end = min(last_data_date(codes=codes) or (last_data_date() if codes else None) or today, today)
         return {
@@ -107,8 +110,8 @@ class BacktestForm(TypeParamFields, forms.Form):
             "start": end.replace(year=end.year - DEFAULT_YEARS, day=min(end.day, 28)),
             "end": end,
             "cash": DEFAULT_CASH,
-            "commission": DEFAULT_COMMISSION_PCT,
-            "slippage_bps": Decimal(0),
+            "commission": Decimal(format(costs.backtest_commission_pct.normalize(), "f")),
+            "slippage_bps": Decimal(format(costs.backtest_slippage_bps.normalize(), "f")),
             "fill": Fill.NEXT_OPEN,
             "accounts": Accounts.SHARED,
         }

@@ -57,3 +57,4 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}#{self.object_id}"
+from core.models_system import SystemSettings  # noqa: E402,F401

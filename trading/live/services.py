@@ -257,6 +257,21 @@ def _real_money_check(actor: Actor, deployment: Deployment, confirm_real: bool, 
         second_factor_verify(request=request, user=deployment.owner, code=otp_code)
 
 
+LIVE_TRADING_OFF = _("Live trading through brokers is paused by the operators for now; paper deployments still run.")
+REAL_MONEY_OFF = _("Real-money trading is paused by the operators for now.")
+
+
+def _platform_check(deployment: Deployment) -> None:
+    """The operators' switches (system settings): live trading through a broker, real money."""
+    from core.system.selectors import system_settings
+
+    switches = system_settings()
+    if deployment.real_money and not switches.real_money_allowed:
+        raise ApplicationError(REAL_MONEY_OFF, code="real_money_off")
+    if deployment.account.broker != "paper" and not switches.live_trading_allowed:
+        raise ApplicationError(LIVE_TRADING_OFF, code="live_trading_off")
+
+
 def _running_limits(deployment: Deployment) -> None:
     from coupons.lifecycle import limit_check
     from trading.live.selectors import deployments_running
@@ -320,6 +335,7 @@ def deployment_start(*, actor: Actor, deployment: Deployment, confirm_real: bool
         if deployment.account.status == AccountStatus.DISABLED:
             raise ApplicationError(_("This broker account is disabled; enable it again first."), field="account",
                                    code="account_disabled")
+        _platform_check(deployment)
         _running_limits(deployment)
         _capital_check(deployment.account, deployment.capital, excluding=deployment.pk)
         _real_money_check(actor, deployment, confirm_real, otp_code, request)
@@ -380,6 +396,7 @@ def deployment_resume(*, actor: Actor, deployment: Deployment, confirm_real: boo
         locked = _locked(deployment)
         if locked.state not in (DeploymentState.PAUSED, DeploymentState.HALTED):
             raise ApplicationError(_("Only a paused or halted deployment can be resumed."), code="deployment_state")
+        _platform_check(locked)
         _running_limits(locked)
         _real_money_check(actor, locked, confirm_real, otp_code, request)
         resumed = _move(actor, locked, allowed=(DeploymentState.PAUSED, DeploymentState.HALTED),
