@@ -65,10 +65,12 @@ def all_sessions_end(*, actor: Actor, keep_session_key: str = "", reason: str = 
 
 def _reset_email_send(request: Any, email: str) -> None:
     from allauth.account.forms import ResetPasswordForm
+    from allauth.core.context import request_context
 
-    form = ResetPasswordForm(data={"email": email})
-    if form.is_valid():
-        form.save(request)
+    with request_context(request):  # allauth builds the link from the request in its context
+        form = ResetPasswordForm(data={"email": email})
+        if form.is_valid():
+            form.save(request)
 
 
 def user_password_reset_force(*, actor: Actor, user: Any, request: Any, reason: str = "") -> None:

@@ -27,6 +27,7 @@ from trading.orders.tests.conftest import morning, no_jobs, paper_account  # noq
 from trading.paper.tests.conftest import samsung, store, write_bar  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
+BORROWED_FIXTURES = (morning, no_jobs, paper_account, samsung, store, write_bar)  # the ledger's, imported above
 
 
 @pytest.fixture(autouse=True)
