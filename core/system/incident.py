@@ -32,14 +32,22 @@ def _session_store() -> Any:
 
 
 def _delete_sessions(*, user_id: int | None, keep: str = "") -> int:
-    """Delete the live sessions of ``user_id`` (None: of everyone), except the key ``keep``."""
+    """Delete the live sessions of ``user_id`` (None: of everyone), except the key ``keep``; the edge
+    cache forgets their users (it answers a recently authenticated cookie without asking Django)."""
+    from core import edge
+
     store = _session_store()
-    ended = 0
+    ended, users = 0, set()
     for session in Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep).iterator():
-        if user_id is not None and str(session.get_decoded().get("_auth_user_id")) != str(user_id):
+        owner = session.get_decoded().get("_auth_user_id")
+        if user_id is not None and str(owner) != str(user_id):
             continue
         store(session_key=session.session_key).delete()
         ended += 1
+        if owner is not None:
+            users.add(owner)
+    for owner in users:
+        edge.forget_user(int(owner))
     return ended
 
 

@@ -36,13 +36,19 @@ def action(admin_client, name, user, **extra):
     return admin_client.post(CHANGELIST, {"action": name, "_selected_action": [user.pk], **extra})
 
 
-def test_signing_a_user_out_ends_only_their_sessions_after_confirmation(admin_client, user, other_user):
+def test_signing_a_user_out_ends_only_their_sessions_after_confirmation(admin_client, user, other_user, monkeypatch):
+    from core import edge
+
+    forgotten = []
+    monkeypatch.setattr(edge, "forget_user", forgotten.append)
     alice, bob = signed_in(user), signed_in(other_user)
     signed_in(user)
     confirm = action(admin_client, "incident_sessions_end", user)
     assert confirm.status_code == 200 and b"incident-explain" in confirm.content and sessions_of(user) == 2
+    forgotten.clear()
     done = action(admin_client, "incident_sessions_end", user, post="yes", reason="stolen laptop")
     assert done.status_code == 302 and sessions_of(user) == 0 and sessions_of(other_user) == 1
+    assert forgotten == [user.pk]  # the edge cache asks Django again for her cookies
     assert alice.get("/dashboard/").status_code == 302 and bob.get("/dashboard/").status_code == 200
     entry = AuditEntry.objects.get(action="incident.sessions_end")
     assert (entry.owner, entry.actor.is_staff, entry.after, entry.reason) == (user, True, {"sessions_ended": 2},

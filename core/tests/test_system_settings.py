@@ -99,6 +99,8 @@ def test_maintenance_makes_pages_read_only_for_users_but_not_for_the_admin(staff
     assert api.status_code == 503 and api.json()["code"] == "maintenance"
     assert client.get("/dashboard/").status_code == 200  # reading stays possible
     assert client.post("/accounts/logout/").status_code == 302  # signing out too
+    assert admin_client.get("/admin/core/systemsettings/")["Location"] == "/admin/core/systemsettings/1/change/"
+    assert admin_client.get("/admin/core/systemsettings/1/change/").status_code == 200
     changed = admin_client.post("/admin/core/systemsettings/1/change/", {
         "maintenance_message": "", "signup_open": "on", "invites_open": "on", "live_trading_allowed": "on",
         "real_money_allowed": "on", "backtest_commission_pct": "0.015", "backtest_slippage_bps": "0",
