@@ -3,6 +3,7 @@
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from core import realtime
+from core.metrics import series as metrics
 
 # Close code sent to a socket that is not logged in (4000-4999 are ours).
 CLOSE_UNAUTHENTICATED = 4401
@@ -25,11 +26,13 @@ class UserConsumer(AsyncJsonWebsocketConsumer):
             return
         realtime.remember_server_loop()
         self.group_name = realtime.user_group(user.pk)
+        metrics.websocket_opened("user")  # paired with disconnect's, which sees self.group_name
         await self.channel_layer.group_add(self.group_name, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if self.group_name:
+            metrics.websocket_closed("user")
             await self.channel_layer.group_discard(self.group_name, self.channel_name)
 
     async def receive_json(self, content, **kwargs) -> None:

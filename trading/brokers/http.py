@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from core.metrics import series as metrics
+
 from .base import (
     AccessToken,
     Broker,
@@ -273,6 +275,7 @@ class HttpBroker(abc.ABC):
                 self.tokens.set_cooldown(self.token_key, self.clock() + retry_after)
             raise
         self.tokens.put(self.token_key, token)
+        metrics.broker_token_issued(self.broker)
         logger.info("token issued for %s", self.token_key)
         return token.value
 
@@ -297,18 +300,33 @@ class HttpBroker(abc.ABC):
             response = self._client.request(method, url, timeout=self.timeout, **kwargs)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # the connection never opened: nothing reached the broker
+            metrics.broker_request(self.broker, "unreachable")
             raise Refused(f"the broker could not be reached on {path} ({type(exc).__name__})",
                           code="unreachable", retryable=True) from None
         except httpx.TimeoutException as exc:
+            metrics.broker_request(self.broker, "error")
             raise UnknownOutcome(f"no answer in time on {path} ({type(exc).__name__})", code="timeout") from None
         except httpx.TransportError as exc:
+            metrics.broker_request(self.broker, "error")
             raise UnknownOutcome(f"the connection broke on {path} ({type(exc).__name__})", code="connection") from None
         try:
             body = response.json()
         except ValueError:
             body = None
         body = body if isinstance(body, dict) else {}
-        return Reply(response.status_code, response.headers, body, self._reply_code(body))
+        reply = Reply(response.status_code, response.headers, body, self._reply_code(body))
+        metrics.broker_request(self.broker, self._outcome(reply))
+        return reply
+
+    def _outcome(self, reply: Reply) -> str:
+        """The metrics' word for an answer (``call`` decides what it means for the caller)."""
+        if reply.code in self.token_refused_codes or reply.status == 401:
+            return "token_refused"
+        if reply.code in self.rate_limit_codes or reply.status == 429:
+            return "rate_limited"
+        if reply.status >= 500 and reply.code not in self.definite_refusal_codes:
+            return "error"
+        return "ok" if self._is_success(reply) else ("refused" if reply.body else "error")
 
     def call(self, method: str, path: str, headers: dict[str, str], *, priority: bool = False,
              retry_rate_limit: bool = True, **kwargs: Any) -> Reply:

@@ -40,6 +40,7 @@ from django.utils.translation import gettext_lazy as _
 from core import clock, events
 from core.audit import Actor, audit_record
 from core.errors import ApplicationError
+from core.metrics import series as metrics
 from marketdata.calendars import SEOUL
 from trading.brokers.base import (
     BrokerError,
@@ -295,6 +296,7 @@ def order_record_ack(*, order_id: int, ack: OrderAck) -> Order:
         order.broker_order_no = order.broker_order_no or ack.order_no
         order.broker_org_no = order.broker_org_no or ack.org_no
         if order.state in (State.SUBMITTING, State.UNKNOWN):
+            metrics.order_acknowledged(order.submitted_at, now)
             order_move(order, State.ACCEPTED, actor=SUBMITTER, why=ack.message, fields=tuple(fields), now=now)
         elif order.state == State.NOT_PLACED:  # cannot happen while the lease rule holds; never lose it
             logger.error("order %s: answer arrived after it was settled as not placed", order_id)

@@ -21,6 +21,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from core import realtime
 from core.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
+from core.metrics import series as metrics
 from trading.realtime import fanout, interest
 from trading.realtime.hub import current_hub, hub_join, hub_leave, tick_payload
 
@@ -69,6 +70,7 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
         # Counted and subscribed before the socket opens: a tick published once the page sees it open
         # reaches it.
         self.symbol = code
+        metrics.websocket_opened("prices")  # paired with disconnect's, which sees self.symbol
         await hub_join(code, self)
         await sync_to_async(interest.viewer_joined)(code)
         _keep_touching()
@@ -81,6 +83,7 @@ class PriceConsumer(AsyncJsonWebsocketConsumer):
         if self.symbol is None:
             return
         symbol, self.symbol = self.symbol, None
+        metrics.websocket_closed("prices")
         await hub_leave(symbol, self)
         await sync_to_async(interest.viewer_left)(symbol)
 

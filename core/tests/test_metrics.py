@@ -1,0 +1,122 @@
+"""/metrics: its token, the request, order and broker series after an order on the fake KIS, and
+prometheus-client's multi-process mode adding up several processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from core import clock
+from core.metrics.exposition import scrape
+from core.tests import metrics_helpers
+from core.tests.metrics_helpers import TOKEN, samples, scrape_text, value
+from trading.orders import services
+from trading.orders.models import Order
+from trading.orders.tests import conftest as orders
+from trading.orders.tests.conftest import new_order
+
+metered = metrics_helpers.metered  # fixtures
+kis, morning, no_jobs = orders.kis, orders.morning, orders.no_jobs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db
+def test_metrics_want_the_token_and_are_never_public_without_one(client, metered):
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    assert "no-cache" in response["Cache-Control"] and b"quantk_orders{" in response.content
+
+    metered.METRICS_TOKEN = ""
+    metered.PRODUCTION = True
+    assert client.get("/metrics").status_code == 404
+    metered.PRODUCTION = False  # development: loopback clients only
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 404
+    assert client.get("/metrics").status_code == 200
+
+
+@pytest.mark.django_db
+def test_requests_are_counted_by_view_method_and_status(client, metered):
+    before = samples(scrape_text(client))
+    client.get("/health")
+    client.get("/health")
+    client.get("/no-such-page/")
+    after = samples(scrape_text(client))
+    ok = {"view": "health", "method": "GET", "status": "200"}
+    assert value(after, "quantk_http_requests_total", **ok) - value(before, "quantk_http_requests_total", **ok) == 2
+    missing = {"view": "<unresolved>", "method": "GET", "status": "404"}
+    assert value(after, "quantk_http_requests_total", **missing) - value(before, "quantk_http_requests_total",
+                                                                         **missing) == 1
+    count = "quantk_http_request_duration_seconds_count"
+    assert value(after, count, view="health") - value(before, count, view="health") == 2
+
+
+@pytest.mark.django_db
+def test_an_order_on_the_fake_kis_shows_in_the_order_and_broker_series(client, metered, kis, no_jobs):
+    before = samples(scrape_text(client))
+    accepted = services.order_submit(order_id=new_order(kis.account).pk)
+    lost = new_order(kis.account)
+    Order.objects.filter(pk=lost.pk).update(state="unknown", unknown_since=clock.now() - dt.timedelta(minutes=7))
+    after = samples(scrape_text(client))
+
+    assert accepted.state == "accepted"
+    assert value(after, "quantk_orders", state="accepted") == 1 and value(after, "quantk_orders", state="unknown") == 1
+    assert value(after, "quantk_orders_unknown") == 1
+    assert 420 <= value(after, "quantk_orders_unknown_oldest_age_seconds") < 480
+
+    def grew(name, **labels):
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("quantk_broker_requests_total", broker="kis", outcome="ok") == 1  # the order (issuance: its own series)
+    assert grew("quantk_broker_token_issuances_total", broker="kis") == 1
+    assert grew("quantk_order_ack_latency_seconds_count") == 1
+    assert value(after, "quantk_reconciliation_lag_seconds", broker="kis") > 0  # open orders, never reconciled
+
+
+@pytest.mark.asyncio
+async def test_websocket_connections_are_a_live_gauge():
+    from config.routing import websocket_urlpatterns
+    from channels.routing import URLRouter
+
+    def open_now() -> float:
+        return value(samples(scrape(with_ledger=False)[0].decode()), "quantk_websocket_connections", consumer="user")
+
+    start = open_now()
+    communicator = WebsocketCommunicator(URLRouter(websocket_urlpatterns), "/ws/user/")
+    communicator.scope["user"] = SimpleNamespace(is_authenticated=True, pk=987654)
+    assert (await communicator.connect())[0]
+    assert open_now() == start + 1
+    await communicator.disconnect()
+    assert open_now() == start
+
+
+CHILD = """
+from core.metrics import series
+series.broker_request("kis", "ok")
+series.broker_request("kis", "ok")
+series.websocket_opened("user")
+"""
+
+
+def test_the_counters_of_two_processes_add_up(tmp_path):
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, env=env, check=True, timeout=60)
+    assert len(list(tmp_path.glob("*.db"))) >= 2  # one file per process and kind
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(tmp_path))
+    scraped = samples(generate_latest(registry).decode())
+    assert value(scraped, "quantk_broker_requests_total", broker="kis", outcome="ok") == 4
+    # websocket gauges count live processes only (livesum): both children have exited unmarked here
+    assert value(scraped, "quantk_websocket_connections", consumer="user") == 2
