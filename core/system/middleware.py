@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
-from core.system.selectors import system_settings_for
+from core.system.selectors import request_scope, system_settings_for
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 MESSAGE_READ_ONLY = _("The platform is under maintenance: you can look around, but changes are paused for now. "
@@ -51,11 +51,12 @@ class MaintenanceMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method not in SAFE_METHODS and not is_exempt(request.path):
-            user = getattr(request, "user", None)
-            if not getattr(user, "is_staff", False) and system_settings_for(request).maintenance_mode:
-                return self.refuse(request)
-        return self.get_response(request)
+        with request_scope():  # one read of the settings for the whole request
+            if request.method not in SAFE_METHODS and not is_exempt(request.path):
+                user = getattr(request, "user", None)
+                if not getattr(user, "is_staff", False) and system_settings_for(request).maintenance_mode:
+                    return self.refuse(request)
+            return self.get_response(request)
 
     @staticmethod
     def refuse(request: HttpRequest) -> HttpResponse:

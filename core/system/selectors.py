@@ -1,7 +1,14 @@
-"""Reading the system settings: one cache read per request at most, the database on a miss."""
+"""Reading the system settings: one cache read per request at most, the database on a miss.
+
+The maintenance middleware opens a per-request memo (``request_scope``), so the banner, the
+read-only rule, the sign-up adapter, the invite check and the deployment rules of one request share
+one read. Outside a request (tasks, the shell) each call reads the cache."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.cache import cache
@@ -11,10 +18,20 @@ from core.models_system import CACHE_KEY, SINGLETON_PK, SystemSettings
 
 CACHE_SECONDS = 300  # a safety net: every save deletes the key
 REQUEST_ATTRIBUTE = "_system_settings"
+_memo: ContextVar[dict[str, SystemSettings] | None] = ContextVar("system_settings_memo", default=None)
 
 
-def system_settings() -> SystemSettings:
-    """The settings row (created with the defaults on first use); from the cache when it holds it."""
+@contextmanager
+def request_scope() -> Iterator[None]:
+    """Within it, the settings are read once (the maintenance middleware wraps each request in it)."""
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def _read() -> SystemSettings:
     row = cache.get(CACHE_KEY)
     if row is None:
         try:
@@ -25,8 +42,18 @@ def system_settings() -> SystemSettings:
     return row
 
 
+def system_settings() -> SystemSettings:
+    """The settings row (created with the defaults on first use); from the cache when it holds it."""
+    memo = _memo.get()
+    if memo is None:
+        return _read()
+    if "row" not in memo:
+        memo["row"] = _read()
+    return memo["row"]
+
+
 def system_settings_for(request: Any) -> SystemSettings:
-    """The settings for one request: read once, kept on the request (middleware and context share it)."""
+    """The settings for one request: read once, kept on the request too (for a stack without the middleware)."""
     row = getattr(request, REQUEST_ATTRIBUTE, None)
     if row is None:
         row = system_settings()

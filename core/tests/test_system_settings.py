@@ -192,3 +192,18 @@ def test_new_backtests_take_the_default_costs_and_the_default_plan_moves(staff):
     pro = Plan.objects.exclude(is_default=True).order_by("rank").first()
     system_settings_update(actor=staff, default_plan=pro)
     assert default_plan() == pro and Plan.objects.filter(is_default=True).count() == 1
+
+
+def test_one_read_of_the_settings_per_request(client, user, monkeypatch, settings):
+    from accounts import invites
+    from core.system import selectors
+
+    settings.ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+    code = invites.invite_code_get_or_create(user=user).code
+    reads = []
+    real_read = selectors._read
+    monkeypatch.setattr(selectors, "_read", lambda: reads.append(1) or real_read())
+    client.post("/accounts/signup/", {"email": "friend@example.com", "password1": "a-Long-pass-1234",
+                                      "password2": "a-Long-pass-1234", "invite": code})
+    assert User.objects.filter(email="friend@example.com").exists()  # the adapter and the invite check both asked
+    assert len(reads) == 1
