@@ -47,7 +47,7 @@ from core.system.admin_views import ops_urls  # noqa: E402
 
 
 class SystemSettingsForm(forms.ModelForm):
-    default_plan = forms.ModelChoiceField(queryset=None, label=_("plan of new users (the default plan)"),
+    default_plan = forms.ModelChoiceField(queryset=None, label=_("Plan of new users (the default plan)"),
                                           help_text=_("The plan of every user without a subscription."))
 
     class Meta:

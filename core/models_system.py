@@ -23,7 +23,9 @@ class SystemSettings(models.Model):
         help_text=_("A banner on every page, pages read-only for users, no new orders (the global kill switch)."))
     maintenance_message = models.CharField(_("maintenance message"), max_length=300, blank=True)
     # whether turning maintenance on pulled the global kill switch (so turning it off releases only that pull)
-    maintenance_pulled_kill_switch = models.BooleanField(default=False, editable=False)
+    maintenance_pulled_kill_switch = models.BooleanField(
+        _("maintenance pulled the global kill switch"), default=False, editable=False,
+        help_text=_("Off while maintenance is on: the switch was already pulled for another reason and stays pulled after."))
     signup_open = models.BooleanField(_("sign-up open"), default=True)
     invites_open = models.BooleanField(_("invites open"), default=True,
                                        help_text=_("Off: invite codes are refused at sign-up."))

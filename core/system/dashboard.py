@@ -30,7 +30,8 @@ def check_workers() -> None:
     from celery import current_app as app
 
     with app.connection_for_write() as connection:
-        replies = app.control.ping(timeout=WORKER_PING_TIMEOUT, connection=connection)
+        # limit=1: answer as soon as one worker replies (waiting for all would always take the timeout)
+        replies = app.control.ping(timeout=WORKER_PING_TIMEOUT, limit=1, connection=connection)
     if not replies:
         raise RuntimeError(f"no Celery worker answered a ping within {WORKER_PING_TIMEOUT:g} s")
 
