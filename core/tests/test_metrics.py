@@ -120,3 +120,50 @@ def test_the_counters_of_two_processes_add_up(tmp_path):
     assert value(scraped, "quantk_broker_requests_total", broker="kis", outcome="ok") == 4
     # websocket gauges count live processes only (livesum): both children have exited unmarked here
     assert value(scraped, "quantk_websocket_connections", consumer="user") == 2
+
+
+@pytest.mark.django_db
+def test_alertmanager_alerts_reach_the_operators_channel_with_their_token(client, metered, monkeypatch):
+    from notifications import ops
+
+    told = []
+    monkeypatch.setattr(ops, "ops_alert", lambda **kwargs: told.append(kwargs) or True)
+    payload = {"status": "firing", "alerts": [
+        {"status": "firing", "labels": {"alertname": "UnknownOrderStale", "severity": "critical"},
+         "annotations": {"summary": "An order's fate is unknown", "description": "10m since"},
+         "startsAt": "2026-03-04T01:00:00Z", "fingerprint": "abc"},
+        {"status": "resolved", "labels": {"alertname": "QueueBacklog", "queue": "celery"}, "fingerprint": "def"}]}
+
+    def post(body, token=None):
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        return client.post("/ops/alerts/", body, content_type="application/json", **headers)
+
+    metered.ALERTMANAGER_TOKEN = ""
+    assert post(payload, "any").status_code == 404  # no token configured: the view does not exist
+    metered.ALERTMANAGER_TOKEN = "am-token"
+    assert post(payload).status_code == 401 and post(payload, "wrong").status_code == 401
+    assert post("not json", "am-token").status_code == 400 and post({"alerts": 3}, "am-token").status_code == 400
+    assert told == []
+    response = post(payload, "am-token")
+    assert response.status_code == 200 and response.json() == {"received": 2, "sent": 2}
+    assert [t["title"] for t in told] == ["[FIRING] UnknownOrderStale (critical): An order's fate is unknown",
+                                          "[RESOLVED] QueueBacklog"]
+    assert "10m since" in told[0]["body"] and "queue=celery" in told[1]["body"]
+    assert told[0]["key"] != told[1]["key"]
+
+
+def test_a_workers_metrics_port_wants_the_token():
+    from core.metrics.worker_http import metrics_app
+
+    def call(app, path="/metrics", auth=""):
+        answer = {}
+        body = b"".join(app({"PATH_INFO": path, "HTTP_AUTHORIZATION": auth},
+                            lambda status, headers: answer.update(status=status)))
+        return answer["status"], body
+
+    app = metrics_app("w-token")
+    assert call(app)[0].startswith("401") and call(app, auth="Bearer nope")[0].startswith("401")
+    assert call(app, path="/other", auth="Bearer w-token")[0].startswith("404")
+    status, body = call(app, auth="Bearer w-token")
+    assert status.startswith("200") and b"quantk_broker_requests_total" in body and b"quantk_orders{" not in body
+    assert call(metrics_app(""), auth="Bearer ")[0].startswith("401")  # no token configured: always refused
