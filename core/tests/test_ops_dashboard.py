@@ -66,3 +66,16 @@ def test_non_staff_are_sent_to_the_admin_login(client, user):
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
     assert client.post("/admin/ops/kill-switch/", {"do": "pull", "reason": "x"}).status_code == 302
     assert not KillSwitch.objects.filter(on=True).exists()
+
+
+def test_a_check_that_hangs_shows_as_timed_out_without_holding_the_page(monkeypatch):
+    import threading
+
+    release = threading.Event()
+    monkeypatch.setattr(dashboard, "HEALTH_TIMEOUT", 0.2)
+    monkeypatch.setitem(dashboard.HEALTH_CHECKS, "workers", lambda: release.wait(30))
+    try:
+        rows = {row.name: row for row in dashboard.health_rows()}
+    finally:
+        release.set()
+    assert not rows["workers"].ok and "timed out" in rows["workers"].error and rows["cache"].ok
