@@ -467,6 +467,12 @@ CELERY_BEAT_SCHEDULE = {
     # operators' alert when Celery's Redis queue backs up
     "notifications-telegram-flush-due": {"task": "notifications.telegram_flush_due", "schedule": 10.0},
     "notifications-ops-check-queues": {"task": "notifications.ops_check_queues", "schedule": 60.0},
+    # notification centre: emails held through quiet hours, daily digests at each user's local hour
+    "notifications-centre": {"task": "notifications.centre_periodic", "schedule": crontab(minute="*/10")},
+    # webhooks: pending deliveries whose next attempt is due (lost retries, a worker that died mid-attempt);
+    # finished deliveries older than 30 days deleted
+    "notifications-webhook-deliver-due": {"task": "notifications.webhook_deliver_due", "schedule": 30.0},
+    "notifications-webhook-prune": {"task": "notifications.webhook_prune", "schedule": crontab(minute=20, hour=4)},
     # plans: subscriptions past their end move on (next scheduled plan or Free); warnings 7 days and 1 day before
     "coupons-end-due-subscriptions": {"task": "coupons.tasks.end_due_subscriptions", "schedule": crontab(minute=0)},
     "coupons-warn-ending-subscriptions": {"task": "coupons.tasks.warn_ending_subscriptions",

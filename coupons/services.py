@@ -106,7 +106,7 @@ def subscription_grant(
                      after={**_state(granted), "mode": mode, "days": days, "granted_plan": plan.code},
                      reason=note)
         events.publish(user_id=user.pk, event=EVENT_CHANGED,
-                       payload={"plan": plan.code, "mode": mode, "subscription": granted.pk})
+                       payload={"plan": plan.code, "mode": mode, "subscription": granted.pk, "source": source})
     return granted
 
 

@@ -81,9 +81,11 @@ KINDS: dict[str, Kind] = {k.key: k for k in (
     Kind("backtest_finished", gettext_lazy("Backtest finished"), "backtests", SUCCESS, False, _APP),
     Kind("backtest_failed", gettext_lazy("Backtest failed"), "backtests", WARNING, False, _APP),
     Kind("sweep_finished", gettext_lazy("Parameter sweep finished or failed"), "backtests", SUCCESS, False, _APP),
-    Kind("broker_failed", gettext_lazy("Broker credentials failing"), "account", CRITICAL, True, _ALL,
+    # no email by default: the account service already emails the owner when a verified account stops verifying
+    Kind("broker_failed", gettext_lazy("Broker credentials failing"), "account", CRITICAL, True, _APP_TG,
          once_per="account_id"),
-    Kind("token_problem", gettext_lazy("Broker token problem"), "account", CRITICAL, True, _ALL, once_per="account_id"),
+    Kind("token_problem", gettext_lazy("Broker token problem"), "account", CRITICAL, True, _APP_TG,
+         once_per="account_id"),
     Kind("coupon_applied", gettext_lazy("Coupon applied"), "account", SUCCESS, False, _APP),
     Kind("plan_changed", gettext_lazy("Plan changed or ending"), "account", INFO, False, _APP),
     Kind("telegram_link", gettext_lazy("Telegram linked or unlinked"), "account", INFO, False, _APP),

@@ -128,8 +128,9 @@ class NotificationReadAllApi(APIView):
     @extend_schema(request=None, parameters=[OpenApiParameter("category", str, enum=list(catalog.CATEGORIES))],
                    responses={200: ReadAllSerializer, 400: INVALID}, summary="Mark all read (of one category)")
     def post(self, request):
+        given = "category" in request.query_params or "category" in request.data
         category = request.query_params.get("category") or request.data.get("category") or ""
-        if category and category not in catalog.CATEGORIES:
+        if given and category not in catalog.CATEGORIES:  # an empty category is not "all": leave it out for all
             raise serializers.ValidationError({"category": [str(serializers.ChoiceField.default_error_messages[
                 "invalid_choice"]).format(input=category)]})
         marked = centre_services.notifications_mark_all_read(user=request.user, category=category)

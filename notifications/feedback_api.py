@@ -43,18 +43,27 @@ class FeedbackOutputSerializer(serializers.ModelSerializer):
         return data
 
 
+class TextField(serializers.CharField):
+    """Text only: a number or a list where text is expected is refused, not turned into text."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class FeedbackInputSerializer(serializers.Serializer):
-    what_happened = serializers.CharField(max_length=TEXT_LIMIT, trim_whitespace=True, error_messages={
+    what_happened = TextField(max_length=TEXT_LIMIT, trim_whitespace=True, error_messages={
         "required": WHAT_HAPPENED_REQUIRED, "blank": WHAT_HAPPENED_REQUIRED})
-    expected = serializers.CharField(max_length=TEXT_LIMIT, required=False, allow_blank=True, default="")
-    steps = serializers.CharField(max_length=TEXT_LIMIT, required=False, allow_blank=True, default="")
+    expected = TextField(max_length=TEXT_LIMIT, required=False, allow_blank=True, default="")
+    steps = TextField(max_length=TEXT_LIMIT, required=False, allow_blank=True, default="")
     screenshot = serializers.FileField(required=False, allow_null=True, default=None,
                                        help_text="PNG, JPEG or WebP, up to FEEDBACK_SCREENSHOT_MAX_BYTES.")
-    page_url = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="",
+    page_url = TextField(max_length=2000, required=False, allow_blank=True, default="",
                                      help_text="The app's screen or page the report is about.")
-    user_agent = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="",
+    user_agent = TextField(max_length=2000, required=False, allow_blank=True, default="",
                                        help_text="Device and OS; the User-Agent header when absent.")
-    app_version = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    app_version = TextField(max_length=200, required=False, allow_blank=True, default="")
 
 
 class FeedbackListApi(APIView):

@@ -1,30 +1,13 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from notifications import services
 
 TEST_EVENT_QUEUED = _("A test notification is on its way: watch the live panel.")
-
-
-@login_required
-def index(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "core/empty_state.html",
-        {
-            "page_title": _("Notifications"),
-            "nav": "notifications",
-            "empty_title": _("No notifications yet"),
-            # Honest until the notifications issue lands: events are shown live on the dashboard only.
-            "empty_text": _(
-                "Kept notifications are not available yet: backtest results and test events appear live on the dashboard."
-            ),
-        },
-    )
 
 
 @login_required

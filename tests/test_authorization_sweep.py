@@ -36,6 +36,9 @@ from trading.live.models import Deployment
 from trading.models import BrokerAccount
 from trading.orders import services as order_services
 from trading.orders.models import Order, Position
+from notifications.feedback_services import feedback_submit
+from notifications.models import Notification
+from notifications.webhook_services import webhook_create
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 MARK = "q7x9"  # in the name of everything alice owns: found in an answer to bob, it is a leak
@@ -65,8 +68,16 @@ PARAMETERS: dict[str, dict[str, str]] = {
     "trading/positions/<int:pk>/": {"pk": "position"},
     "trading/deployments/<int:pk>/": {"pk": "deployment"},
     "api/v1/deployments/<int:pk>/": {"pk": "deployment"},
+    "notifications/<int:pk>/": {"pk": "notification"},
+    "api/v1/notifications/<int:pk>/": {"pk": "notification"},
+    "feedback/<int:pk>/": {"pk": "feedback"},
+    "api/v1/feedback/<int:pk>/": {"pk": "feedback"},
+    "notifications/webhooks/<int:pk>/": {"pk": "webhook"},
+    "api/v1/webhooks/<int:pk>/": {"pk": "webhook"},
+    # announcements are everyone's: dismissing one hides it for the one who asks
+    "notifications/announcements/<int:pk>/": {"pk": "=1"},
     # the admin answers a non-staff visitor with its login page whatever the id
-    "admin/": {"object_id": "=1", "id": "=1", "content_type_id": "=1", "app_label": "=strategies",
+    "admin/": {"object_id": "=1", "id": "=1", "pk": "=1", "content_type_id": "=1", "app_label": "=strategies",
                "url": "=nothing-here/"},
     # allauth's emailed links: a wrong key is a page saying so
     "accounts/": {"key": "=not-a-key", "uidb36": "=1"},
@@ -75,7 +86,9 @@ PARAMETERS: dict[str, dict[str, str]] = {
 # Routes anyone may see (the anonymous visitor gets the page itself): by prefix or exact route.
 # settings/ and preferences/: a visitor chooses theme, language and time zone too.
 PUBLIC_EXACT = {"", "health", "ready", "settings/", "preferences/", "api/schema/", "api/docs/",
-                "api/v1/auth/token/", "admin/login/", "admin/logout/"}
+                "api/v1/auth/token/", "admin/login/", "admin/logout/",
+                # Telegram's door: no session, its secret header instead (403 when wrong, 404 with no bot configured)
+                "notifications/telegram/webhook/"}
 # The readiness probe answers 503 while a dependency is not ready (here: no worker): its answer, not a fault.
 MAY_ANSWER_503 = {"ready"}
 PUBLIC_PREFIXES = (
@@ -177,7 +190,12 @@ def test_no_route_leaks_alices_objects_or_fails_with_5xx(named_world, alice_orde
                "sweep": named_world.sweep.pk, "cell": named_world.cell_id, "token": named_world.token.pk,
                "broker_account": named_world.broker_account.pk, "order": alice_order.pk,
                "position": Position.objects.get(account=alice_order.account_id, symbol="005930").pk,
-               "deployment": alice_deployment(named_world).pk}
+               "deployment": alice_deployment(named_world).pk,
+               "notification": Notification.objects.create(owner=named_world.alice, kind="order_filled",
+                                                           event="order.filled", title=f"alice fill {MARK}").pk,
+               "feedback": feedback_submit(user=named_world.alice, what_happened=f"alice report {MARK}").pk,
+               "webhook": webhook_create(actor=Actor.of_user(named_world.alice), owner=named_world.alice,
+                                         url=f"https://hooks.example.com/{MARK}", events=["order_filled"])[0].pk}
     routes = sorted(walk(get_resolver().url_patterns), key=lambda item: item[0])
     unfillable, problems = [], []
     requests = 0

@@ -35,6 +35,9 @@ from schemathesis.core.failures import Failure, FailureGroup
 
 from accounts import services as account_services
 from core.audit import Actor
+from notifications.feedback_services import feedback_submit
+from notifications.models import Notification
+from notifications.webhook_services import webhook_create
 from trading.orders import services as order_services
 from trading.orders.fills import FillReport
 from trading.orders.models import Order, Position
@@ -86,6 +89,11 @@ def _path_parameters(world, order: Order) -> dict[str, int | str]:
         "/api/v1/broker-accounts/": {"id": world.broker_account.pk},
         "/api/v1/orders/": {"id": order.pk},
         "/api/v1/positions/": {"id": Position.objects.get(account=order.account_id, symbol=order.symbol).pk},
+        "/api/v1/webhooks/": {"id": webhook_create(actor=Actor.of_user(world.alice), owner=world.alice,
+                                                   url="https://hooks.example.com/x", events=["order_filled"])[0].pk},
+        "/api/v1/feedback/": {"id": feedback_submit(user=world.alice, what_happened="a chart did not load").pk},
+        "/api/v1/notifications/": {"id": Notification.objects.create(owner=world.alice, kind="order_filled",
+                                                                     event="order.filled", title="filled").pk},
     }
 
 

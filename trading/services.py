@@ -244,7 +244,8 @@ def broker_account_verify(*, actor: Actor, account: BrokerAccount, audit_always:
             events.publish(user_id=account.owner_id, event="broker.verified", payload=_event_payload(account))
         else:
             events.publish(user_id=account.owner_id, event="broker.verification_failed",
-                           payload={**_event_payload(account), "reason": account.status_reason})
+                           payload={**_event_payload(account), "reason": account.status_reason,
+                                    "status_code": account.status_code})
             if changed and before["status"] == AccountStatus.VERIFIED:
                 transaction.on_commit(lambda: _email_failure(account, outcome.error))
     return outcome

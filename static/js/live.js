@@ -95,7 +95,8 @@
 
   document.addEventListener("live:event", function (e) {
     const list = document.getElementById("live-events");
-    if (!list) return;
+    // the bell's count (and the dashboard's latest notifications) follow this one: not an event of its own
+    if (!list || e.detail.event === "notifications.unread") return;
     const empty = list.querySelector(".empty");
     if (empty) empty.remove();
     const item = document.createElement("li");

@@ -61,7 +61,7 @@ def _is_e2e(item: pytest.Item) -> bool:
 PAGE_ONLY_MODULES = frozenset({
     "test_account_pages", "test_backtest_pages", "test_charts_and_colours", "test_coupons", "test_csp",
     "test_data_coverage", "test_invites", "test_marketdata", "test_plans", "test_site_chrome", "test_strategies",
-    "test_trading_accounts", "test_user_flows",
+    "test_trading_accounts", "test_user_flows", "test_announcements_webhooks", "test_telegram_link", "test_feedback",
 })
 PAGE_ONLY_REASON = "page-only browser test: it runs in the embedded pass"
 
