@@ -37,14 +37,27 @@ def multiproc_dir() -> str:
     return path
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
 def multiproc_wipe() -> int:
-    """Remove the samples of processes that are gone. Call it ONCE, in a supervisor, before it
-    starts the processes that write there (``serve`` before its daphne processes, a worker's main
-    process before its children): a counter of a dead run would otherwise be added forever.
-    Returns the files removed."""
+    """Remove the samples of processes that are gone (files ``<kind>_<pid>.db`` whose pid is not
+    running). Call it in a supervisor before it starts the processes that write there (``serve``,
+    a worker's main process): a dead run's counters would otherwise be added forever. Files of
+    running processes (this one, a test run sharing the directory) are kept. Returns the files removed."""
     path = Path(multiproc_dir())
     removed = 0
     for file in path.glob("*.db"):
+        pid = file.stem.rpartition("_")[2]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
         file.unlink(missing_ok=True)
         removed += 1
     return removed

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -28,6 +29,8 @@ metered = metrics_helpers.metered  # fixtures
 kis, morning, no_jobs = orders.kis, orders.morning, orders.no_jobs
 
 ROOT = Path(__file__).resolve().parents[2]
+one_pass = pytest.mark.skipif("postgresql" in django_settings.DATABASES["default"]["ENGINE"],
+                              reason="no database, cache or broker: it runs in the embedded pass")
 
 
 @pytest.mark.django_db
@@ -109,6 +112,7 @@ series.websocket_opened("user")
 """
 
 
+@one_pass
 def test_the_counters_of_two_processes_add_up(tmp_path):
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     for _ in range(2):
@@ -152,6 +156,7 @@ def test_alertmanager_alerts_reach_the_operators_channel_with_their_token(client
     assert told[0]["key"] != told[1]["key"]
 
 
+@one_pass
 def test_a_workers_metrics_port_wants_the_token():
     from core.metrics.worker_http import metrics_app
 
@@ -167,3 +172,16 @@ def test_a_workers_metrics_port_wants_the_token():
     status, body = call(app, auth="Bearer w-token")
     assert status.startswith("200") and b"quantk_broker_requests_total" in body and b"quantk_orders{" not in body
     assert call(metrics_app(""), auth="Bearer ")[0].startswith("401")  # no token configured: always refused
+
+
+@one_pass
+def test_a_supervisors_wipe_keeps_running_processes_samples(tmp_path, monkeypatch):
+    from core.metrics import setup
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    mine = tmp_path / f"counter_{os.getpid()}.db"
+    mine.write_bytes(b"")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = tmp_path / f"gauge_livesum_{dead.stdout.strip()}.db"
+    gone.write_bytes(b"")
+    assert setup.multiproc_wipe() == 1 and mine.exists() and not gone.exists()
