@@ -98,6 +98,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # maintenance mode: unsafe methods refused (503) for non-staff, except sign-in/out and the admin
+    "core.system.middleware.MaintenanceMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.htmx_auth.HtmxLoginRedirectMiddleware",  # a fragment whose session ended sends the page to sign in
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (Security section)
@@ -126,6 +128,7 @@ TEMPLATES = [
                 "trading.context_processors.broker_outages",
                 "notifications.centre_context.bell",
                 "notifications.announcement_context.announcements",
+                "core.system.context.maintenance",  # maintenance banner (system settings; one cache read per request)
             ],
         },
     },
