@@ -63,7 +63,9 @@ def test_a_screenshot_too_large_is_a_400_on_its_field(api_client, settings):
     answer = api_client.post(URL, {"what_happened": "Big", "screenshot": screenshot(
         content=png_bytes(padding=1024 * 1024))}, format="multipart")
     assert answer.status_code == 400
-    assert answer.json()["error"]["fields"]["screenshot"] == ["The screenshot is too large: at most 1 MB."]
+    with override("ko"):  # the API answers in the user's language
+        expected = str(services.SCREENSHOT_TOO_LARGE) % {"limit": "1"}
+    assert answer.json()["error"]["fields"]["screenshot"] == [expected]
     assert not FeedbackReport.objects.exists() and stored_files(settings) == []
 
 

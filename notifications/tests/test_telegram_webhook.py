@@ -112,8 +112,12 @@ def test_polling_once_handles_the_waiting_updates_and_confirms_them(user, fake_t
 
 
 def telegram_link_first() -> str:
-    return ("Link your account first: open the notification settings on the website and use the Telegram link "
-            "there.")
+    """The bot's answer to a stranger, in the sender's language (the fake's updates say Korean)."""
+    from django.utils import translation
+
+    with translation.override("ko"):
+        return translation.gettext("Link your account first: open the notification settings on the website and "
+                                   "use the Telegram link there.")
 
 
 @pytest.mark.django_db
