@@ -171,10 +171,12 @@ def promtool_series(before: str, after: str) -> list[dict]:
 
 
 def firing(tmp_path: Path, series: list[dict], expected: dict[str, int]) -> subprocess.CompletedProcess:
-    """promtool test rules: at 20 minutes, exactly ``expected`` {alert: firing series} fire."""
+    """promtool test rules: at 20 minutes, exactly ``expected`` {alert: firing series} fire. The p95
+    latency alert is left out: it depends on this machine's speed (no timed tests)."""
     test = {"rule_files": [str(OPS / "prometheus" / "alerts.yml")], "evaluation_interval": "1m",
             "tests": [{"interval": "1m", "input_series": series, "promql_expr_test": [{
-                "expr": 'count by (alertname) (ALERTS{alertstate="firing"})', "eval_time": "20m",
+                "expr": 'count by (alertname) (ALERTS{alertstate="firing", alertname!="HighLatencyP95"})',
+                "eval_time": "20m",
                 "exp_samples": [{"labels": f'{{alertname="{name}"}}', "value": count}
                                 for name, count in sorted(expected.items())]}]}]}
     path = tmp_path / "real.test.yml"
@@ -197,8 +199,11 @@ def test_alerts_on_a_real_scrape_unknown_order_fires_error_rate_only_with_errors
     Order.objects.filter(pk=lost.pk).update(state="unknown", submitted_at=clock.now() - dt.timedelta(minutes=11),
                                             unknown_since=clock.now() - dt.timedelta(minutes=10))
     Reconciliation.objects.create(account=paper_account, finished_at=clock.now())  # reconciled just now
+    pages = ("/health", "/dashboard/", "/trading/orders/", "/health")
+    for path in pages:  # warm: templates compiled, caches filled
+        client.get(path)
     before = _scrape(client)
-    for path in ("/health", "/dashboard/", "/trading/orders/", "/health"):
+    for path in pages:
         assert client.get(path).status_code == 200, path
     after = _scrape(client)
 
