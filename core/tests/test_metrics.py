@@ -23,7 +23,8 @@ from core.tests.metrics_helpers import TOKEN, samples, scrape_text, value
 from trading.orders import services
 from trading.orders.models import Order
 from trading.orders.tests import conftest as orders
-from trading.orders.tests.conftest import new_order
+from trading.orders.tests.conftest import ORDER_PATH, new_order
+from trading.orders.tests.test_submit import RATE_LIMITED
 
 metered = metrics_helpers.metered  # fixtures
 kis, morning, no_jobs = orders.kis, orders.morning, orders.no_jobs
@@ -68,6 +69,7 @@ def test_requests_are_counted_by_view_method_and_status(client, metered):
 @pytest.mark.django_db
 def test_an_order_on_the_fake_kis_shows_in_the_order_and_broker_series(client, metered, kis, no_jobs):
     before = samples(scrape_text(client))
+    kis.fake.fail_next(ORDER_PATH, RATE_LIMITED)  # refused once for the rate, then taken
     accepted = services.order_submit(order_id=new_order(kis.account).pk)
     lost = new_order(kis.account)
     Order.objects.filter(pk=lost.pk).update(state="unknown", unknown_since=clock.now() - dt.timedelta(minutes=7))
@@ -82,6 +84,7 @@ def test_an_order_on_the_fake_kis_shows_in_the_order_and_broker_series(client, m
         return value(after, name, **labels) - value(before, name, **labels)
 
     assert grew("quantk_broker_requests_total", broker="kis", outcome="ok") == 1  # the order (issuance: its own series)
+    assert grew("quantk_broker_requests_total", broker="kis", outcome="rate_limited") == 1
     assert grew("quantk_broker_token_issuances_total", broker="kis") == 1
     assert grew("quantk_order_ack_latency_seconds_count") == 1
     assert value(after, "quantk_reconciliation_lag_seconds", broker="kis") > 0  # open orders, never reconciled

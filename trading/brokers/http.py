@@ -271,6 +271,7 @@ class HttpBroker(abc.ABC):
             token = self._issue()
         except Refused as exc:
             retry_after = getattr(exc, "retry_after", 0.0)
+            metrics.broker_request(self.broker, "rate_limited" if retry_after else "refused")  # issuance refused
             if retry_after:
                 self.tokens.set_cooldown(self.token_key, self.clock() + retry_after)
             raise
