@@ -85,6 +85,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.proxies.TrustedProxyMiddleware",  # first: the client address and scheme, before anything reads them
+    "core.metrics.middleware.MetricsMiddleware",  # requests, latency and 5xx per view (Prometheus); near the top so it times the rest
     "django.middleware.security.SecurityMiddleware",
     "core.error_pages.SiteServerErrorMiddleware",  # the site's 500 page in DEBUG too (its exception hook runs last)
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -299,6 +300,14 @@ WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", defau
 WEBHOOK_ALLOW_PRIVATE_HOSTS = env.list("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=[])
 OPS_BROKER_FAILING_USERS = env.int("OPS_BROKER_FAILING_USERS", default=5)  # distinct users failing at one broker within 10 min
 OPS_QUEUE_BACKLOG = env.int("OPS_QUEUE_BACKLOG", default=500)  # tasks waiting in Celery's Redis queue before an alert
+
+# ---------------------------------------------------------------------------
+# Metrics (core.metrics, docs/runbook-metrics.md). PROMETHEUS_MULTIPROC_DIR (environment only, read before
+# prometheus_client loads): default $DATA_DIR/prometheus; the compose override sets one per container.
+# ---------------------------------------------------------------------------
+# bearer token of /metrics and of a worker's METRICS_PORT; unset: /metrics is 404 in production, loopback-only in development
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+ALERTMANAGER_TOKEN = env.str("ALERTMANAGER_TOKEN", default="")  # bearer token of Alertmanager's POST /ops/alerts/; unset: 404
 
 # ---------------------------------------------------------------------------
 # Language, time zone
@@ -564,7 +573,8 @@ CONTENT_SECURITY_POLICY = {
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
+    # + Prometheus' scrapes and Alertmanager's webhook inside the compose network (bearer tokens protect both)
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$", r"^ops/alerts/$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -34,6 +34,8 @@ urlpatterns = [
     path("dashboard/", core_views.dashboard, name="dashboard"),
     path("health", core_views.health, name="health"),
     path("ready", core_views.ready, name="ready"),
+    # /metrics (Prometheus, METRICS_TOKEN) and /ops/alerts/ (Alertmanager's webhook, ALERTMANAGER_TOKEN)
+    path("", include("core.metrics.urls")),
     path("", include("accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("strategies/", include("strategies.urls")),

@@ -61,6 +61,9 @@ class Command(BaseCommand):
                 "embedded mode serves from one process (its in-memory broker and channel layer live in it): "
                 "set REDIS_URL to run several daphne workers"
             )
+        from core.metrics.setup import multiproc_wipe
+
+        multiproc_wipe()  # prometheus-client files of processes that are gone (a previous run)
         application = settings.ASGI_APPLICATION.replace(".application", ":application")
         feeds = None
         if settings.CELERY_EMBEDDED:
@@ -150,6 +153,9 @@ def supervise(host: str, port: int, workers: int, application: str) -> None:
                     raise CommandError(f"daphne processes keep exiting (last exit code {child.returncode})")
                 print(f"serve: daphne process {child.pid} exited ({child.returncode}); starting another",
                       file=sys.stderr, flush=True)  # fmt: skip
+                from core.metrics.setup import process_dead
+
+                process_dead(child.pid)  # its live gauges (websocket connections) stop counting
                 children[index] = spawn(listeners[index])
     finally:
         for child in children:
