@@ -57,3 +57,5 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="webhook_due")]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
