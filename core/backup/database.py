@@ -87,6 +87,9 @@ def database_dump(*, settings_dict: dict[str, Any], alias: str, target: Path) ->
         _run(command, settings_dict, "pg_dump")
         return
     connection = connections[alias]
+    if connection.in_atomic_block:
+        # the copy would wait forever for the write lock this very connection holds
+        raise BackupError("a SQLite backup cannot run inside a transaction")
     connection.ensure_connection()
     copy = sqlite3.connect(target)
     try:

@@ -64,6 +64,7 @@ def backup_create(*, target: Target | None = None, alias: str = "default", keep:
     Returns the manifest. Raises BackupError (nothing is left behind in the target on failure).
     """
     target = target or target_from_settings()
+    target.check()  # an unreachable bucket fails before minutes of dumping
     settings_dict = connections[alias].settings_dict
     vendor = database.vendor_of(settings_dict)
     now = dt.datetime.now(dt.UTC)

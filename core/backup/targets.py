@@ -26,6 +26,12 @@ class LocalTarget:
     def __str__(self) -> str:
         return f"folder {self.root}"
 
+    def check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise BackupError(f"{self} cannot be created: {error.strerror}") from None
+
     def names(self) -> list[str]:
         if not self.root.is_dir():
             return []
@@ -88,6 +94,10 @@ class S3Target:
             raise BackupError(f"{what} in {self} failed: {code}") from None
         except BotoCoreError as error:
             raise BackupError(f"{what}: {self} is unreachable ({error.__class__.__name__})") from None
+
+    def check(self) -> None:
+        with self._talking("reaching the bucket"):
+            self.client.head_bucket(Bucket=self.bucket)
 
     def names(self) -> list[str]:
         found = set()

@@ -31,7 +31,10 @@ class Command(BaseCommand):
                 name = names[-1]
             manifest = target.manifest(name)
             url = options["database_url"]
-            settings_dict = environ.Env.db_url_config(url) if url else connections["default"].settings_dict
+            try:
+                settings_dict = environ.Env.db_url_config(url) if url else connections["default"].settings_dict
+            except Exception:  # noqa: BLE001 - environ raises several kinds for a malformed URL
+                raise BackupError("--database-url is not a database URL (postgres://user@host:port/name)") from None
             what = database.describe(settings_dict) + ("" if url else ", the results and the bar store")
             self.stdout.write(f"Backup {name} from {manifest['created_at']} (version {manifest['app_version']}) "
                               f"will replace {what}.")
