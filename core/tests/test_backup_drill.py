@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from backtests.models import BacktestRun
 from backtests import services as backtest_services
-from backtests.tests.conftest import bar_store, media, no_worker, sample_market  # noqa: F401 - fixtures
+from backtests.tests import conftest as backtest_fixtures
 from backtests.tests.test_result_files import BODY
 from core.audit import Actor, audit_record
 from core.backup import files
@@ -26,6 +26,9 @@ from trading.orders.models import Fill, Order, Position
 from trading.paper.tests.conftest import open_paper_account
 
 pytestmark = pytest.mark.django_db(transaction=True)
+# the backtests' fixtures: a bar store with the sample bars, a media folder, no worker (runs executed here)
+bar_store, media = backtest_fixtures.bar_store, backtest_fixtures.media
+sample_market, no_worker = backtest_fixtures.sample_market, backtest_fixtures.no_worker
 MODELS = (get_user_model(), BrokerAccount, Order, Fill, Position, AuditEntry, BacktestRun)
 
 
