@@ -34,8 +34,8 @@ def request_scope() -> Iterator[None]:
 def _read() -> SystemSettings:
     row = cache.get(CACHE_KEY)
     if row is None:
-        try:
-            row, _created = SystemSettings.objects.get_or_create(pk=SINGLETON_PK)
+        try:  # one query on a cold cache; no row yet means the defaults (the first change creates it)
+            row = SystemSettings.objects.filter(pk=SINGLETON_PK).first() or SystemSettings(pk=SINGLETON_PK)
         except DatabaseError:  # a database not migrated yet (or gone): the defaults, nothing cached
             return SystemSettings(pk=SINGLETON_PK)
         cache.set(CACHE_KEY, row, CACHE_SECONDS)
@@ -43,7 +43,7 @@ def _read() -> SystemSettings:
 
 
 def system_settings() -> SystemSettings:
-    """The settings row (created with the defaults on first use); from the cache when it holds it."""
+    """The settings row (unsaved defaults until the first change); from the cache when it holds it."""
     memo = _memo.get()
     if memo is None:
         return _read()

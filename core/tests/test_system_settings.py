@@ -94,10 +94,12 @@ def test_maintenance_makes_pages_read_only_for_users_but_not_for_the_admin(staff
     maintenance_on(staff)
     client.force_login(user)
     refused = client.post("/settings/", {"theme": "dark"})
-    assert refused.status_code == 503 and b"under maintenance" in refused.content
+    assert refused.status_code == 503 and b'data-testid="maintenance-refused"' in refused.content
     api = client.post("/api/v1/invites/", {}, content_type="application/json")
     assert api.status_code == 503 and api.json()["code"] == "maintenance"
-    assert client.get("/dashboard/").status_code == 200  # reading stays possible
+    page = client.get("/dashboard/")  # reading stays possible, under the banner
+    assert page.status_code == 200 and b'data-testid="maintenance-banner"' in page.content
+    assert "DB upgrade until 10:00" in page.content.decode()
     assert client.post("/accounts/logout/").status_code == 302  # signing out too
     assert admin_client.get("/admin/core/systemsettings/")["Location"] == "/admin/core/systemsettings/1/change/"
     assert admin_client.get("/admin/core/systemsettings/1/change/").status_code == 200
