@@ -37,6 +37,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system app \
     && useradd --system --gid app --home-dir /app --no-create-home --shell /usr/sbin/nologin app
 
+# pg_dump/pg_restore of the server's major version, for manage.py backup/restore
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client-15 \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 
 COPY requirements.txt ./
@@ -46,7 +50,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY --from=source /src/ /app/
 COPY --from=assets /app/node_modules/lightweight-charts /app/node_modules/lightweight-charts
 COPY --from=assets /app/node_modules/@fontsource-variable/noto-sans-kr /app/node_modules/@fontsource-variable/noto-sans-kr
-RUN mkdir -p /app/var/media /app/var/marketdata \
+RUN mkdir -p /app/var/media /app/var/marketdata /app/var/backups \
     && chown -R app:app /app/var
 
 USER app

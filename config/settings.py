@@ -19,6 +19,7 @@ from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from config import env_checks
+from core.storage import results_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -211,6 +212,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 * 60)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_IMPORTS = ["core.backup.tasks"]  # tasks outside an app's tasks.py
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 READY_CELERY_TIMEOUT = env.float("READY_CELERY_TIMEOUT", default=2.0)
@@ -339,6 +341,14 @@ if (WEB_FONT_DIR / "index.css").is_file():
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 MARKET_DATA_ROOT = Path(env.str("MARKET_DATA_ROOT", default=str(DATA_DIR / "marketdata")))
+# S3-compatible storage (results, backups): endpoint empty = AWS itself; keys empty = boto3's own chain (instance role)
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
+# results (backtest result files) in this bucket when set, else on local disk (MEDIA_ROOT)
+STORAGE_S3_BUCKET = env.str("STORAGE_S3_BUCKET", default="")
+STORAGE_S3_PREFIX = env.str("STORAGE_S3_PREFIX", default="media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -347,6 +357,17 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+STORAGES["default"] = results_storage(bucket=STORAGE_S3_BUCKET, prefix=STORAGE_S3_PREFIX,
+                                      endpoint_url=AWS_S3_ENDPOINT_URL, region=AWS_S3_REGION_NAME,
+                                      access_key=AWS_ACCESS_KEY_ID, secret_key=AWS_SECRET_ACCESS_KEY)
+
+# ---------------------------------------------------------------------------
+# Backups (core/backup; docs/runbook.md "Backups and restore")
+# ---------------------------------------------------------------------------
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(DATA_DIR / "backups")))  # one folder per set
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)  # newest sets kept, older deleted after each backup (never the only one)
+BACKUP_S3_BUCKET = env.str("BACKUP_S3_BUCKET", default="")  # set: sets go to this bucket (AWS_* above) instead of BACKUP_DIR
+BACKUP_S3_PREFIX = env.str("BACKUP_S3_PREFIX", default="backups")
 WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 
@@ -485,6 +506,8 @@ CELERY_BEAT_SCHEDULE = {
     # finished deliveries older than 30 days deleted
     "notifications-webhook-deliver-due": {"task": "notifications.webhook_deliver_due", "schedule": 30.0},
     "notifications-webhook-prune": {"task": "notifications.webhook_prune", "schedule": crontab(minute=20, hour=4)},
+    # backups (database, results, bar store) with retention; 03:30 KST, outside trading and ingest hours
+    "core-backup-daily": {"task": "core.backup_run", "schedule": crontab(minute=30, hour=3)},
     # plans: subscriptions past their end move on (next scheduled plan or Free); warnings 7 days and 1 day before
     "coupons-end-due-subscriptions": {"task": "coupons.tasks.end_due_subscriptions", "schedule": crontab(minute=0)},
     "coupons-warn-ending-subscriptions": {"task": "coupons.tasks.warn_ending_subscriptions",
