@@ -258,7 +258,17 @@ def _select(source: BarSet, codes: Sequence[str], start: np.datetime64 | None, e
 
 
 class BarStore:
-    """Daily bars on disk. Thread- and process-safe for concurrent writers of the same code."""
+    """Daily bars on disk. Thread- and process-safe for concurrent writers of the same code.
+
+    A root ``s3://bucket/prefix`` opens the read-only mirror of a bucket (``marketdata.store_s3``).
+    """
+
+    def __new__(cls, root: str | Path, **kwargs: Any) -> BarStore:
+        if cls is BarStore and isinstance(root, str) and root.startswith("s3://"):
+            from marketdata.store_s3 import S3BarStore
+
+            return super().__new__(S3BarStore)  # then S3BarStore.__init__(root, **kwargs) runs, once
+        return super().__new__(cls)
 
     def __init__(self, root: str | Path, *, fsync: bool = True) -> None:
         self.root = Path(root)

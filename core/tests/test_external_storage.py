@@ -1,6 +1,7 @@
 """Results on S3-compatible storage (django-storages) against a local server (moto's server mode): a result
 written here is read by two other processes, the results page and downloads read it from the bucket, and
-backups go to and come back from a bucket.
+backups go to and come back from a bucket. The bar store read from a bucket (pyarrow's S3 filesystem,
+a local mirror): the same bars as the local store, in this process and two others, changes picked up.
 
 Embedded pass only: the storage does not care which database holds the runs.
 """
@@ -126,3 +127,54 @@ def test_a_backup_goes_to_the_bucket_and_comes_back(finished, bucket, settings, 
     assert "results storage: 0 files removed, 1 restored" in capsys.readouterr().out
     assert default_storage.open(result_name).read() == content
     assert BacktestRun.objects.get().result_file.name == result_name
+
+
+BAR_READER = """
+import json, sys
+from marketdata.store import BarStore
+store = BarStore(sys.argv[1])
+bars = store.read(market="KOSPI")
+print(json.dumps({"codes": bars.codes, "rows": len(bars), "last": str(bars.date[-1]), "close": float(bars.close.sum())}))
+"""
+
+
+def _upload(client, root: Path, bucket: str, prefix: str, only: tuple[str, ...] = ()) -> None:
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if path.is_file() and relative.parts[0] in ("bars", "journal") and (not only or str(relative) in only):
+            client.upload_file(str(path), bucket, f"{prefix}/{relative}")
+
+
+def test_the_bar_store_reads_from_a_bucket_in_several_processes(bucket, s3_server, sample_market, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+    monkeypatch.setenv("MARKET_DATA_S3_CACHE_DIR", str(tmp_path / "mirror"))
+    _upload(bucket, sample_market.root, "results", "bars-root")
+    host = s3_server.removeprefix("http://")
+    url = f"s3://results/bars-root?endpoint_override={host}&scheme=http&region=us-east-1"
+    from marketdata.store import BarStore
+    from marketdata.store_s3 import BarStoreReadOnly, S3BarStore
+
+    store = BarStore(url)
+    assert isinstance(store, S3BarStore) and store.codes() == sample_market.codes()
+    local, mirrored = sample_market.read(market="KOSPI"), store.read(market="KOSPI")  # snapshots, memory-mapped
+    assert mirrored.codes == local.codes and (mirrored.close == local.close).all()
+    assert (store.read_one("005930").date == sample_market.read_one("005930").date).all()
+
+    readers = [subprocess.Popen([sys.executable, "-c", BAR_READER, url], cwd=ROOT, env=dict(os.environ),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    expected = {"codes": local.codes, "rows": len(local), "last": str(local.date[-1]), "close": float(local.close.sum())}
+    for reader in readers:
+        out, err = reader.communicate(timeout=120)
+        assert reader.returncode == 0, err[-2000:]
+        assert json.loads(out.strip().splitlines()[-1]) == expected
+
+    sample_market.write("005930", "KOSPI", date=["2031-01-02"], open=[1.0], high=[1.0], low=[1.0], close=[1.0],
+                        volume=[1.0])
+    _upload(bucket, sample_market.root, "results", "bars-root", only=("bars/KOSPI/005930.parquet", "journal/KOSPI.log"))
+    assert store.refresh() == 0  # not due yet
+    assert store.refresh(force=True) == 2  # the bar file and the journal
+    assert str(store.read(market="KOSPI").slice("005930").date[-1]) == "2031-01-02"
+    with pytest.raises(BarStoreReadOnly):
+        store.write("005930", "KOSPI", date=["2031-01-03"], open=[1], high=[1], low=[1], close=[1], volume=[1])
