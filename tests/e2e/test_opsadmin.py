@@ -21,7 +21,7 @@ from trading.orders.models import KillSwitch
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
 
-def test_an_operator_uses_the_dashboard_the_settings_and_an_incident_tool(page):
+def test_an_operator_uses_the_dashboard_the_settings_and_an_incident_tool(page, new_page):
     operator = UserFactory(email="ops.admin@example.com", language="en", is_staff=True, is_superuser=True)
     victim = UserFactory(email="stolen.phone@example.com", language="en")
     api_token_create(user=victim, name="phone")
@@ -45,6 +45,11 @@ def test_an_operator_uses_the_dashboard_the_settings_and_an_incident_tool(page):
     page.locator("input[name=_continue]").click()
     expect(page.locator(".messagelist .success")).to_be_visible()
     assert KillSwitch.objects.get(scope="global").on  # maintenance pulled the switch
+    visitor = new_page()
+    login(visitor, victim.email)  # signing in stays possible
+    visitor.goto("/dashboard/")
+    expect(visitor.get_by_test_id("maintenance-banner")).to_contain_text("Upgrade until 10:00 KST")
+    shoot(visitor, "opsadmin-banner")
     page.locator("input[name=maintenance_mode]").uncheck()
     page.locator("input[name=_continue]").click()
     expect(page.locator(".messagelist .success")).to_be_visible()
