@@ -1,7 +1,8 @@
 """Maintenance mode makes the site read-only for users: an unsafe method (POST, PUT, PATCH, DELETE)
 from anyone but staff gets a 503 with a clear page or JSON error. Signing in and out stays possible
-(operators must get to the admin), the admin stays usable, and Telegram's webhook keeps being
-answered (its updates would otherwise pile up; orders are stopped by the global kill switch anyway).
+(operators must get to the admin), the admin stays usable, the header's theme and language switch
+works, and Telegram's webhook keeps being answered (its updates would otherwise pile up; orders
+are stopped by the global kill switch anyway).
 Safe methods never read the settings here."""
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from core.system.selectors import request_scope, system_settings_for
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 MESSAGE_READ_ONLY = _("The platform is under maintenance: you can look around, but changes are paused for now. "
                       "Please try again later.")
+# the header's theme and language switch stays too: reading the notice in one's language matters most now
 EXEMPT_URL_NAMES = ("account_login", "account_logout", "mfa_authenticate", "api:token",
-                    "notifications:telegram_webhook")
+                    "notifications:telegram_webhook", "preferences_switch")
 RETRY_AFTER_SECONDS = 300
 
 

@@ -100,6 +100,7 @@ def test_maintenance_makes_pages_read_only_for_users_but_not_for_the_admin(staff
     page = client.get("/dashboard/")  # reading stays possible, under the banner
     assert page.status_code == 200 and b'data-testid="maintenance-banner"' in page.content
     assert "DB upgrade until 10:00" in page.content.decode()
+    assert client.post("/preferences/", {"language": "en", "next": "/"}).status_code == 302  # the language switch
     assert client.post("/accounts/logout/").status_code == 302  # signing out too
     assert admin_client.get("/admin/core/systemsettings/")["Location"] == "/admin/core/systemsettings/1/change/"
     assert admin_client.get("/admin/core/systemsettings/1/change/").status_code == 200
