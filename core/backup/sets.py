@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connections
 
+from core.audit import Actor, audit_record
 from core.backup import database, files
 from core.backup.errors import BackupError
 from core.backup.targets import MANIFEST, LocalTarget, S3Target, target_from_settings
@@ -135,12 +136,12 @@ def backup_verify(*, folder: Path) -> dict[str, Any]:
 
 
 def backup_restore(*, name: str, target: Target | None = None, alias: str | None = "default",
-                   database_settings: dict[str, Any] | None = None) -> Restored:
+                   database_settings: dict[str, Any] | None = None, actor: Actor | None = None) -> Restored:
     """Replace the database, the results and the bar store with the set ``name``.
 
     ``database_settings`` (a Django DATABASES entry) restores into another database than ``alias``'s;
-    the files are then left alone. Every checksum is verified before anything is touched.
-    Raises BackupError.
+    the files are then left alone. Every checksum is verified before anything is touched. A restore of
+    the platform's own database is audited in it afterwards (``backup.restore``). Raises BackupError.
     """
     target = target or target_from_settings()
     with target.opened(name) as folder:
@@ -164,5 +165,8 @@ def backup_restore(*, name: str, target: Target | None = None, alias: str | None
             done.replaced.append(f"bar store {root}: {removed} files removed, {restored} restored")
         else:
             done.replaced.append("bar store: left as it is (" + manifest.get("bar_store", "not in the backup") + ")")
+    audit_record(actor=actor or Actor.system("manage.py restore", door="command"), action="backup.restore",
+                 owner=None, object_type="backup", object_id=name, reason="; ".join(done.replaced)[:500],
+                 after={"created_at": manifest["created_at"], "app_version": manifest["app_version"]})
     logger.info("backup %s restored: %s", name, "; ".join(done.replaced))
     return done

@@ -12,7 +12,8 @@ from core.backup.errors import BackupError
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="core.backup_run", acks_late=False)
+# a dump of a large database takes longer than the default task limits; never retried by a redelivery
+@shared_task(name="core.backup_run", acks_late=False, time_limit=6 * 3600, soft_time_limit=6 * 3600 - 60)
 def backup_run() -> str:
     """One backup set with retention; a failure is logged as an error (the operators' alerts pick errors up)."""
     try:

@@ -99,3 +99,12 @@ def test_an_unknown_set_is_named(target):
     with pytest.raises(CommandError, match="no backup named nope in folder"):
         call_command("restore", "--from", "nope", "--yes")
     assert not Path(target.root / "nope").exists()
+
+
+def test_the_scheduled_task_backs_up_and_keeps_the_newest(target, settings):
+    from core.backup.tasks import backup_run
+
+    settings.BACKUP_KEEP = 1
+    first = backup_run()
+    second = backup_run()
+    assert first != second and target.names() == [second]
