@@ -69,9 +69,12 @@ def _pg_env(settings_dict: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-def _run(command: list[str], settings_dict: dict[str, Any], what: str) -> None:
+def _run(command: list[str], settings_dict: dict[str, Any], what: str, *, options: str = "") -> None:
+    env = _pg_env(settings_dict)
+    if options:
+        env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} {options}".strip()
     try:
-        done = subprocess.run(command, env=_pg_env(settings_dict), capture_output=True, text=True,
+        done = subprocess.run(command, env=env, capture_output=True, text=True,
                               timeout=TOOL_TIMEOUT, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise BackupError(f"{what} did not finish within {TOOL_TIMEOUT} s") from None
@@ -111,7 +114,9 @@ def database_restore(*, settings_dict: dict[str, Any], alias: str | None, source
         connections.close_all()  # no idle connection of ours holds a lock the DROPs wait on
         command = [_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
                    "--single-transaction", "--no-password", f"--dbname={settings_dict['NAME']}", str(source)]
-        _run(command, settings_dict, "pg_restore")
+        # a session still using a table makes a DROP wait: fail after a minute (nothing changed) instead of hanging
+        _run(command, settings_dict, "pg_restore (stop the web, worker and beat processes if a lock timed out)",
+             options="-c lock_timeout=60000")
         return
     copy = sqlite3.connect(source)
     try:
