@@ -340,7 +340,10 @@ if (WEB_FONT_DIR / "index.css").is_file():
     STATICFILES_DIRS.append(("vendor/noto-sans-kr", WEB_FONT_DIR))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
-MARKET_DATA_ROOT = Path(env.str("MARKET_DATA_ROOT", default=str(DATA_DIR / "marketdata")))
+# the bar store: a folder, or s3://bucket/prefix[?endpoint_override=host:port&scheme=http&region=...] (a read-only
+# mirror: imports and the bars' ingest run where the store is a folder; docs/runbook.md)
+_market_data_root = env.str("MARKET_DATA_ROOT", default=str(DATA_DIR / "marketdata"))
+MARKET_DATA_ROOT = _market_data_root if _market_data_root.startswith("s3://") else Path(_market_data_root)
 # S3-compatible storage (results, backups): endpoint empty = AWS itself; keys empty = boto3's own chain (instance role)
 AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
 AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="") or None
