@@ -4,6 +4,7 @@ everyone out. Wrapped by ``admin.site.admin_view`` (staff only, the admin's own 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -45,7 +46,10 @@ def ops_kill_switch(request: HttpRequest) -> HttpResponse:
 
 
 def ops_sessions_end_all(request: HttpRequest) -> HttpResponse:
-    """GET: the confirmation; POST: every session but the acting admin's own ends."""
+    """GET: the confirmation; POST: every session but the acting admin's own ends. Needs the right
+    to change users (the same as the per-user incident actions)."""
+    if not request.user.has_perm("accounts.change_user"):
+        raise DjangoPermissionDenied
     if request.method == "POST":
         ended = incident.all_sessions_end(actor=admin_actor(request), keep_session_key=request.session.session_key
                                           or "", reason=request.POST.get("reason", "").strip()[:300])

@@ -110,3 +110,7 @@ def test_the_tools_are_for_staff_only(user, other_user, client):
         incident.user_sessions_end(actor=Actor.of_user(user), user=other_user)
     client.force_login(user)
     assert client.get("/admin/ops/sessions/").status_code == 302  # the admin's login
+    user.is_staff = True
+    user.save()
+    assert client.post("/admin/ops/sessions/", {"reason": "x"}).status_code == 403  # staff without the user right
+    assert not AuditEntry.objects.filter(action="incident.sessions_end_all").exists()
