@@ -22,7 +22,8 @@ MESSAGE_READ_ONLY = _("The platform is under maintenance: you can look around, b
                       "Please try again later.")
 # the header's theme and language switch stays too: reading the notice in one's language matters most now
 EXEMPT_URL_NAMES = ("account_login", "account_logout", "mfa_authenticate", "api:token",
-                    "notifications:telegram_webhook", "preferences_switch")
+                    "notifications:telegram_webhook", "preferences_switch",
+                    "metrics:alerts")  # Alertmanager: operators need the alerts most during maintenance
 RETRY_AFTER_SECONDS = 300
 
 

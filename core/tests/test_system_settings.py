@@ -112,6 +112,19 @@ def test_maintenance_makes_pages_read_only_for_users_but_not_for_the_admin(staff
     assert not KillSwitch.objects.get(scope="global").on
 
 
+def test_alertmanager_reaches_the_operators_during_maintenance(staff, client, settings, monkeypatch):
+    from notifications import ops
+
+    told = []
+    monkeypatch.setattr(ops, "ops_alert", lambda **kwargs: told.append(kwargs) or True)
+    settings.ALERTMANAGER_TOKEN = "am-token"
+    maintenance_on(staff)
+    answer = client.post("/ops/alerts/", {"status": "firing", "alerts": [
+        {"status": "firing", "labels": {"alertname": "WorkerDown"}, "annotations": {"summary": "no worker"},
+         "fingerprint": "w1"}]}, content_type="application/json", HTTP_AUTHORIZATION="Bearer am-token")
+    assert answer.status_code == 200 and len(told) == 1
+
+
 def _default_plan_pk():
     from coupons.selectors import default_plan
     from coupons.tests.helpers import plans_seeded
