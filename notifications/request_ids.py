@@ -27,6 +27,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 
+from core.logging.context import request_bound
+
 HEADER = "X-Request-ID"
 KEEP = 20
 KEEP_SECONDS = 7 * 24 * 3600
@@ -102,7 +104,8 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.request_id = request_id_of(request)
-        response = self.get_response(request)
+        with request_bound(request):  # every log line of the request names it (core.logging.context)
+            response = self.get_response(request)
         response[HEADER] = request.request_id
         if _is_static(request.path):
             return response

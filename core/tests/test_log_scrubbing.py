@@ -1,0 +1,103 @@
+"""No secret in any log line of a full trading flow: every logger at DEBUG (SQL, httpx, the
+brokers, Celery, notifications) while alice's KIS account gets a token, places an order that fills,
+and her fill goes to Telegram (a known bot token) and to her webhook (a known secret). The same
+lines written unscrubbed do carry the secrets (the scan can fail), scrubbed in both formats they do not.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from django.db import connection
+
+from core.audit import Actor
+from core.logging.json_format import JsonFormatter
+from core.logging.scrub import ScrubFilter
+from notifications import outbox, webhook_delivery, webhook_services, webhook_tasks
+from notifications.fakes.telegram_server import FakeTelegram
+from notifications.models.telegram import TelegramLink
+from notifications.telegram_delivery import chat_flush
+from notifications.tests.webhook_receiver import Receiver
+from trading.orders import reconcile, services
+from trading.orders.tests.conftest import ACCOUNT, ACCOUNT_DIGITS, KEY, SECRET, kis, morning, new_order, no_jobs  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+BOT_TOKEN = "7012345678:AAHq3-Zx_9fKpLm2VbN8sT4uWyE6rJd1cGo"
+CHAT = 810_077
+PLAIN = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@pytest.fixture
+def logs():
+    """Every record of every logger at DEBUG, written three ways: raw, plain and JSON (scrubbed)."""
+    streams = {name: io.StringIO() for name in ("raw", "plain", "json")}
+    handlers = []
+    for name, stream in streams.items():  # raw first: the scrub filter rewrites the record it sees
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(JsonFormatter() if name == "json" else logging.Formatter(PLAIN))
+        if name != "raw":
+            handler.addFilter(ScrubFilter())
+        handlers.append(handler)
+    root = logging.getLogger()
+    levels = {name: log.level for name, log in logging.root.manager.loggerDict.items() if isinstance(log, logging.Logger)}
+    before = root.level
+    for name in levels:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    root.setLevel(logging.DEBUG)
+    for handler in handlers:
+        root.addHandler(handler)
+    connection.force_debug_cursor = True  # SQL and its parameters (the account number) too
+    yield streams
+    connection.force_debug_cursor = False
+    for handler in handlers:
+        root.removeHandler(handler)
+    root.setLevel(before)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_a_full_trading_flow_logs_no_key_token_secret_or_account_number(
+        kis, no_jobs, logs, settings, monkeypatch, django_capture_on_commit_callbacks):  # noqa: F811
+    settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = ["127.0.0.1"]
+    monkeypatch.setattr(outbox, "flush_schedule", lambda *, chat_id, countdown=0.0: chat_flush(chat_id=chat_id))
+    queued: list[int] = []
+    monkeypatch.setattr(webhook_tasks.webhook_deliver, "delay", lambda **kw: queued.append(kw["delivery_id"]))
+    user = kis.account.owner
+    TelegramLink.objects.create(owner=user, chat_id=CHAT, username="alice")
+    with FakeTelegram(token=BOT_TOKEN) as telegram, Receiver([200]) as receiver:
+        settings.TELEGRAM_API_URL, settings.TELEGRAM_BOT_TOKEN = telegram.url, BOT_TOKEN
+        _endpoint, hook_secret = webhook_services.webhook_create(actor=Actor.of_user(user), owner=user,
+                                                                url=receiver.url, events=["order_filled"])
+        order = services.order_submit(order_id=new_order(kis.account).pk)  # a token issued, the order placed
+        kis.fake.fill(order.broker_order_no, 3, 70_000)
+        with django_capture_on_commit_callbacks(execute=True):
+            reconcile.account_reconcile(account=kis.account)  # filled: order.filled to Telegram and the webhook
+        for delivery_id in queued:
+            webhook_delivery.webhook_delivery_attempt(delivery_id=delivery_id)
+        access_token = kis.fake._latest[KEY].value
+        # a careless line as someone might write it, and an error with a secret in its text
+        logging.getLogger("trading.brokers").debug("headers %s body %s", {
+            "authorization": f"Bearer {access_token}", "appkey": KEY, "appsecret": SECRET},
+            {"CANO": ACCOUNT_DIGITS[:8], "ACNT_PRDT_CD": "01", "account": ACCOUNT})
+        logging.getLogger("trading").info("order for account %s placed", ACCOUNT_DIGITS)
+        try:
+            raise ValueError(f"signing with {hook_secret} for {telegram.url}/bot{BOT_TOKEN}/sendMessage failed")
+        except ValueError:
+            logging.getLogger("notifications").exception("webhook %s failed", receiver.url)
+
+    order.refresh_from_db()
+    assert order.state == "filled" and telegram.texts(CHAT) and len(receiver.received) == 1
+    secrets = {"app key": KEY, "app secret": SECRET, "access token": access_token, "bot token": BOT_TOKEN,
+               "webhook secret": hook_secret, "account": ACCOUNT, "account digits": ACCOUNT_DIGITS}
+    raw = logs["raw"].getvalue()
+    assert {name for name, value in secrets.items() if value in raw} == set(secrets)  # the scan can fail
+    for fmt in ("plain", "json"):
+        output = logs[fmt].getvalue()
+        assert len(output) > 10_000 and "Traceback" in output
+        assert [name for name, value in secrets.items() if value in output] == [], fmt
+    lines = [json.loads(line) for line in logs["json"].getvalue().splitlines() if line.startswith("{")]
+    assert {"time", "level", "logger", "message", "request_id", "user_id", "task", "exception"} <= set(lines[0])
+    assert any(line["logger"].startswith("httpx") for line in lines)
