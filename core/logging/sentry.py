@@ -1,6 +1,6 @@
 """Error reports to Sentry (or any server speaking its protocol: GlitchTip, a self-hosted Sentry),
-only when ``SENTRY_DSN`` is set. Django and Celery integrations; no personal data by default
-(``send_default_pii=False``); every event and transaction goes through the log scrubber before it
+only when ``SENTRY_DSN`` is set. Django and Celery integrations; no personal data
+(``send_default_pii`` left False); every event and transaction goes through the log scrubber before it
 leaves (message, exception values, breadcrumbs, request headers/data/query string, extra, local
 variables: every string, and the whole value of any key named like a secret), and carries the
 request id as a tag (to find the request's log lines).
@@ -51,7 +51,8 @@ def sentry_init(*, dsn: str | None = None) -> bool:
         environment=getattr(settings, "SENTRY_ENVIRONMENT", "") or None,
         release=getattr(settings, "APP_VERSION", "") or None,
         traces_sample_rate=float(getattr(settings, "SENTRY_TRACES_SAMPLE_RATE", 0.0) or 0.0),
-        send_default_pii=False,
+        # no personal data: send_default_pii stays at its default, False (sentry-sdk 2.76 warns when it is
+        # passed at all, in favour of data_collection, whose defaults collect more)
         integrations=[DjangoIntegration(), CeleryIntegration()],
         before_send=before_send,
         before_send_transaction=before_send,

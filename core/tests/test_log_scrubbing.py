@@ -22,9 +22,10 @@ from notifications.models.telegram import TelegramLink
 from notifications.telegram_delivery import chat_flush
 from notifications.tests.webhook_receiver import Receiver
 from trading.orders import reconcile, services
-from trading.orders.tests.conftest import ACCOUNT, ACCOUNT_DIGITS, KEY, SECRET, kis, morning, new_order, no_jobs  # noqa: F401
+from core.logging.scrub import scrub_data, scrub_text
+from trading.orders.tests.conftest import ACCOUNT, ACCOUNT_DIGITS, KEY, SECRET, kis, morning, new_order, no_jobs
 
-pytestmark = pytest.mark.django_db
+__all__ = ["kis", "morning", "no_jobs"]  # fixtures
 BOT_TOKEN = "7012345678:AAHq3-Zx_9fKpLm2VbN8sT4uWyE6rJd1cGo"
 CHAT = 810_077
 PLAIN = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -59,8 +60,9 @@ def logs():
         logging.getLogger(name).setLevel(level)
 
 
+@pytest.mark.django_db
 def test_a_full_trading_flow_logs_no_key_token_secret_or_account_number(
-        kis, no_jobs, logs, settings, monkeypatch, django_capture_on_commit_callbacks):  # noqa: F811
+        kis, no_jobs, logs, settings, monkeypatch, django_capture_on_commit_callbacks):
     settings.WEBHOOK_ALLOW_PRIVATE_HOSTS = ["127.0.0.1"]
     monkeypatch.setattr(outbox, "flush_schedule", lambda *, chat_id, countdown=0.0: chat_flush(chat_id=chat_id))
     queued: list[int] = []
@@ -101,3 +103,26 @@ def test_a_full_trading_flow_logs_no_key_token_secret_or_account_number(
     lines = [json.loads(line) for line in logs["json"].getvalue().splitlines() if line.startswith("{")]
     assert {"time", "level", "logger", "message", "request_id", "user_id", "task", "exception"} <= set(lines[0])
     assert any(line["logger"].startswith("httpx") for line in lines)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("POST https://api.telegram.org/bot7012345678:AAHq3-Zx_9fKpLm2VbN8sT4u/sendMessage",
+     "POST https://api.telegram.org/bot***/sendMessage"),
+    ("{'authorization': 'Bearer abc.def-ghi12345', 'approval_key': 'k1'}", "{'authorization': '***', 'approval_key': '***'}"),
+    ('{"appkey":"PSx","secretkey":"s","grant_type":"client_credentials"}',
+     '{"appkey":"***","secretkey":"***","grant_type":"client_credentials"}'),
+    ("GET /x?app_key=abc&symbol=005930&password=hunter2", "GET /x?app_key=***&symbol=005930&password=***"),
+    ("X-Telegram-Bot-Api-Secret-Token: abcdefgh", "X-Telegram-Bot-Api-Secret-Token: ***"),
+    ("account 50123456-01 / 5012345601, order 0000012345 at 1764000000.5", "account ******56-01 / ******5601, order 0000012345 at 1764000000.5"),
+    ("request 3f2a9b8c7d6e5f4a3b2c1d0e9f8a7b6c by alice@example.com", "request 3f2a9b8c7d6e5f4a3b2c1d0e9f8a7b6c by alice@example.com"),
+    ("key AbcDEF0123456789abcdefGHIJ012345xyz", "key ***"),
+])
+def test_the_scrubber_masks_each_shape_of_secret_and_keeps_the_rest(text, expected):
+    assert scrub_text(text) == expected == scrub_text(expected)
+
+
+def test_nested_data_loses_the_values_of_secret_named_keys():
+    event = {"request": {"headers": {"Authorization": "Basic x", "Accept": "*/*"}, "data": {"password": 5}},
+             "extra": ["bot7012345678:AAHq3-Zx_9fKpLm2VbN8"]}
+    assert scrub_data(event) == {"request": {"headers": {"Authorization": "***", "Accept": "*/*"},
+                                             "data": {"password": "***"}}, "extra": ["bot***"]}
