@@ -1,3 +1,4 @@
+import functools
 import zoneinfo
 
 from allauth.account.forms import SignupForm as AllauthSignupForm
@@ -10,9 +11,26 @@ from accounts.models import COMMON_TIMEZONES, Language, PriceColors, Theme
 from core.errors import ApplicationError
 
 
+@functools.cache
 def timezone_choices() -> list[tuple[str, str]]:
+    """The common zones first, then every other IANA name (read from disk once per process)."""
     others = sorted(zoneinfo.available_timezones() - set(COMMON_TIMEZONES))
     return [(name, name) for name in COMMON_TIMEZONES] + [(name, name) for name in others]
+
+
+class ZoneSelect(forms.Select):
+    """The time zone <select>: its ~600 options are rendered once per chosen zone and attributes and
+    kept (the zones never change while the process runs), instead of ~30 ms of template work a page."""
+
+    _rendered: dict[tuple, str] = {}
+
+    def render(self, name, value, attrs=None, renderer=None):
+        if value not in dict(timezone_choices()) or len(self._rendered) > 2000:
+            return super().render(name, value, attrs, renderer)
+        key = (name, value, tuple(sorted({**self.attrs, **(attrs or {})}.items())), type(renderer).__name__)
+        if key not in self._rendered:
+            self._rendered[key] = super().render(name, value, attrs, renderer)
+        return self._rendered[key]
 
 
 class PreferencesForm(forms.Form):
@@ -20,7 +38,7 @@ class PreferencesForm(forms.Form):
 
     theme = forms.ChoiceField(label=_("Theme"), choices=Theme.choices, required=False)
     language = forms.ChoiceField(label=_("Language"), choices=Language.choices, required=False)
-    timezone = forms.ChoiceField(label=_("Time zone"), choices=timezone_choices, required=False)
+    timezone = forms.ChoiceField(label=_("Time zone"), choices=timezone_choices, required=False, widget=ZoneSelect)
     price_colors = forms.ChoiceField(
         label=_("Price colours"), choices=PriceColors.choices, required=False, widget=forms.RadioSelect
     )
