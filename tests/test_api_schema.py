@@ -144,7 +144,8 @@ def test_an_api_url_no_route_matches_answers_the_error_body(api_client, path):
     assert response.json()["error"]["code"] == "not_found"
 
 
-def test_a_page_url_no_route_matches_is_still_a_page(client):
+def test_a_page_url_no_route_matches_is_still_a_page(client, db):
+    # db: the page's chrome reads the system settings (maintenance) and the announcements
     response = client.get("/strategies/abc/")
     assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
 

@@ -88,7 +88,10 @@ PARAMETERS: dict[str, dict[str, str]] = {
 PUBLIC_EXACT = {"", "health", "ready", "settings/", "preferences/", "api/schema/", "api/docs/",
                 "api/v1/auth/token/", "admin/login/", "admin/logout/",
                 # Telegram's door: no session, its secret header instead (403 when wrong, 404 with no bot configured)
-                "notifications/telegram/webhook/"}
+                "notifications/telegram/webhook/",
+                # Prometheus and Alertmanager: bearer tokens instead of sessions (/metrics is open to loopback
+                # clients in development when METRICS_TOKEN is unset; /ops/alerts/ is 404 without its token)
+                "metrics", "ops/alerts/"}
 # The readiness probe answers 503 while a dependency is not ready (here: no worker): its answer, not a fault.
 MAY_ANSWER_503 = {"ready"}
 PUBLIC_PREFIXES = (

@@ -115,6 +115,7 @@ def test_execute_runs_the_engine_and_stores_metrics_and_the_result_file(user, sa
     assert stored.series()["equity"][-1] == pytest.approx(float(direct.equity[-1]))
     assert len(stored.signals) == len(direct.signals)
 
+    pushed = [(group, message) for group, message in pushed if message["event"] != "notifications.unread"]  # the bell
     events = [message["event"] for _, message in pushed]
     assert events[0] == "backtest.progress" and events[-1] == "backtest.finished"
     progress = [message["payload"]["progress"] for _, message in pushed if message["event"] == "backtest.progress"]

@@ -22,6 +22,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
 
 def test_an_operator_uses_the_dashboard_the_settings_and_an_incident_tool(page, new_page):
+    from coupons.tests.helpers import plans_seeded
+
+    plans_seeded()  # the settings' default plan (an earlier browser test's flush may have removed the seeded plans)
     operator = UserFactory(email="ops.admin@example.com", language="en", is_staff=True, is_superuser=True)
     victim = UserFactory(email="stolen.phone@example.com", language="en")
     api_token_create(user=victim, name="phone")

@@ -5,16 +5,6 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("path", ["/notifications/"])
-def test_placeholder_pages_say_the_feature_is_not_there_yet(client, django_user_model, path):
-    user = django_user_model.objects.create_user(email="new@example.com", password="pw-123456789", language="en")
-    client.force_login(user)
-    body = client.get(path).content.decode()
-    assert "not available yet" in body
-    for promise in ("Connect your KIS", "never lost or doubled", "on Telegram if you link it"):
-        assert promise not in body
-
-
 def test_the_landing_page_does_not_promise_trading_yet(client):
     client.cookies["lang"] = "en"
     body = client.get("/").content.decode()
