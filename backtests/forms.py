@@ -80,7 +80,7 @@ class BacktestForm(TypeParamFields, forms.Form):
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["strategy"].queryset = strategy_selectors.strategy_list(user=user)
+        self.fields["strategy"].queryset = strategy_selectors.strategy_choices(user=user)
         for name in self.RISK_FIELDS:  # the same fields, labels and help as a saved strategy's
             self.fields[name] = copy.deepcopy(StrategyForm.base_fields[name])
             self.fields[name].required = False

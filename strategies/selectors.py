@@ -45,6 +45,12 @@ def strategy_list(*, user: User, filters: Mapping[str, Any] | None = None) -> Qu
     return strategies
 
 
+def strategy_choices(*, user: User) -> QuerySet[Strategy]:
+    """The user's strategies for a form's choice field: the rows alone (a <select> shows the names;
+    the universes ``strategy_list`` prefetches would be read and thrown away on every page)."""
+    return Strategy.objects.filter(owner=user)
+
+
 def strategy_get(*, user: User, pk: int) -> Strategy:
     """The user's strategy ``pk``; Http404 when there is none (or it is someone else's)."""
     return get_object_or_404(strategy_list(user=user), pk=pk)

@@ -66,7 +66,7 @@ class StrategyStepForm(forms.Form):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, label_suffix="", **kwargs)
-        self.fields["strategy"].queryset = strategy_selectors.strategy_list(user=user)
+        self.fields["strategy"].queryset = strategy_selectors.strategy_choices(user=user)
         # paper accounts first: trying a strategy with virtual money is the default
         usable = account_selectors.broker_account_list(user=user).exclude(pk__in=replay_account_ids(user=user))
         accounts = sorted(usable, key=lambda a: (not a.is_paper, a.created_at, a.pk))
