@@ -36,7 +36,7 @@ def logs():
     """Every record of every logger at DEBUG, written three ways: raw, plain and JSON (scrubbed)."""
     streams = {name: io.StringIO() for name in ("raw", "plain", "json")}
     handlers = []
-    for name, stream in streams.items():  # raw first: the scrub filter rewrites the record it sees
+    for name, stream in streams.items():  # raw first: a scrub filter rewrites the record it sees
         handler = logging.StreamHandler(stream)
         handler.setFormatter(JsonFormatter() if name == "json" else logging.Formatter(PLAIN))
         if name != "raw":
@@ -48,8 +48,7 @@ def logs():
     for name in levels:
         logging.getLogger(name).setLevel(logging.NOTSET)
     root.setLevel(logging.DEBUG)
-    for handler in handlers:
-        root.addHandler(handler)
+    root.handlers[0:0] = handlers  # before the configured handler, whose scrub filter rewrites the records
     connection.force_debug_cursor = True  # SQL and its parameters (the account number) too
     yield streams
     connection.force_debug_cursor = False
