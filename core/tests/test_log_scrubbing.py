@@ -1,6 +1,6 @@
 """No secret in any log line of a full trading flow: every logger at DEBUG (SQL, httpx, the
-brokers, Celery, notifications) while alice's KIS account gets a token, places an order that fills,
-and her fill goes to Telegram (a known bot token) and to her webhook (a known secret). The same
+brokers, Celery, notifications) while alice connects a KIS account (known key and secret, verified
+with a token), places an order that fills, and her fill goes to Telegram (a known bot token) and to her webhook (a known secret). The same
 lines written unscrubbed do carry the secrets (the scan can fail), scrubbed in both formats they do not.
 """
 
@@ -23,10 +23,14 @@ from notifications.telegram_delivery import chat_flush
 from notifications.tests.webhook_receiver import Receiver
 from trading.orders import reconcile, services
 from core.logging.scrub import scrub_data, scrub_text
-from trading.orders.tests.conftest import ACCOUNT, ACCOUNT_DIGITS, KEY, SECRET, kis, morning, new_order, no_jobs
+from trading import services as account_services
+from trading.orders.tests.conftest import kis, morning, new_order, no_jobs
 
 __all__ = ["kis", "morning", "no_jobs"]  # fixtures
 BOT_TOKEN = "7012345678:AAHq3-Zx_9fKpLm2VbN8sT4uWyE6rJd1cGo"
+KEY = "PSconn9KEY" + "q" * 26  # KIS: 36 and 180 characters
+SECRET = "conn-Secret-" + "Z9y" * 56
+ACCOUNT, ACCOUNT_DIGITS = "50765432-01", "5076543201"
 CHAT = 810_077
 PLAIN = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -66,16 +70,20 @@ def test_a_full_trading_flow_logs_no_key_token_secret_or_account_number(
     monkeypatch.setattr(outbox, "flush_schedule", lambda *, chat_id, countdown=0.0: chat_flush(chat_id=chat_id))
     queued: list[int] = []
     monkeypatch.setattr(webhook_tasks.webhook_deliver, "delay", lambda **kw: queued.append(kw["delivery_id"]))
-    user = kis.account.owner
+    user = kis.account.owner  # alice, with her fixture account on the fake KIS; she connects another
     TelegramLink.objects.create(owner=user, chat_id=CHAT, username="alice")
     with FakeTelegram(token=BOT_TOKEN) as telegram, Receiver([200]) as receiver:
         settings.TELEGRAM_API_URL, settings.TELEGRAM_BOT_TOKEN = telegram.url, BOT_TOKEN
         _endpoint, hook_secret = webhook_services.webhook_create(actor=Actor.of_user(user), owner=user,
                                                                 url=receiver.url, events=["order_filled"])
-        order = services.order_submit(order_id=new_order(kis.account).pk)  # a token issued, the order placed
+        kis.fake.add_account(KEY, SECRET, ACCOUNT, environment="mock", cash=5_000_000)
+        account = account_services.broker_account_connect(  # verified at the broker: a token, the balance
+            actor=Actor.of_user(user), owner=user, broker="kis", environment="mock", account_no=ACCOUNT,
+            app_key=KEY, app_secret=SECRET, nickname="KIS")
+        order = services.order_submit(order_id=new_order(account).pk)  # the order placed
         kis.fake.fill(order.broker_order_no, 3, 70_000)
         with django_capture_on_commit_callbacks(execute=True):
-            reconcile.account_reconcile(account=kis.account)  # filled: order.filled to Telegram and the webhook
+            reconcile.account_reconcile(account=account)  # filled: order.filled to Telegram and the webhook
         for delivery_id in queued:
             webhook_delivery.webhook_delivery_attempt(delivery_id=delivery_id)
         access_token = kis.fake._latest[KEY].value
