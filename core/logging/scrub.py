@@ -24,8 +24,8 @@ _KEY = rf"(?P<key>[\w-]*{_SECRET_NAME})"
 # "key": "value" / 'key': 'value' / key="value"
 _QUOTED = re.compile(rf"{_KEY}(?P<q1>[\"']?)(?P<sep>\s*[:=]\s*)(?P<q>[\"'])(?P<value>.*?)(?P=q)", re.IGNORECASE)
 # key=value (query strings, forms), key: value (headers), "key": 123
-_BARE = re.compile(rf"{_KEY}(?P<q1>[\"']?)(?P<sep>\s*=\s*|\s*:\s+|(?<=[\"'])\s*:)(?P<value>(?:Bearer\s+)?[^\s&\"',;}}\]]+)",
-                   re.IGNORECASE)
+_BARE = re.compile(rf"{_KEY}(?P<q1>[\"']?)(?P<sep>\s*=\s*|\s*:\s+|(?<=[\"'])\s*:)"
+                   rf"(?P<value>(?:Bearer\s+)?[^\s&\"',;}}\]]+)", re.IGNORECASE)
 _BEARER = re.compile(r"\b(Bearer|Basic|token)\s+[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)
 _TELEGRAM = re.compile(r"(?<![A-Za-z0-9])(bot)?\d{5,12}:[A-Za-z0-9_-]{10,}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")

@@ -1,7 +1,8 @@
 """No secret in any log line of a full trading flow: every logger at DEBUG (SQL, httpx, the
 brokers, Celery, notifications) while alice connects a KIS account (known key and secret, verified
-with a token), places an order that fills, and her fill goes to Telegram (a known bot token) and to her webhook (a known secret). The same
-lines written unscrubbed do carry the secrets (the scan can fail), scrubbed in both formats they do not.
+with a token), places an order that fills, and her fill goes to Telegram (a known bot token) and to
+her webhook (a known secret). The same lines written unscrubbed do carry the secrets (the scan can
+fail), scrubbed in both formats they do not.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def logs():
             handler.addFilter(ScrubFilter())
         handlers.append(handler)
     root = logging.getLogger()
-    levels = {name: log.level for name, log in logging.root.manager.loggerDict.items() if isinstance(log, logging.Logger)}
+    levels = {name: log.level for name, log in logging.root.manager.loggerDict.items()
+              if isinstance(log, logging.Logger)}
     before = root.level
     for name in levels:
         logging.getLogger(name).setLevel(logging.NOTSET)
@@ -115,13 +117,16 @@ def test_a_full_trading_flow_logs_no_key_token_secret_or_account_number(
 @pytest.mark.parametrize(("text", "expected"), [
     ("POST https://api.telegram.org/bot7012345678:AAHq3-Zx_9fKpLm2VbN8sT4u/sendMessage",
      "POST https://api.telegram.org/bot***/sendMessage"),
-    ("{'authorization': 'Bearer abc.def-ghi12345', 'approval_key': 'k1'}", "{'authorization': '***', 'approval_key': '***'}"),
+    ("{'authorization': 'Bearer abc.def-ghi12345', 'approval_key': 'k1'}",
+     "{'authorization': '***', 'approval_key': '***'}"),
     ('{"appkey":"PSx","secretkey":"s","grant_type":"client_credentials"}',
      '{"appkey":"***","secretkey":"***","grant_type":"client_credentials"}'),
     ("GET /x?app_key=abc&symbol=005930&password=hunter2", "GET /x?app_key=***&symbol=005930&password=***"),
     ("X-Telegram-Bot-Api-Secret-Token: abcdefgh", "X-Telegram-Bot-Api-Secret-Token: ***"),
-    ("account 50123456-01 / 5012345601, order 0000012345 at 1764000000.5", "account ******56-01 / ******5601, order 0000012345 at 1764000000.5"),
-    ("request 3f2a9b8c7d6e5f4a3b2c1d0e9f8a7b6c by alice@example.com", "request 3f2a9b8c7d6e5f4a3b2c1d0e9f8a7b6c by alice@example.com"),
+    ("account 50123456-01 / 5012345601, order 0000012345 at 1764000000.5",
+     "account ******56-01 / ******5601, order 0000012345 at 1764000000.5"),
+    ("request 3f2a9b8c7d6e5f4a3b2c1d0e9f8a7b6c by alice@example.com",
+     "request 3f2a9b8c7d6e5f4a3b2c1d0e9f8a7b6c by alice@example.com"),
     ("key AbcDEF0123456789abcdefGHIJ012345xyz", "key ***"),
 ])
 def test_the_scrubber_masks_each_shape_of_secret_and_keeps_the_rest(text, expected):
