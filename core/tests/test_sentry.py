@@ -4,6 +4,7 @@ server scrubbed, tagged with the request id; with SENTRY_DSN unset nothing is se
 from __future__ import annotations
 
 import gzip
+import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -22,6 +23,7 @@ ACCOUNT = "50123456-01"
 
 def boom(request):
     app_secret = APP_SECRET  # a local variable: Sentry sends the frame's variables
+    logging.getLogger("trading.brokers").info("calling KIS for %s with appsecret=%s", ACCOUNT, app_secret)  # a crumb
     raise RuntimeError(f"KIS refused appsecret={app_secret} with Bearer {TOKEN} for account {ACCOUNT}")
 
 
@@ -77,6 +79,7 @@ def test_an_error_in_a_view_arrives_scrubbed_and_tagged_with_its_request(fake_se
     sentry_sdk.flush(timeout=10)
     sent = b"\n".join(fake_sentry.bodies).decode()
     assert "RuntimeError" in sent and "KIS refused appsecret=***" in sent and "req-sentry-0001" in sent
+    assert "calling KIS for ******56-01 with appsecret=***" in sent  # the breadcrumb
     assert '"environment":"test"' in sent.replace(" ", "")
     assert APP_SECRET not in sent and TOKEN not in sent and ACCOUNT not in sent
 
