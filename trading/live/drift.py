@@ -28,8 +28,11 @@ with the open's rule and says so (``comparable=False``).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -226,9 +229,34 @@ def _engine_config(deployment: Deployment, fill: str):
                         accounts="shared", **options)
 
 
+_shared_runs: contextvars.ContextVar[dict | None] = contextvars.ContextVar("drift_shared_runs", default=None)
+
+
+@contextlib.contextmanager
+def engine_runs_shared() -> Iterator[None]:
+    """Within the block, ``engine_run`` of the same deployment (every field equal) and window is
+    computed once: the deployment page asks for it twice (the drift report and the chart's
+    backtest curve). Only around one page's rendering: the bars do not change meanwhile."""
+    token = _shared_runs.set({})
+    try:
+        yield
+    finally:
+        _shared_runs.reset(token)
+
+
 def engine_run(deployment: Deployment, start: dt.date, end: dt.date) -> EngineRun | None:
     """The engine over ``start`` .. ``end`` with the deployment's snapshot (module docstring); None
     when the store has no bar of its symbols in the window."""
+    shared = _shared_runs.get()
+    if shared is None:
+        return _engine_run(deployment, start, end)
+    key = (start, end, tuple(repr(getattr(deployment, f.attname)) for f in deployment._meta.concrete_fields))
+    if key not in shared:
+        shared[key] = _engine_run(deployment, start, end)
+    return shared[key]
+
+
+def _engine_run(deployment: Deployment, start: dt.date, end: dt.date) -> EngineRun | None:
     from backtests.engine import run
     from backtests.pipeline import NoBarsError, panel_from_store, symbol_lots
     from marketdata.selectors import bar_store, instrument_lots

@@ -249,6 +249,14 @@ def _strategy_changed(deployment: Deployment) -> bool:
 
 def _render_detail(request: HttpRequest, deployment: Deployment, *, control: str = "",
                    control_form: Any = None, status: int = 200) -> HttpResponse:
+    from trading.live.drift import engine_runs_shared
+
+    with engine_runs_shared():  # the drift report and the chart's backtest curve: one engine run
+        return _detail_page(request, deployment, control=control, control_form=control_form, status=status)
+
+
+def _detail_page(request: HttpRequest, deployment: Deployment, *, control: str, control_form: Any,
+                 status: int) -> HttpResponse:
     user, now = request.user, clock.now()
     holdings = overview.holdings_of(user=user, deployments=[deployment], now=now)[deployment.pk]
     kind = overview.money_kind(deployment)

@@ -122,3 +122,28 @@ def test_a_live_deployment_is_compared_from_its_first_decision(started, timing, 
     deployment = Deployment(timing=timing, started_at=started.replace(tzinfo=SEOUL),
                             stopped_at=dt.datetime(2026, 4, 30, 16, 0, tzinfo=SEOUL))
     assert report_window(deployment) == (first, dt.date(2026, 4, 30))
+
+
+def test_the_deployment_page_runs_the_engine_once_for_the_report_and_the_chart(user, client, monkeypatch):
+    from trading.live import drift
+
+    deployment = replay_with(month_deployment(user), None)
+    runs = []
+    real = drift._engine_run
+    monkeypatch.setattr(drift, "_engine_run", lambda *args: runs.append(args) or real(*args))
+
+    client.force_login(user)
+    response = client.get(f"/trading/deployments/{deployment.pk}/")
+    assert response.status_code == 200 and 'data-testid="drift-row"' in response.content.decode()
+    assert len(runs) == 1  # the drift report and the chart's backtest curve share it
+
+    # outside a page each call computes afresh, and a changed deployment is never served an old run
+    start, end = drift.report_window(deployment)
+    drift.engine_run(deployment, start, end)
+    drift.engine_run(deployment, start, end)
+    assert len(runs) == 3
+    with drift.engine_runs_shared():
+        first = drift.engine_run(deployment, start, end)
+        deployment.capital = deployment.capital * 2
+        second = drift.engine_run(deployment, start, end)
+    assert len(runs) == 5 and first.equity[0][1] * 2 == second.equity[0][1]
