@@ -11,6 +11,7 @@ No database access here: ``render`` needs only the user's language and time zone
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal, InvalidOperation
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -177,16 +178,32 @@ def _when(value: Any, tz: dt.tzinfo) -> str:
     return formats.date_format(moment.astimezone(tz), "DATETIME_FORMAT")
 
 
+def _amount(value: Any) -> str:
+    """A quantity or a price of a payload ("62500", "1.5") with thousands separators, or "-"."""
+    if value in (None, ""):
+        return "-"
+    try:
+        return formats.number_format(Decimal(str(value)), use_l10n=True, force_grouping=True)
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+def _instrument(p: dict[str, Any]) -> str:
+    """삼성전자 (005930) when the routing found the instrument's name, else the code."""
+    symbol, name = p.get("symbol", ""), p.get("symbol_name", "")
+    return f"{name} ({symbol})" if name and symbol else symbol
+
+
 def _side(payload: dict[str, Any]) -> str:
     return {"buy": _("Buy"), "sell": _("Sell")}.get(str(payload.get("side", "")).lower(), "")
 
 
 def _order(kind: Kind, event: str, p: dict[str, Any], tz: dt.tzinfo) -> tuple[str, str, str]:
-    symbol, side, link = p.get("symbol", ""), _side(p), _link("trading:order_detail", p.get("id"))
+    symbol, side, link = _instrument(p), _side(p), _link("trading:order_detail", p.get("id"))
     if kind.key == "order_filled":
         body = _("%(side)s %(symbol)s: %(filled)s of %(quantity)s filled at an average of %(price)s.") % {
-            "side": side, "symbol": symbol, "filled": p.get("filled_quantity") or "0",
-            "quantity": p.get("quantity") or "?", "price": p.get("average_fill_price") or "-"}
+            "side": side, "symbol": symbol, "filled": _amount(p.get("filled_quantity") or "0"),
+            "quantity": _amount(p.get("quantity")), "price": _amount(p.get("average_fill_price"))}
         title = (_("Order filled: %(symbol)s") if event == "order.filled"
                  else _("Order partly filled: %(symbol)s")) % {"symbol": symbol}
         return title, body, link

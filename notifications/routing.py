@@ -109,7 +109,13 @@ def notification_send(*, user: Any, event: str, payload: dict[str, Any]) -> Noti
     if kind is None or not first_time(user_id=user.pk, kind=kind, payload=payload):
         return None
     choice = preference_get(user=user, kind=kind.key)
-    message = catalog.render_for(user, kind, event, payload)
+    shown = payload
+    if payload.get("symbol") and "symbol_name" not in payload:  # the message names the instrument
+        from marketdata.models import Instrument
+
+        name = Instrument.objects.filter(code=payload["symbol"]).values_list("name", flat=True).first()
+        shown = {**payload, "symbol_name": name or ""}
+    message = catalog.render_for(user, kind, event, shown)
     notification = None
     if choice.in_app:
         notification = _channel("in-app", _in_app, user, event, payload, message)

@@ -50,7 +50,7 @@ def test_a_published_fill_arrives_in_the_linked_chat_in_the_users_language(
     linked_user(chat_id=CHAT + 1)  # another user's chat hears nothing
     publish(django_capture_on_commit_callbacks, user, "order.filled", FILL)
     [text] = fake_telegram.texts(CHAT)
-    assert "005930" in text and "70100" in text
+    assert "005930" in text and "70,100" in text
     assert side in text and other_side not in text
     assert fake_telegram.texts(CHAT + 1) == []
     message = TelegramMessage.objects.get()

