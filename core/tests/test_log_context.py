@@ -66,6 +66,11 @@ def embedded_worker(settings, monkeypatch):
     worker = start_embedded_celery(current_app._get_current_object(), with_beat=False)
     yield worker
     worker.stop(in_sighandler=False)
+    # a worker in this process marks the whole process as "inside a worker" (result.get() refused): the
+    # tests that run after this one are not in one
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
 
 
 def test_the_request_id_and_user_follow_the_request_into_its_task(client, user, settings, lines, embedded_worker):
