@@ -49,11 +49,14 @@
       const { event, payload } = e.detail || {};
       if (event === "backtest.progress" || event === "backtest.finished") apply(payload);
     });
-    document.addEventListener("live:open", () => {
+    const recheck = () => {
       if (!runBox.dataset.detailUrl || finalStates.includes(runBox.dataset.status)) return;
       fetch(runBox.dataset.detailUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then((r) => (r.ok ? r.json() : null)).then(apply).catch(() => {});
-    });
+    };
+    document.addEventListener("live:open", recheck);
+    // the socket opened before this script listened: a run finished in between was announced to no one here
+    if (document.body.dataset.liveOpen === "1") recheck();
   }
 
   // -- a sweep: progress, then the table and heatmap ----------------------------------------------
@@ -81,11 +84,13 @@
       const { event, payload } = e.detail || {};
       if (event === "sweep.progress" || event === "sweep.finished") apply(payload);
     });
-    document.addEventListener("live:open", () => {
+    const recheck = () => {
       if (!active.includes(sweepBox.dataset.status)) return;
       fetch(sweepBox.dataset.detailUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then((r) => (r.ok ? r.json() : null)).then(apply).catch(() => {});
-    });
+    };
+    document.addEventListener("live:open", recheck);
+    if (document.body.dataset.liveOpen === "1") recheck();
   }
 
   // -- the signal viewer: a finished run replaces the signals (unless another run is pinned) -----

@@ -67,6 +67,9 @@
       delay = 1000;
       setState("open", body.dataset.msgLive);
       hideBanner();
+      // Pages whose script runs after this (deferred scripts, stylesheets before them) read the flag:
+      // the "live:open" below may have fired before they listened.
+      body.dataset.liveOpen = "1";
       document.dispatchEvent(new CustomEvent("live:open"));
     });
     socket.addEventListener("message", function (message) {
@@ -76,6 +79,7 @@
       document.dispatchEvent(new CustomEvent("live:event", { detail: data }));
     });
     socket.addEventListener("close", function (event) {
+      delete body.dataset.liveOpen;
       // 4401: the server no longer knows this browser's session (signed out elsewhere, expired,
       // or the server was reset): retrying cannot help, signing in again can.
       if (event.code === 4401) { endSession(); return; }

@@ -87,6 +87,7 @@
     // Events sent between this page's rendering and its socket opening (a redirect right after an
     // action) or while it was down are not replayed: fetch the regions once the socket is open.
     document.addEventListener("live:open", () => regionIds.forEach(refresh));
+    if (document.body.dataset.liveOpen === "1") regionIds.forEach(refresh);  // opened before we listened
   }
 
   // -- the order ticket --------------------------------------------------------------------------
