@@ -205,6 +205,9 @@ def live_server_url(django_db_setup, django_db_blocker, mailbox_dir, market_data
         BROKER_KIS_MOCK_URL=fake_kis_server.url,
         CLOCK_FILE=str(SERVER_CLOCK_FILE),
         REPLAY_SECONDS_PER_DAY="0.3",  # a replayed month plays in seconds
+        # prices on the pages are the ticks the tests push: the paper poller would replace them within
+        # seconds with the last close of bars another test wrote
+        REALTIME_POLL_SECONDS="3600",
         # the Telegram section offers its link; nothing is sent to Telegram by the pages
         TELEGRAM_BOT_USERNAME="quantk_e2e_bot", TELEGRAM_BOT_TOKEN="123456:e2e-not-a-real-token",
         TELEGRAM_API_URL="http://127.0.0.1:9",
