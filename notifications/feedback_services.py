@@ -176,8 +176,6 @@ def _alert_operators(report: FeedbackReport) -> None:
         report.what_happened[:500]) if line)
     try:
         ops.ops_alert(key=f"feedback:{report.pk}:{report.severity}", title=title, body=body, link=admin_link(report))
-    except NotImplementedError:
-        logger.warning("feedback #%s is %s but the operators' alert is not available yet", report.pk, report.severity)
     except Exception:  # noqa: BLE001 - the triage is saved; a failing channel is logged, not raised
         logger.exception("feedback #%s: operators' alert failed", report.pk)
 
