@@ -5,6 +5,7 @@ reporter told when resolved), and a reporter seeing only their own reports."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -134,6 +135,27 @@ def test_without_scripts_the_page_has_the_form_with_where_it_came_from(alice, se
     assert 'name="page_url" value="/trading/orders/?state=open"' in page
     assert 'name="app_version" value="2026.12.1"' in page
     assert 'enctype="multipart/form-data"' in page and "hx-post" not in page
+
+
+def test_the_dialog_on_every_page_carries_that_page_and_a_token_that_works(user, settings):
+    settings.APP_VERSION = "2026.12.2"
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    for path, in_link, in_field in [
+        ("/notifications/?kind=fill&page=2", "/notifications/%3Fkind%3Dfill%26page%3D2",
+         "/notifications/?kind=fill&amp;page=2"),
+        ("/dashboard/", "/dashboard/", "/dashboard/"),
+    ]:
+        html = client.get(path).content.decode()
+        dialog = html[html.index('data-testid="feedback-dialog"'):]
+        assert f'href="/feedback/new/?page={in_link}"' in html
+        assert f'name="page_url" value="{in_field}"' in dialog and 'name="app_version" value="2026.12.2"' in dialog
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', dialog).group(1)
+        answer = client.post("/feedback/new/", {"what_happened": f"Broken on {path}", "page_url": path,
+                                                "csrfmiddlewaretoken": token}, HTTP_HX_REQUEST="true")
+        assert answer.status_code == 200, answer.status_code  # a token that was not this session's: 403
+    assert sorted(FeedbackReport.objects.filter(reporter=user).values_list("page_url", flat=True)) == [
+        "/dashboard/", "/notifications/?kind=fill&page=2"]
 
 
 def test_the_dialog_gets_back_the_thanks_with_the_report_number(alice, user, settings):

@@ -8,11 +8,15 @@ write is committed and visible to the server.
 
 from __future__ import annotations
 
+import gc
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import traceback
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -40,6 +44,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 15_000
+# A browser test still running after this long is stuck in a Playwright call that has no timeout of
+# its own (an evaluate whose page never answers, a download that never ends): the watchdog prints
+# where it stands and kills the browser, so the test fails with its name instead of the whole run
+# hanging until CI gives up.
+WATCHDOG_SECONDS = float(os.environ.get("E2E_WATCHDOG_SECONDS", "240"))
 SERVER_START_TIMEOUT = 30.0
 SKIP_REASON = f"browser tests skipped: {CHROMIUM_PATH} not found (apt-get install chromium)"
 
@@ -84,6 +93,72 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
         elif full_stack and Path(str(item.path)).stem in PAGE_ONLY_MODULES:
             item.add_marker(pytest.mark.skip(reason=PAGE_ONLY_REASON))
+
+
+def _greenlet_stacks() -> str:
+    # The test's own frames wait in a parked greenlet (sync Playwright): thread dumps miss them.
+    try:
+        from greenlet import greenlet
+    except ImportError:  # pragma: no cover - Playwright depends on it
+        return ""
+    stacks = []
+    for candidate in gc.get_objects():
+        if isinstance(candidate, greenlet) and candidate.gr_frame is not None:
+            stacks.append("".join(traceback.format_stack(candidate.gr_frame)))
+    return "\n--- greenlet ---\n".join(stacks)
+
+
+def _browser_pids() -> list[int]:
+    """Chromium processes descended from this test process (Playwright's driver starts them)."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            names[int(entry.name)] = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+
+    def descends(pid: int) -> bool:
+        seen = set()
+        while pid not in seen and pid > 1:
+            seen.add(pid)
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    return [pid for pid, name in names.items() if "chrom" in name and descends(pid)]
+
+
+def _watchdog_fired(nodeid: str) -> None:
+    sys.__stderr__.write(
+        f"\n!!! browser test {nodeid} still running after {WATCHDOG_SECONDS:.0f} s: killing the browser\n"
+        f"{_greenlet_stacks()}\n"
+    )
+    sys.__stderr__.flush()
+    for pid in _browser_pids():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if not _is_e2e(item):
+        yield
+        return
+    timer = threading.Timer(WATCHDOG_SECONDS, _watchdog_fired, args=(item.nodeid,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 # ---------------------------------------------------------------------------
@@ -290,6 +365,8 @@ def browser(tmp_path_factory):
 @pytest.fixture
 def new_page(browser, live_server_url):
     """Open a page in a brand-new context (own cookies); all are closed after the test."""
+    if not browser.is_connected():
+        pytest.fail("the browser is gone: the watchdog killed it in an earlier, stuck test (see above)")
     contexts = []
 
     def make():
@@ -300,8 +377,9 @@ def new_page(browser, live_server_url):
         return context.new_page()
 
     yield make
-    for context in contexts:
-        context.close()
+    if browser.is_connected():
+        for context in contexts:
+            context.close()
 
 
 @pytest.fixture
