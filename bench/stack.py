@@ -144,6 +144,9 @@ class Stack:
     cookie: str = "sessionid"
     token: str = ""
     pool_max: int | None = None
+    serve_workers: int | None = None  # daphne processes of ``serve --workers`` (None: its own default)
+    worker_concurrency: int = 1  # prefork children of the Celery worker (full mode)
+    extra_env: dict[str, str] = field(default_factory=dict)  # on top of the benchmark's own settings
 
     @property
     def url(self) -> str:
@@ -171,6 +174,7 @@ class Stack:
         )
         if self.pool_max is not None:
             env["DATABASE_POOL_MAX"] = str(self.pool_max)
+        env.update(self.extra_env)
         if self.mode == "full":
             drop_database()
             psql(f"CREATE DATABASE {PG_DB}")
@@ -184,9 +188,11 @@ class Stack:
         self.session, self.cookie, self.token = boot["session"], boot["cookie"], boot["token"]
 
         commands = {"server": [PYTHON, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(self.port), "--no-beat"]}
+        if self.serve_workers is not None:
+            commands["server"] += ["--workers", str(self.serve_workers)]
         if self.mode == "full":
             commands["worker"] = [PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "WARNING",
-                                  "--pool", "prefork", "--concurrency", "1", "--without-gossip",
+                                  "--pool", "prefork", "--concurrency", str(self.worker_concurrency), "--without-gossip",
                                   "--without-mingle", "--without-heartbeat"]  # fmt: skip
         for name, command in commands.items():
             log = data_dir / f"{name}.log"

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -20,6 +19,7 @@ from playwright.sync_api import expect
 from accounts.tests.factories import UserFactory
 from backtests.models import BacktestRun, RunStatus
 from marketdata.store import BarStore
+from tests.e2e.conftest import TIMEOUT_MS
 from tests.e2e.helpers import choose_strategy_type, login, write_sample_market
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
@@ -67,6 +67,19 @@ def fill_form(page, *, codes="005930", start="2019-01-02", end="2024-12-30", cas
     page.locator("input[name=start]").fill(start)
     page.locator("input[name=end]").fill(end)
     page.locator("input[name=cash]").fill(cash)
+
+
+def _download(page, testid: str) -> bytes:
+    """Click a download link: the browser must take it as a download (a file name of its own); its bytes
+    are fetched again with a timeout (``Download.path()`` has none: a stalled download would hang the run)."""
+    with page.expect_download() as info:
+        page.get_by_test_id(testid).click()
+    download = info.value
+    assert download.suggested_filename
+    answer = page.request.get(download.url, timeout=TIMEOUT_MS)
+    download.cancel()
+    assert answer.ok, answer.status
+    return answer.body()
 
 
 def field_error(page, field: str):
@@ -121,20 +134,14 @@ def test_a_new_user_runs_a_backtest_and_sees_it_live_and_in_the_viewer(new_page,
     # (the price-colours preference: tests/e2e/test_charts_and_colours.py)
 
     # downloads: CSV with a BOM and JSON
-    with page.expect_download() as info:
-        page.locator("[data-testid=download-trades]").click()
-    data = Path(info.value.path()).read_bytes()
+    data = _download(page, "download-trades")
     assert data.startswith("\ufeff".encode()) and data.decode("utf-8").lstrip("\ufeff").startswith("symbol,name,entry_date")
     assert "삼성전자" in data.decode("utf-8")
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8").lstrip("\ufeff"))))
     assert rows and rows[0]["symbol"] == "005930"
-    with page.expect_download() as info:
-        page.locator("[data-testid=download-json]").click()
-    document = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
+    document = json.loads(_download(page, "download-json").decode("utf-8"))
     assert document["id"] == run_id and document["trades"]
-    with page.expect_download() as info:
-        page.locator("[data-testid=download-signals]").click()
-    assert Path(info.value.path()).read_bytes().startswith(b"\xef\xbb\xbfdate,symbol")
+    assert _download(page, "download-signals").startswith(b"\xef\xbb\xbfdate,symbol")
 
     # the signal viewer follows the latest run: a second run finishing (another tab) replaces it
     page.goto("/viewer/")
