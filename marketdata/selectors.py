@@ -119,6 +119,12 @@ def instrument_bars(*, code: str, start: date | None = None, end: date | None = 
     return bar_store().read_one(code, start=start, end=end)
 
 
+def instrument_last_bars(*, code: str, end: date | None = None, count: int = 2) -> BarSet:
+    """The last ``count`` daily bars of ``code`` up to ``end`` inclusive, oldest first (a last price and
+    the close before it), without reading the whole history each time (``BarStore.read_tail``)."""
+    return bar_store().read_tail(code, end=end, count=count)
+
+
 # The name the other helpers were told about; same function.
 bars_for = instrument_bars
 

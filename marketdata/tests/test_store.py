@@ -232,3 +232,31 @@ def test_an_empty_write_creates_nothing(bar_store):
 def test_empty_store_reads_are_empty(bar_store):
     assert len(bar_store.read()) == 0 and bar_store.read().codes == []
     assert bar_store.coverage() == []
+
+
+def test_the_tail_is_what_a_full_read_ends_with_and_follows_every_write(bar_store):
+    put(bar_store, "005930", "KOSPI", make_bars("2024-01-01", 40))
+    full = bar_store.read_one("005930")
+    days = full.date
+    for end in [None, days[-1], days[-3], days[-store_module.TAIL_ROWS], days[-store_module.TAIL_ROWS - 1], days[5],
+                days[0], np.datetime64("2023-12-01")]:
+        for count in (1, 2, 5):
+            tail = bar_store.read_tail("005930", end=end, count=count)
+            expected = bar_store.read_one("005930", end=end) if end is not None else full
+            for name, column in tail.columns().items():
+                np.testing.assert_array_equal(column, expected.columns()[name][-count:], err_msg=f"{end} {count} {name}")
+            assert list(tail.offsets) == [0, len(tail)]
+    assert len(bar_store.read_tail("005930", end="2023-12-01")) == 0
+
+    # a new bar and a corrected close are seen at once, by this store and by a new one on the same root
+    new_day = days[-1] + np.timedelta64(1, "D")
+    put(bar_store, "005930", "KOSPI", make_bars(str(new_day), 1, base=555.0))
+    for store in (bar_store, BarStore(bar_store.root)):
+        tail = store.read_tail("005930")
+        assert list(tail.date) == [days[-1], new_day] and tail.close[-1] == 555.0
+    put(bar_store, "005930", "KOSPI", make_bars(str(new_day), 1, base=556.0))  # same day, same file size
+    assert bar_store.read_tail("005930").close[-1] == 556.0
+    assert bar_store.delete("005930") and len(bar_store.read_tail("005930")) == 0
+    assert len(bar_store.read_tail("000660")) == 0
+    with pytest.raises(ValueError):
+        bar_store.read_tail("005930", count=store_module.TAIL_ROWS + 1)

@@ -31,7 +31,7 @@ from django.utils.module_loading import import_string
 
 from marketdata.calendars import SEOUL
 from marketdata.models import Instrument, ListingStatus
-from marketdata.selectors import instrument_bars
+from marketdata.selectors import instrument_last_bars
 from trading.brokers.base import Quote
 from trading.brokers.paper import InstrumentRules, PaperRefused
 
@@ -151,7 +151,7 @@ def latest_price(symbol: str, *, now: dt.datetime) -> PricePoint | None:
     quoted = _from_quote(symbol, now)
     if quoted is not None and quoted.previous_close is not None:
         return quoted
-    bars = instrument_bars(code=symbol, end=today)
+    bars = instrument_last_bars(code=symbol, end=today, count=2)
     if len(bars) == 0:
         return quoted
     days = bars.date.astype("datetime64[D]").astype(dt.date)
