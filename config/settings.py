@@ -137,6 +137,8 @@ TEMPLATES = [
     },
 ]
 
+FORM_RENDERER = "core.form_renderer.FormRenderer"  # Django's form templates through Jinja2: twice as fast
+
 # ---------------------------------------------------------------------------
 # Database
 # ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ USED_WITHOUT_IMPORT = {
     "psycopg": "Django's PostgreSQL backend (DATABASE_URL=postgres://...) and its connection pool",
     "tzdata": "zoneinfo's time zones where the system has none (slim images, Windows)",
     "drf-spectacular-sidecar": "INSTALLED_APPS: self-hosted Swagger/Redoc assets",
+    "jinja2": "Django's Jinja2 form renderer (core/form_renderer.py: the built-in form and widget templates)",
     "pytest-django": "the pytest plugin (DJANGO_SETTINGS_MODULE in pyproject.toml)",
     "pytest-cov": "the pytest plugin (--cov in pyproject.toml)",
     "pytest-asyncio": "the pytest plugin (async tests)",
