@@ -47,38 +47,37 @@ class IncidentActions:
         self.message_user(request, DONE % {"what": title, "count": len(results), "detail": detail}, messages.SUCCESS)
         return None
 
-    @admin.action(description=_("Incident: sign out every session"), permissions=["change"])
-    def incident_sessions_end(self, request, queryset):
-        return self._incident(
-            request, queryset, name="incident_sessions_end", title=_("Sign out every session"),
-            explain=_("Every browser session of these users ends; they must sign in again. API tokens stay."),
-            run=lambda actor, user, reason: incident.user_sessions_end(actor=actor, user=user, reason=reason))
 
-    @admin.action(description=_("Incident: force a password reset"), permissions=["change"])
-    def incident_password_reset(self, request, queryset):
-        return self._incident(
-            request, queryset, name="incident_password_reset", title=_("Force a password reset"),
-            explain=_("The password stops working, every session ends, and a password reset email is sent."),
-            run=lambda actor, user, reason: incident.user_password_reset_force(
-                actor=actor, user=user, request=request, reason=reason) or user.email)
+def _incident_action(name: str, description: Any, title: Any, explain: Any,
+                     run: Callable[[Any, Actor, Any, str], Any]) -> Callable[..., Any]:
+    """One incident tool as an admin action named ``name``; ``run(request, actor, user, reason)``."""
 
-    @admin.action(description=_("Incident: revoke API tokens"), permissions=["change"])
-    def incident_api_tokens_revoke(self, request, queryset):
-        return self._incident(
-            request, queryset, name="incident_api_tokens_revoke", title=_("Revoke API tokens"),
-            explain=_("Every API token of these users is deleted: the mobile app must sign in again."),
-            run=lambda actor, user, reason: incident.user_api_tokens_revoke(actor=actor, user=user, reason=reason))
+    def action(self: IncidentActions, request: Any, queryset: Any) -> TemplateResponse | None:
+        return self._incident(request, queryset, name=name, title=title, explain=explain,
+                              run=lambda actor, user, reason: run(request, actor, user, reason))
 
-    @admin.action(description=_("Incident: unlink Telegram"), permissions=["change"])
-    def incident_telegram_unlink(self, request, queryset):
-        return self._incident(
-            request, queryset, name="incident_telegram_unlink", title=_("Unlink Telegram"),
-            explain=_("The Telegram chat of these users is forgotten: no more alerts or commands until linked again."),
-            run=lambda actor, user, reason: incident.user_telegram_unlink(actor=actor, user=user, reason=reason))
+    action.__name__ = name
+    return admin.action(description=description, permissions=["change"])(action)
 
-    @admin.action(description=_("Incident: pause every deployment"), permissions=["change"])
-    def incident_deployments_pause(self, request, queryset):
-        return self._incident(
-            request, queryset, name="incident_deployments_pause", title=_("Pause every deployment"),
-            explain=_("Every running deployment of these users is paused; orders already sent stay."),
-            run=lambda actor, user, reason: incident.user_deployments_pause(actor=actor, user=user, reason=reason))
+
+IncidentActions.incident_sessions_end = _incident_action(
+    "incident_sessions_end", _("Incident: sign out every session"), _("Sign out every session"),
+    _("Every browser session of these users ends; they must sign in again. API tokens stay."),
+    lambda request, actor, user, reason: incident.user_sessions_end(actor=actor, user=user, reason=reason))
+IncidentActions.incident_password_reset = _incident_action(
+    "incident_password_reset", _("Incident: force a password reset"), _("Force a password reset"),
+    _("The password stops working, every session ends, and a password reset email is sent."),
+    lambda request, actor, user, reason: incident.user_password_reset_force(
+        actor=actor, user=user, request=request, reason=reason) or user.email)
+IncidentActions.incident_api_tokens_revoke = _incident_action(
+    "incident_api_tokens_revoke", _("Incident: revoke API tokens"), _("Revoke API tokens"),
+    _("Every API token of these users is deleted: the mobile app must sign in again."),
+    lambda request, actor, user, reason: incident.user_api_tokens_revoke(actor=actor, user=user, reason=reason))
+IncidentActions.incident_telegram_unlink = _incident_action(
+    "incident_telegram_unlink", _("Incident: unlink Telegram"), _("Unlink Telegram"),
+    _("The Telegram chat of these users is forgotten: no more alerts or commands until linked again."),
+    lambda request, actor, user, reason: incident.user_telegram_unlink(actor=actor, user=user, reason=reason))
+IncidentActions.incident_deployments_pause = _incident_action(
+    "incident_deployments_pause", _("Incident: pause every deployment"), _("Pause every deployment"),
+    _("Every running deployment of these users is paused; orders already sent stay."),
+    lambda request, actor, user, reason: incident.user_deployments_pause(actor=actor, user=user, reason=reason))
