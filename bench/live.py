@@ -39,17 +39,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import random
 import resource
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
+
+from bench.scratch import run_in_scratch, scratch_database
 
 SEOUL = ZoneInfo("Asia/Seoul")
 DAY = dt.date(2026, 3, 4)  # a normal KRX Wednesday; the bars end Tuesday
@@ -179,20 +178,11 @@ def _setup(root: Path) -> dict[str, str]:
     import django
 
     django.setup()
-    from django.core.management import call_command
-    from django.db import connection
 
     from core import clock
 
     clock.set_to(SLOT, tick=False)
-    if connection.vendor == "sqlite":
-        call_command("migrate", verbosity=0)
-        return {"mode": "embedded", "database": "SQLite"}
-    given = connection.settings_dict["NAME"]
-    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    url = urlsplit(os.environ["DATABASE_URL"])
-    os.environ["DATABASE_URL"] = urlunsplit(url._replace(path="/" + name))
-    return {"mode": "full stack", "database": f"PostgreSQL {name}", "_given": given}
+    return scratch_database()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -213,21 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = parser().parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
-        mode = _setup(Path(tmp))
-        try:
-            figures = {**{k: v for k, v in mode.items() if not k.startswith("_")}, **run(args)}
-        finally:
-            if "_given" in mode:
-                from django.db import connection
-
-                connection.creation.destroy_test_db(mode["_given"], verbosity=0)
-    if args.json:
-        print(json.dumps(figures, default=str))
-    else:
-        report(figures)
-    return figures
+    return run_in_scratch(parser().parse_args(argv), prefix="bench-live-", setup=_setup, run=run, report=report)
 
 
 if __name__ == "__main__":

@@ -28,18 +28,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import re
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from bench.scratch import run_in_scratch, scratch_database
 
 TARGET_MS = 10.0
 PASSWORD = "bench-pages-Secret-1"
@@ -360,8 +359,6 @@ def _setup(root: Path) -> dict[str, str]:
     warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collected static files here
     logging.getLogger("django.request").setLevel(logging.ERROR)  # the 405s of the actions walked
     from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
 
     # DEBUG off as in production; static URLs without the manifest (no collectstatic in a scratch folder)
     settings.STORAGES = {**settings.STORAGES,
@@ -370,14 +367,7 @@ def _setup(root: Path) -> dict[str, str]:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     for name in ("KIS_REAL", "KIS_MOCK", "KIWOOM_REAL", "KIWOOM_MOCK"):  # never a real broker
         setattr(settings, f"BROKER_{name}_URL", "http://127.0.0.1:9")
-    if connection.vendor == "sqlite":
-        call_command("migrate", verbosity=0)
-        return {"mode": "embedded", "database": "SQLite"}
-    given = connection.settings_dict["NAME"]
-    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    url = urlsplit(os.environ["DATABASE_URL"])
-    os.environ["DATABASE_URL"] = urlunsplit(url._replace(path="/" + name))
-    return {"mode": "full stack", "database": f"PostgreSQL {name}", "_given": given}
+    return scratch_database()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -399,21 +389,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    args = parser().parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
-        mode = _setup(Path(tmp))
-        try:
-            figures = {**{k: v for k, v in mode.items() if not k.startswith("_")}, **run(args)}
-        finally:
-            if "_given" in mode:
-                from django.db import connection
-
-                connection.creation.destroy_test_db(mode["_given"], verbosity=0)
-    if args.json:
-        print(json.dumps(figures, default=str))
-    else:
-        report(figures)
-    return figures
+    return run_in_scratch(parser().parse_args(argv), prefix="bench-pages-", setup=_setup, run=run, report=report)
 
 
 if __name__ == "__main__":
