@@ -125,3 +125,20 @@ def write_sample_market(store, samples: dict[str, tuple[str, str]]) -> None:
             columns[column] = np.array([float(row[column]) for row in rows])
         store.write(code, "KOSPI", **columns)
         Instrument.objects.create(code=code, name=name, name_en=name_en, market=Market.KOSPI)
+
+
+# where a blocked style or script came from, to find the culprit at once
+PROBLEM_REPORT = """document.addEventListener("securitypolicyviolation", (e) =>
+  window.reportProblem(`CSP ${e.violatedDirective} blocked ${e.blockedURI || "inline"} ${e.sourceFile}:${e.lineNumber} ${location.pathname} ${e.sample}`));"""
+
+
+def watch_problems(page, found: list[str], *, console: bool = False) -> list[str]:
+    """Collect into ``found`` the tab's policy violations and script errors (and, with ``console``, its
+    console errors other than failed loads: a refusal's 400 is expected)."""
+    page.expose_function("reportProblem", lambda text: found.append(text))
+    page.add_init_script(PROBLEM_REPORT)
+    page.on("pageerror", lambda error: found.append(f"page error: {error}"))
+    if console:
+        page.on("console", lambda message: message.type == "error" and "Failed to load resource" not in message.text
+                and found.append(f"console: {message.text}"))  # fmt: skip
+    return found

@@ -18,8 +18,8 @@ from accounts.tests.factories import UserFactory
 from core.audit import Actor
 from notifications import announcement_services as services
 from notifications.models import AnnouncementDismissal
-from tests.e2e.helpers import login
-from tests.e2e.test_order_pages import DESKTOP, REPORT, shoot
+from tests.e2e.helpers import login, watch_problems
+from tests.e2e.test_order_pages import DESKTOP, shoot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
@@ -28,13 +28,10 @@ OPERATOR = Actor.system("e2e operator")
 
 @pytest.fixture
 def problems(page) -> list[str]:
-    """Policy violations and script errors of the page."""
-    found: list[str] = []
-    page.expose_function("reportProblem", lambda text: found.append(text))
-    page.add_init_script(REPORT)
-    page.on("pageerror", lambda error: found.append(f"page error: {error}"))
+    """Policy violations and script errors of the tab."""
+    found = watch_problems(page, [], console=False)
     yield found
-    assert found == []
+    assert found == [], "\n".join(found)
 
 
 def publish(kind: str, title: str, body: str, **extra):

@@ -11,21 +11,18 @@ from playwright.sync_api import expect
 
 from accounts.tests.factories import UserFactory
 from notifications.models import WebhookDelivery, WebhookEndpoint
-from tests.e2e.helpers import login
-from tests.e2e.test_order_pages import DESKTOP, REPORT, shoot
+from tests.e2e.helpers import login, watch_problems
+from tests.e2e.test_order_pages import DESKTOP, shoot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
 
 @pytest.fixture
 def problems(page) -> list[str]:
-    """Policy violations and script errors of the page."""
-    found: list[str] = []
-    page.expose_function("reportProblem", lambda text: found.append(text))
-    page.add_init_script(REPORT)
-    page.on("pageerror", lambda error: found.append(f"page error: {error}"))
+    """Policy violations and script errors of the tab."""
+    found = watch_problems(page, [], console=False)
     yield found
-    assert found == []
+    assert found == [], "\n".join(found)
 
 
 def test_a_webhook_is_added_with_its_secret_shown_once(page, new_page, problems):

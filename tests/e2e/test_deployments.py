@@ -21,8 +21,8 @@ from coupons.tests.helpers import free_limits
 from marketdata.calendars import SEOUL
 from marketdata.store import BarStore
 from strategies.tests.factories import StrategyFactory
-from tests.e2e.helpers import login, write_sample_market
-from tests.e2e.test_order_pages import DESKTOP, REPORT, shoot
+from tests.e2e.helpers import login, watch_problems, write_sample_market
+from tests.e2e.test_order_pages import DESKTOP, shoot
 from trading.live import services
 from trading.live.models import Deployment, DeploymentDay, DeploymentSignal, DeploymentState
 from trading.orders.models import Position
@@ -33,13 +33,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
 @pytest.fixture
 def problems(page) -> list[str]:
-    """Policy violations and script errors of the page (a refusal's 400 is expected)."""
-    found: list[str] = []
-    page.expose_function("reportProblem", lambda text: found.append(text))
-    page.add_init_script(REPORT)
-    page.on("pageerror", lambda error: found.append(f"page error: {error}"))
+    """Policy violations and script errors of the tab."""
+    found = watch_problems(page, [], console=False)
     yield found
-    assert found == []
+    assert found == [], "\n".join(found)
 
 
 @pytest.fixture

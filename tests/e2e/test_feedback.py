@@ -19,25 +19,16 @@ from playwright.sync_api import expect
 from accounts.tests.factories import UserFactory
 from notifications.models.centre import Notification
 from notifications.models.feedback import FeedbackReport
-from tests.e2e.helpers import login
+from tests.e2e.helpers import login, watch_problems
 from tests.e2e.test_order_pages import DESKTOP, shoot
-
-# where a blocked style or script came from, to find the culprit at once
-REPORT = """document.addEventListener("securitypolicyviolation", (e) =>
-  window.reportProblem(`CSP ${e.violatedDirective} ${e.sourceFile}:${e.lineNumber}:${e.columnNumber} ${location.pathname} ${e.sample}`));"""
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
 
 @pytest.fixture
 def problems(page) -> list[str]:
-    """Policy violations and script errors of the reporter's tab."""
-    found: list[str] = []
-    page.expose_function("reportProblem", lambda text: found.append(text))
-    page.add_init_script(REPORT)
-    page.on("pageerror", lambda error: found.append(f"page error: {error}"))
-    page.on("console", lambda message: message.type == "error" and "Failed to load resource" not in message.text
-            and found.append(f"console: {message.text}"))  # fmt: skip
+    """Policy violations and script errors of the tab."""
+    found = watch_problems(page, [], console=True)
     yield found
     assert found == [], "\n".join(found)
 

@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 from accounts.tests.factories import UserFactory
 from marketdata.calendars import SEOUL
 from marketdata.store import BarStore
-from tests.e2e.helpers import login, write_sample_market
+from tests.e2e.helpers import login, watch_problems, write_sample_market
 from trading.models import BrokerAccount
 from trading.orders.models import Order
 from trading.paper.tests.conftest import open_paper_account
@@ -68,10 +68,6 @@ def market(market_data_root, fake_kis_server, server_clock):
             store.delete(code)
 
 
-REPORT = """document.addEventListener("securitypolicyviolation", (e) =>
-  window.reportProblem(`CSP ${e.violatedDirective} blocked ${e.blockedURI || "inline"}`));"""
-
-
 @pytest.fixture
 def problems() -> list[str]:
     """Policy violations and script errors of the tabs (answers such as a refusal's 400 are expected)."""
@@ -84,11 +80,7 @@ def two_tabs(new_page, user, problems: list[str]):
     """Two signed-in tabs of ``user``: one watches the order list, the other acts."""
     watcher, actor = new_page(), new_page()
     for page in (watcher, actor):
-        page.expose_function("reportProblem", lambda text: problems.append(text))
-        page.add_init_script(REPORT)
-        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        page.on("console", lambda message: message.type == "error" and "Failed to load resource" not in message.text
-                and problems.append(f"console: {message.text}"))  # fmt: skip
+        watch_problems(page, problems, console=True)
         page.set_viewport_size(DESKTOP)
         login(page, user.email)
     watcher.goto("/trading/orders/")

@@ -19,8 +19,8 @@ from playwright.sync_api import expect
 from accounts.tests.factories import UserFactory
 from notifications.models.telegram import TelegramLink
 from notifications.telegram_link import telegram_link_bind
-from tests.e2e.helpers import login
-from tests.e2e.test_order_pages import DESKTOP, REPORT, shoot
+from tests.e2e.helpers import login, watch_problems
+from tests.e2e.test_order_pages import DESKTOP, shoot
 
 # read by the server subprocess when it starts (after collection); setdefault keeps a caller's own bot
 os.environ.setdefault("TELEGRAM_BOT_USERNAME", "quantk_e2e_bot")
@@ -32,12 +32,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("transactional_db")]
 
 @pytest.fixture
 def problems(page) -> list[str]:
-    found: list[str] = []
-    page.expose_function("reportProblem", lambda text: found.append(text))
-    page.add_init_script(REPORT)
-    page.on("pageerror", lambda error: found.append(f"page error: {error}"))
-    page.on("console", lambda message: message.type == "error" and "Failed to load resource" not in message.text
-            and found.append(f"console: {message.text}"))  # fmt: skip
+    """Policy violations and script errors of the tab."""
+    found = watch_problems(page, [], console=True)
     yield found
     assert found == [], "\n".join(found)
 
