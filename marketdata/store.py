@@ -438,6 +438,18 @@ class BarStore:
             return bars
         return _select(bars, [code], _to_day(start), _to_day(end))
 
+    def file_version(self, code: str, *, market: str | None = None) -> tuple[int, int, int] | None:
+        """What tells the file of ``code`` as it is now from any other (inode, size, modification time;
+        writes replace the file), for caches of what was computed from it; None without bars."""
+        market = market or self.market_of(code)
+        if market is None:
+            return None
+        try:
+            status = os.stat(self._bar_path(market, code))
+        except FileNotFoundError:
+            return None
+        return (status.st_ino, status.st_size, status.st_mtime_ns)
+
     def read_tail(self, code: str, end: _DateLike | None = None, count: int = 2) -> BarSet:
         """The last ``count`` (at most TAIL_ROWS) bars of ``code`` up to ``end`` inclusive, oldest first:
         what ``read_one(code, end=end)`` ends with. Kept per process while the file is unchanged."""
@@ -445,14 +457,10 @@ class BarStore:
         if not 0 < count <= TAIL_ROWS:
             raise ValueError(f"count must be between 1 and {TAIL_ROWS}")
         market = self.market_of(code)
-        if market is None:
+        key = self.file_version(code, market=market)
+        if market is None or key is None:
             return BarSet.empty([code])
         path = self._bar_path(market, code)
-        try:
-            status = os.stat(path)
-        except FileNotFoundError:
-            return BarSet.empty([code])
-        key = (status.st_ino, status.st_size, status.st_mtime_ns)
         with _TAILS_LOCK:
             kept = _TAILS.get(str(path))
         if kept is None or kept[0] != key:

@@ -31,7 +31,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime as dt
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -230,18 +231,25 @@ def _engine_config(deployment: Deployment, fill: str):
 
 
 _shared_runs: contextvars.ContextVar[dict | None] = contextvars.ContextVar("drift_shared_runs", default=None)
+_keep_runs: contextvars.ContextVar[bool] = contextvars.ContextVar("drift_keep_runs", default=False)
 
 
 @contextlib.contextmanager
-def engine_runs_shared() -> Iterator[None]:
+def engine_runs_shared(*, kept: bool = False) -> Iterator[None]:
     """Within the block, ``engine_run`` of the same deployment (every field equal) and window is
     computed once: the deployment page asks for it twice (the drift report and the chart's
-    backtest curve). Only around one page's rendering: the bars do not change meanwhile."""
-    token = _shared_runs.set({})
+    backtest curve). Only around one page's rendering: the bars do not change meanwhile.
+
+    ``kept``: also reuse a run an earlier page computed from the very same inputs (``_run_inputs``:
+    the bar files as they are now, the lots, the snapshot, the window), and keep this one for the
+    next: the deployment page and its live refreshes. Outside such a block every call computes
+    afresh."""
+    token, keep = _shared_runs.set({}), _keep_runs.set(kept)
     try:
         yield
     finally:
         _shared_runs.reset(token)
+        _keep_runs.reset(keep)
 
 
 def engine_run(deployment: Deployment, start: dt.date, end: dt.date) -> EngineRun | None:
@@ -252,8 +260,44 @@ def engine_run(deployment: Deployment, start: dt.date, end: dt.date) -> EngineRu
         return _engine_run(deployment, start, end)
     key = (start, end, tuple(repr(getattr(deployment, f.attname)) for f in deployment._meta.concrete_fields))
     if key not in shared:
-        shared[key] = _engine_run(deployment, start, end)
+        shared[key] = (_engine_run_kept if _keep_runs.get() else _engine_run)(deployment, start, end)
     return shared[key]
+
+
+# Engine runs kept per process for ``engine_runs_shared(kept=True)``, keyed by everything a run
+# reads: the window, the deployment's snapshot, each symbol's bar file as it is now (inode, size,
+# mtime: what ``BarStore.read_tail`` keys its tails by), the instrument master's lots and the
+# commission. A new bar, another lot or a changed parameter is another key, so a kept run is never
+# stale; it spares the deployment page (and its live refreshes) re-reading the bar files and
+# re-running the engine on each request.
+KEPT_RUNS = 128
+_kept_runs: OrderedDict[tuple, EngineRun | None] = OrderedDict()
+_kept_runs_lock = threading.Lock()
+
+
+def _run_inputs(deployment: Deployment, start: dt.date, end: dt.date) -> tuple:
+    from marketdata.selectors import bar_store, instrument_lots
+
+    store = bar_store()
+    files = [(code, store.file_version(code)) for code in deployment.symbols]
+    return (str(store.root), start, end, deployment.timing, deployment.strategy_type, repr(deployment.params),
+            repr(deployment.risk), str(deployment.capital), tuple(files),
+            tuple(sorted(instrument_lots(codes=deployment.symbols).items())),
+            repr(getattr(settings, "PAPER_COMMISSION_RATE", None)))
+
+
+def _engine_run_kept(deployment: Deployment, start: dt.date, end: dt.date) -> EngineRun | None:
+    key = _run_inputs(deployment, start, end)
+    with _kept_runs_lock:
+        if key in _kept_runs:
+            _kept_runs.move_to_end(key)
+            return _kept_runs[key]
+    found = _engine_run(deployment, start, end)
+    with _kept_runs_lock:
+        _kept_runs[key] = found
+        while len(_kept_runs) > KEPT_RUNS:
+            _kept_runs.popitem(last=False)
+    return found
 
 
 def _engine_run(deployment: Deployment, start: dt.date, end: dt.date) -> EngineRun | None:
@@ -349,10 +393,19 @@ def _why_not_filled(signal: DeploymentSignal) -> str:
     return signal.outcome_message or _("No order was placed.")
 
 
+# what ``live_legs`` and ``_why_not_filled`` read of a signal and its order (the order's other
+# columns were most of the cost of loading them)
+LIVE_SIGNAL_FIELDS = ("decided_at", "symbol", "side", "verdict", "guard_message", "outcome", "outcome_message",
+                      "order__state", "order__reject_reason", "order__filled_quantity", "order__average_fill_price")
+
+
 def live_signals(deployment: Deployment, start: dt.date, end: dt.date) -> list[DeploymentSignal]:
-    rows = (DeploymentSignal.objects.filter(deployment=deployment).select_related("order")
-            .order_by("decided_at", "symbol", "side"))
-    return [row for row in rows if start <= row.decided_at.astimezone(SEOUL).date() <= end]
+    """The deployment's signals decided on the Seoul days ``start`` .. ``end``, oldest first, with
+    their orders; only the fields in ``LIVE_SIGNAL_FIELDS`` are loaded."""
+    return list(DeploymentSignal.objects.filter(
+        deployment=deployment, decided_at__gte=dt.datetime.combine(start, dt.time(0), SEOUL),
+        decided_at__lt=dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), SEOUL))
+        .select_related("order").only(*LIVE_SIGNAL_FIELDS).order_by("decided_at", "symbol", "side"))
 
 
 def live_legs(signals: list[DeploymentSignal]) -> tuple[list[Leg], dict[tuple, list[str]]]:
@@ -450,7 +503,7 @@ def drift_report(deployment: Deployment) -> DriftReport:
     rows = _rows(engine, live, unfilled)
     engine_equity = dict(found.equity) if found else {}
     live_equity = dict(DeploymentDay.objects.filter(deployment=deployment, day__gte=start, day__lte=end)
-                       .values_list("day", "equity"))
+                       .order_by().values_list("day", "equity"))
     by_day: dict[dt.date, list[DriftRow]] = defaultdict(list)
     for row in rows:
         by_day[row.day].append(row)

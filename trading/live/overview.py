@@ -113,9 +113,10 @@ def holdings_of(*, user: Any, deployments: list[Deployment], now: dt.datetime) -
 
 
 def deployment_orders(*, user: Any, deployment: Deployment) -> list[Order]:
-    """The newest orders the deployment's signals became."""
+    """The newest orders the deployment's signals became (without their accounts: the page does not
+    show them)."""
     return list(order_selectors.order_list(user=user).filter(deployment_signals__deployment=deployment)
-                .distinct()[:ORDERS_SHOWN])
+                .select_related(None).distinct()[:ORDERS_SHOWN])
 
 
 @dataclass
@@ -127,12 +128,15 @@ class SignalDay:
 
 
 def signals_of_day(*, user: Any, deployment: Deployment, now: dt.datetime) -> SignalDay:
-    """The signals of today's decisions (or of the latest day that had any), and earlier ones."""
-    rows = selectors.deployment_signals(user=user, deployment=deployment)
-    newest = rows.first()
+    """The signals of today's decisions (or of the latest day that had any), and earlier ones.
+
+    Without their orders: the page links an order by its id (``order_id``), and loading each
+    order's row with its signal was most of this read's time."""
+    rows = selectors.deployment_signals(user=user, deployment=deployment).select_related(None)
+    newest = rows.values_list("decided_at", flat=True).first()
     if newest is None:
         return SignalDay(None, False, [], [])
-    day = newest.decided_at.astimezone(SEOUL).date()
+    day = newest.astimezone(SEOUL).date()
     start = dt.datetime.combine(day, dt.time(0), SEOUL)
     shown = SignalDay(day, day == now.astimezone(SEOUL).date(), list(rows.filter(decided_at__gte=start)),
                       list(rows.filter(decided_at__lt=start)[:EARLIER_SIGNALS_SHOWN]))
@@ -162,9 +166,9 @@ def _backtest_curve(deployment: Deployment, days: list[dt.date]) -> list[float |
 
 def equity_curve(*, user: Any, deployment: Deployment) -> dict[str, Any]:
     """``{"dates", "equity", "backtest"}`` for the chart (``backtest`` None when not available)."""
-    days = list(selectors.deployment_days(user=user, deployment=deployment))
-    dates = [day.day for day in days]
-    return {"dates": [day.isoformat() for day in dates], "equity": [float(day.equity) for day in days],
+    days = list(selectors.deployment_days(user=user, deployment=deployment).values_list("day", "equity"))
+    dates = [day for day, _equity in days]
+    return {"dates": [day.isoformat() for day in dates], "equity": [float(equity) for _day, equity in days],
             "backtest": _backtest_curve(deployment, dates)}
 
 

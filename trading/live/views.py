@@ -251,7 +251,9 @@ def _render_detail(request: HttpRequest, deployment: Deployment, *, control: str
                    control_form: Any = None, status: int = 200) -> HttpResponse:
     from trading.live.drift import engine_runs_shared
 
-    with engine_runs_shared():  # the drift report and the chart's backtest curve: one engine run
+    # the drift report and the chart's backtest curve: one engine run, reused by the next request
+    # while its inputs (bar files, lots, the deployment's snapshot, the window) are the same
+    with engine_runs_shared(kept=True):
         return _detail_page(request, deployment, control=control, control_form=control_form, status=status)
 
 

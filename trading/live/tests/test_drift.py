@@ -147,3 +147,35 @@ def test_the_deployment_page_runs_the_engine_once_for_the_report_and_the_chart(u
         deployment.capital = deployment.capital * 2
         second = drift.engine_run(deployment, start, end)
     assert len(runs) == 5 and first.equity[0][1] * 2 == second.equity[0][1]
+
+
+def test_the_page_keeps_its_engine_run_until_a_bar_file_or_a_lot_changes(user, client, monkeypatch):
+    import os
+
+    from marketdata.models import Instrument
+    from marketdata.selectors import bar_store
+    from trading.live import drift
+
+    deployment = replay_with(month_deployment(user), None)
+    runs = []
+    real = drift._engine_run
+    monkeypatch.setattr(drift, "_engine_run", lambda *args: runs.append(args) or real(*args))
+    client.force_login(user)
+    page = f"/trading/deployments/{deployment.pk}/"
+
+    first = client.get(page).content.decode()
+    assert client.get(page).content.decode().count('data-testid="drift-row"') == first.count('data-testid="drift-row"')
+    assert len(runs) == 1  # the second request reused the first one's run: same bars, lots, snapshot, window
+
+    store = bar_store()
+    code = deployment.symbols[0]
+    path = store._bar_path(store.market_of(code), code)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))  # a rewritten bar file
+    client.get(page)
+    assert len(runs) == 2
+    Instrument.objects.filter(code=code).update(lot_size=10)  # another lot size in the instrument master
+    client.get(page)
+    assert len(runs) == 3
+    with drift.engine_runs_shared():  # not kept: computed afresh
+        drift.engine_run(deployment, *drift.report_window(deployment))
+    assert len(runs) == 4

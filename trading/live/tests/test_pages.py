@@ -153,6 +153,24 @@ def test_the_page_shows_each_signal_with_the_guards_verdict_and_message(signed_i
     assert 'data-testid="pause"' in page and 'data-testid="resume"' not in page
 
 
+def test_the_tables_escape_what_the_guard_wrote_and_link_each_signals_order(signed_in, user):
+    from trading.orders.models import Order
+
+    account = paper(user)
+    deployment = running(user, account)
+    order = Order.objects.create(owner=user, account=account, symbol="005930", side="buy", quantity=10,
+                                 price=70_000, state="rejected", reject_reason="주문가능금액 부족")
+    signal(deployment, "005930", quantity=Decimal(10), verdict="trimmed", guard_message="<b>비중</b> 한도",
+           outcome="ordered", order=order)
+    page = signed_in.get(reverse("trading:deployment_detail", args=[deployment.pk])).content.decode()
+    assert "&lt;b&gt;비중&lt;/b&gt; 한도" in page and "<b>비중</b>" not in page
+    order_url = reverse("trading:order_detail", args=[order.pk])
+    assert f'<a href="{order_url}" data-testid="signal-order">' in page
+    assert f'data-testid="order-row" data-order-id="{order.pk}" data-state="rejected"' in page
+    assert page.count(f'href="{order_url}"') == 2  # the signal's link and the orders table's
+    assert '<time datetime="2026-03-18T08:40:00+09:00">03-18 08:40</time>' in page
+
+
 def test_the_page_says_why_the_runner_did_not_act_and_labels_the_curve(signed_in, user):
     deployment = running(user, paper(user))
     Deployment.objects.filter(pk=deployment.pk).update(data_note="Bars of 005930 end on 2026-03-13: stale data.")
