@@ -25,7 +25,7 @@ from marketdata import selectors as market_selectors
 from marketdata.calendars import SEOUL
 from trading import killswitch
 from trading import selectors as account_selectors
-from trading.orders import forms, portfolio, selectors
+from trading.orders import forms, portfolio, selectors, tables
 from trading.orders.models import KillSwitchScope
 from trading.orders.views import context_for, safe_next
 
@@ -50,11 +50,21 @@ def positions(request: HttpRequest) -> HttpResponse:
     context = context_for(request, page_title=_("Positions & P&L"), form=form, accounts=accounts, account=account)
     if account is not None:
         span = {} if form.errors else {"start": data.get("start"), "end": data.get("end")}
-        fills = selectors.fill_list(user=request.user, account_id=account.pk, **span)
-        names = market_selectors.instrument_names(codes=set(fills.values_list("symbol", flat=True)[:FILLS_SHOWN]))
-        context.update(totals=portfolio.position_rows(user=request.user, account_id=account.pk, now=clock.now()),
-                       fills=[(fill, names.get(fill.symbol, "")) for fill in fills[:FILLS_SHOWN]],
-                       fills_shown=FILLS_SHOWN, reconciliation=getattr(account, "order_reconciliation", None),
+        totals = portfolio.position_rows(user=request.user, account_id=account.pk, now=clock.now())
+        # the table shows no field of the fill's order or account: no join beyond the owner's filter
+        newest = list(selectors.fill_list(user=request.user, account_id=account.pk, **span)
+                      .select_related(None)[:FILLS_SHOWN])
+        # the names of the positions' symbols are known: look up only those of the other fills
+        names = {row.symbol: row.name for row in totals.rows}
+        missing = {fill.symbol for fill in newest} - names.keys()
+        if missing:
+            names.update(market_selectors.instrument_names(codes=missing))
+        fills = [(fill, names.get(fill.symbol, "")) for fill in newest]
+        context.update(totals=totals, fills=fills, fills_shown=FILLS_SHOWN,
+                       position_rows_html=tables.position_rows_html(request=request, account_id=account.pk,
+                                                                    rows=totals.rows),
+                       fill_rows_html=tables.fill_rows_html(fills=fills),
+                       reconciliation=getattr(account, "order_reconciliation", None),
                        csv_query=request.GET.urlencode() or f"account={account.pk}")
     return render(request, "trading/orders/positions.html", context)
 

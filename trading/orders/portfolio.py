@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from marketdata.calendars import SEOUL
@@ -72,26 +73,27 @@ class PositionRow:
     def symbol(self) -> str:
         return self.position.symbol
 
-    @property
+    # computed once: the totals and the page read each several times (a row is not changed once made)
+    @cached_property
     def market_value(self) -> Decimal | None:
         return None if self.last is None else self.position.quantity * self.last
 
-    @property
+    @cached_property
     def unrealized(self) -> Decimal | None:
         value = self.market_value
         return None if value is None or not self.position.quantity else value - self.position.cost
 
-    @property
+    @cached_property
     def unrealized_percent(self) -> Decimal | None:
         pnl = self.unrealized
         return None if pnl is None or not self.position.cost else pnl / self.position.cost * 100
 
-    @property
+    @cached_property
     def today_pnl(self) -> Decimal | None:
         return day_pnl(quantity=self.position.quantity, last=self.last, previous_close=self.previous_close,
                        today=self.today)
 
-    @property
+    @cached_property
     def change_percent(self) -> Decimal | None:
         """The price's change since the previous close (the colour of the last price)."""
         if self.last is None or not self.previous_close:
@@ -128,7 +130,9 @@ def position_rows(*, user: Any, account_id: int, now: dt.datetime) -> Totals:
     and the account's totals. Scoped to ``user`` (another user's account shows nothing)."""
     today = now.astimezone(SEOUL).date()
     trades: dict[str, TodayTrades] = {}
-    for fill in selectors.fill_list(user=user, account_id=account_id, start=today, end=today):
+    # the fills' orders and accounts are not read here: no join to load them (the positions keep
+    # theirs: the API shows each position's account)
+    for fill in selectors.fill_list(user=user, account_id=account_id, start=today, end=today).select_related(None):
         trades.setdefault(fill.symbol, TodayTrades()).add(fill)
     positions = [p for p in selectors.position_list(user=user, account_id=account_id, held_only=False)
                  if p.quantity or p.mismatch or p.symbol in trades]

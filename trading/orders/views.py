@@ -27,12 +27,16 @@ from core.errors import ApplicationError, NotFound
 from marketdata import selectors as market_selectors
 from trading import risk
 from trading import selectors as account_selectors
-from trading.orders import forms, place, selectors, services, ticket
+from trading.orders import forms, place, selectors, services, tables, ticket
 from trading.killswitch import kill_switch_state
 from trading.orders.models import Order, OrderState
 from trading.orders.states import OPEN, UNRESOLVED, State
 
 PAGE_SIZE = 50
+# what a row of the order list shows (``tables.order_rows_html``, ``can_cancel``, ``type_label``, the state
+# badge): an order has some forty columns, and loading the rest took a third of the list's queries' time
+LIST_FIELDS = ("account__nickname", "symbol", "side", "order_type", "quantity", "price", "state", "filled_quantity",
+               "average_fill_price", "external", "flag", "cancel_requested_at", "created_at")
 SYMBOL_RESULTS = 12
 
 CANCEL_ASKED = _("Cancel requested for order #%(id)s.")
@@ -101,16 +105,16 @@ def order_list(request: HttpRequest) -> HttpResponse:
     orders = selectors.order_list(user=request.user, account_id=account.pk if account else None,
                                   states=_state_filter(data.get("state", "")), symbol=data.get("symbol", ""),
                                   day=data.get("day"))
-    page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(orders.only(*LIST_FIELDS), PAGE_SIZE).get_page(request.GET.get("page"))
     names = market_selectors.instrument_names(codes={order.symbol for order in page})
     rows = [{"order": order, "name": names.get(order.symbol, ""), "can_cancel": can_cancel(order),
              "type_label": type_label(order)} for order in page]
     query = request.GET.copy()
     query.pop("page", None)
     context = context_for(request, page_title=_("Orders"), form=form, rows=rows, page_obj=page, query=query.urlencode(),
+                       rows_html=tables.order_rows_html(request=request, rows=rows),
                        filtered=any(data.get(name) for name in ("account", "state", "symbol", "day")),
-                       has_accounts=account_selectors.broker_account_list(user=request.user).exists(),
-                       state_labels=dict(OrderState.choices), cancellable=sorted(CANCELLABLE))
+                       has_accounts=account_selectors.broker_account_list(user=request.user).exists())
     return render(request, "trading/orders/list.html", context)
 
 

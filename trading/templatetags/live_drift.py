@@ -23,8 +23,3 @@ def drift_report_for(deployment: Any) -> Any:
         logger.exception("drift report of deployment %s failed", getattr(deployment, "pk", None))
         return None
 
-
-@register.filter
-def name_of(names: dict[str, str] | None, code: str) -> str:
-    """``{{ drift.names|name_of:row.symbol }}``: the symbol's name, or "" when unknown."""
-    return (names or {}).get(code, "")
