@@ -192,8 +192,8 @@ class Stack:
             commands["server"] += ["--workers", str(self.serve_workers)]
         if self.mode == "full":
             commands["worker"] = [PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "WARNING",
-                                  "--pool", "prefork", "--concurrency", str(self.worker_concurrency), "--without-gossip",
-                                  "--without-mingle", "--without-heartbeat"]  # fmt: skip
+                                  "--pool", "prefork", "--concurrency", str(self.worker_concurrency),
+                                  "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
         for name, command in commands.items():
             log = data_dir / f"{name}.log"
             with open(log, "wb") as handle:
