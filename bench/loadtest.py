@@ -27,14 +27,17 @@ The stack runs with ``TRUSTED_PROXIES=127.0.0.1`` and each user sends its own ``
 generator included, runs on this machine. Nothing here is imported by the product; the pure parts
 (phases, figures, verdicts, the table, the steps) are tested in ``bench/tests/test_loadtest.py``.
 
-Last measured 2026-12-05 on 2 cores shared with browser tests (load average 13-22), serve --workers 2,
-Celery --concurrency 1. 500 users: signing everyone in took 279 s (1,463 of 1,963 sign-ins answered 503:
-the database pool's 10 s timeout while PBKDF2 and queued requests held its 20 connections per process);
-steady phase 49.8 req/s, p50 ~8.3 s and p95 ~11 s on every Django page, kept results p50 170 / p95
-1,838 ms, 11.8 % errors (1,025 live-channel handshakes dropped by daphne's 5 s handshake timeout, 77
-HTTP 503s). Steady phase at 100 users: 32 req/s, 0.15 % errors, Django pages p95 413-750 ms, kept
-results p95 76 ms; 150 users: 0 errors, p95 1.0-2.2 s; 200 users: the breaking point (1.3 % errors,
-dashboard p95 2.7 s). The server is CPU-bound well before 500 users on 2 cores.
+Last measured 2026-12-05, 2 cores, serve --workers 2, Celery --concurrency 1, locust on the same machine.
+Idle machine, ``--step 100`` (60 s steady phases): 100 users: 31.6 req/s, 0 errors, p95 dashboard 426 ms,
+orders 110, positions 102, results 118, submit 172, new-backtest form 1,838 (p50 46), kept results 8 ms,
+live channel open 25 ms; 200 users: 57.4 req/s, 0 errors, p95 0.9-4.0 s (dashboard 1,265 ms), kept
+results 137 ms; the ramp's sign-ins got 82 503s (8 %); 300 users: the breaking point, 64.2 req/s, 3.2 %
+errors (128 live-channel handshakes reset: daphne's 5 s handshake timeout), dashboard p95 3.4 s.
+On the same machine shared with browser tests (load average 13-22), 500 users: signing everyone in took
+279 s (1,463 of 1,963 sign-ins answered 503: the database pool's 10 s timeout while PBKDF2, ~350 ms a
+sign-in, and queued requests held its 20 connections per process); steady phase 49.8 req/s, p95 ~11 s
+on every Django page, kept results p95 1.8 s, 11.8 % errors (1,025 live-channel handshakes dropped, 77
+HTTP 503s). The server is CPU-bound well before 500 users on 2 cores.
 """
 
 from __future__ import annotations
