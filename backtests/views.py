@@ -284,7 +284,7 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     # a filter the list cannot use is dropped and named on the page (the rest still apply)
-    ignored = selectors.backtest_filter_messages(request.GET)
+    ignored = selectors.backtest_filter_messages(request.GET) if request.GET else []  # none: nothing to ignore
     for message in ignored:
         messages.warning(request, message)
     runs = selectors.backtest_list(user=request.user, filters=request.GET, lenient=True)
@@ -300,7 +300,7 @@ def index(request: HttpRequest) -> HttpResponse:
                                                               "since", "until")},
         "sort": request.GET.get("sort", ""), "filtered": bool(shown), "query": query.urlencode(),
         "sort_query": sort_query.urlencode(), "sorts": HISTORY_SORTS,
-        "strategies": strategy_selectors.strategy_list(user=request.user), "type_choices": schema.type_choices(),
+        "strategies": strategy_selectors.strategy_choices(user=request.user), "type_choices": schema.type_choices(),
         "status_choices": RunStatus.choices, "type_labels": dict(schema.type_choices()),
     }
     return render(request, "backtests/index.html", context, status=400 if ignored else 200)

@@ -12,7 +12,10 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
-from django.utils.formats import number_format
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.formats import get_format, number_format
+from django.utils.translation import get_language
 
 from backtests import labels
 from strategies import schema
@@ -32,14 +35,46 @@ def _missing(value: Any) -> bool:
         return True
 
 
+_SEPARATORS: dict[str | None, tuple[str, Any, str]] = {}
+_QUANTUM = {places: Decimal(1).scaleb(-places) for places in range(11)}
+_PLAIN_LIMIT = Decimal(10) ** 15  # below it Python's "," grouping is number_format's, digit for digit
+
+
+@receiver(setting_changed)
+def _forget_separators(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"LANGUAGES", "LANGUAGE_CODE", "USE_L10N", "USE_THOUSAND_SEPARATOR", "THOUSAND_SEPARATOR",
+                   "DECIMAL_SEPARATOR", "NUMBER_GROUPING", "FORMAT_MODULE_PATH"}:
+        _SEPARATORS.clear()
+
+
+def _separators() -> tuple[str, Any, str]:
+    """(decimal separator, grouping, thousands separator) of the active language, as ``number_format``
+    reads them (looked up once per language: they cost more than the formatting itself)."""
+    language = get_language()
+    found = _SEPARATORS.get(language)
+    if found is None:
+        found = _SEPARATORS[language] = (get_format("DECIMAL_SEPARATOR", language, use_l10n=True),
+                                         get_format("NUMBER_GROUPING", language, use_l10n=True),
+                                         get_format("THOUSAND_SEPARATOR", language, use_l10n=True))
+    return found
+
+
 def _grouped(number: float, decimals: int = 0) -> str:
     """Thousands separators, ``decimals`` places rounded half up (not to even: 0.5 won -> 1)."""
     try:
-        rounded = Decimal(repr(float(number))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+        quantum = _QUANTUM.get(decimals) or Decimal(1).scaleb(-decimals)
+        rounded = Decimal(repr(float(number))).quantize(quantum, rounding=ROUND_HALF_UP)
     except InvalidOperation:  # beyond Decimal's precision: no place anyone reads anyway
         return number_format(number, decimal_pos=decimals, force_grouping=True)
     if rounded == 0:
         rounded = abs(rounded)  # no "-0"
+    point, grouping, thousands = _separators()
+    if grouping == 3 and decimals >= 0 and abs(rounded) < _PLAIN_LIMIT:
+        # number_format(rounded, decimal_pos=decimals, force_grouping=True), without its per-call lookups
+        text = f"{rounded:,f}"
+        if point != "." or thousands != ",":
+            text = text.replace(",", "\0").replace(".", point).replace("\0", thousands)
+        return text
     return number_format(rounded, decimal_pos=decimals, force_grouping=True)
 
 
