@@ -483,4 +483,6 @@ def sample_data_load(*, store: BarStore, root: Path = SAMPLE_DATA_DIR) -> Sample
         store.write(bars.code, markets[bars.code], **bars.rows)
         written += 1
         rows += len(bars)
+    if written:
+        store.refresh_snapshots()
     return SampleLoad(created, written, present, rows)

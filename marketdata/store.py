@@ -524,6 +524,12 @@ class BarStore:
 
     # -- snapshots ---------------------------------------------------------------------------
 
+    def refresh_snapshots(self) -> None:
+        """Bring every market's snapshot up to date now: a bulk write ends with this, so no page request
+        pays for the rebuild (seconds on a full market, under the snapshot's lock)."""
+        for market in self.markets():
+            self._load_snapshot(market)
+
     def _load_snapshot(self, market: str) -> BarSet:
         """A zero-copy BarSet over the memory-mapped snapshot of ``market``, rebuilt first when stale."""
         bars = self._open_snapshot(market, fresh_only=True)

@@ -260,3 +260,14 @@ def test_the_tail_is_what_a_full_read_ends_with_and_follows_every_write(bar_stor
     assert len(bar_store.read_tail("000660")) == 0
     with pytest.raises(ValueError):
         bar_store.read_tail("005930", count=store_module.TAIL_ROWS + 1)
+
+
+def test_a_bulk_load_leaves_every_snapshot_fresh_so_no_reader_rebuilds_one(bar_store, monkeypatch):
+    for i in range(store_module.PER_FILE_READ_LIMIT + 6):  # more changed codes than spans read file by file
+        put(bar_store, f"{i:06d}", "KOSPI" if i % 2 else "KOSDAQ", make_bars("2024-01-01", 5))
+    assert bar_store._open_snapshot("KOSPI", fresh_only=True) is None
+    bar_store.refresh_snapshots()
+    rebuilt = []
+    monkeypatch.setattr(BarStore, "rebuild_snapshot", lambda self, market: rebuilt.append(market))
+    spans = bar_store.spans()
+    assert len(spans) == store_module.PER_FILE_READ_LIMIT + 6 and rebuilt == []

@@ -53,6 +53,7 @@ class Command(BaseCommand):
                 start=start,
                 on_symbol=lambda code: progress.update(1),
             )
+        store.refresh_snapshots()
         os.sync()
         self.stdout.write(
             f"Generated {summary.symbols:,} symbols, {summary.rows:,} rows, "

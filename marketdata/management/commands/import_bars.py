@@ -59,6 +59,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         finally:
             bar.close()
+        store.refresh_snapshots()
         self._report(summary)
 
     def _from_provider(self, provider, paths, codes, start, end, store, skip_bad_rows, bar):
