@@ -61,8 +61,8 @@ def index(request: HttpRequest) -> HttpResponse:
                 "code": codes.display(redemption.coupon.code), "plan": subscription.plan.name,
                 "days": redemption.coupon.days, "until": _date(subscription.ends_at)})
             return redirect("coupons:index")
+    current = selectors.subscription_current(user=request.user)
     context = {"page_title": _("My coupons"), "nav": "coupons", "form": form,
                "rows": [Row(redemption) for redemption in coupon_selectors.redemption_list(user=request.user)],
-               "current": selectors.subscription_current(user=request.user),
-               "current_plan": selectors.current_plan(user=request.user)}
+               "current": current, "current_plan": selectors.plan_of(current)}
     return render(request, "coupons/coupons/index.html", context, status=400 if form.errors else 200)

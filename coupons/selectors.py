@@ -90,13 +90,21 @@ def subscription_current(*, user: Any) -> Subscription | None:
 
 def current_plan(*, user: Any) -> Plan | None:
     """The plan the user is on: the active subscription's, else the default plan."""
-    subscription = subscription_current(user=user)
+    return plan_of(subscription_current(user=user))
+
+
+def plan_of(subscription: Subscription | None) -> Plan | None:
+    """The plan of ``subscription`` (from :func:`subscription_current`, already read), else the default plan."""
     return subscription.plan if subscription is not None else default_plan()
 
 
 def plan_limits(*, user: Any) -> Limits:
     """The limits that apply to ``user`` now (anonymous: the default plan's)."""
-    plan = current_plan(user=user)
+    return limits_of(current_plan(user=user))
+
+
+def limits_of(plan: Plan | None) -> Limits:
+    """The limits of ``plan`` (None: no plan row at all, the seed's values)."""
     return Limits.of_plan(plan) if plan is not None else _fallback_limits()
 
 
@@ -189,6 +197,6 @@ def deployments_running(*, user: Any, real: bool = False) -> int:
 
 __all__ = [
     "LIMIT_FIELDS", "Limits", "Usage", "backtests_today", "current_plan", "default_plan", "limit_label",
-    "limit_message", "plan_limits", "plan_lifting", "plan_list", "subscription_current", "subscription_history",
-    "subscription_scheduled", "usage",
+    "limit_message", "limits_of", "plan_limits", "plan_of", "plan_lifting", "plan_list", "subscription_current",
+    "subscription_history", "subscription_scheduled", "usage",
 ]

@@ -34,7 +34,7 @@ def plans(request: HttpRequest) -> HttpResponse:
 def me(request: HttpRequest) -> HttpResponse:
     """My plan: the active subscription, usage against each limit (bars), what is scheduled, history."""
     subscription = selectors.subscription_current(user=request.user)
-    limits = selectors.plan_limits(user=request.user)
+    limits = selectors.limits_of(selectors.plan_of(subscription))  # the subscription read once
     return render(request, "coupons/me.html", {
         "page_title": _("My plan"), "nav": "plans", "subscription": subscription, "limits": limits,
         "usage": selectors.usage(user=request.user, limits=limits),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -20,6 +21,25 @@ CHART_RANGES = [
     ("all", _("All"), None),
 ]
 DEFAULT_CHART_RANGE = "1y"
+
+
+# code -> (the bar file's version and store, its stats): read again as soon as the file changes
+_STATS: dict[str, tuple[tuple[object, ...], selectors.InstrumentStats]] = {}
+
+
+def _instrument_stats(code: str) -> selectors.InstrumentStats:
+    """``selectors.instrument_stats``, kept per process while the code's bar file is unchanged (the page
+    otherwise reads the whole history twice on every visit: its stats and its coverage)."""
+    version = selectors.bar_store().file_version(code)
+    if version is None:
+        return selectors.instrument_stats(code=code)
+    key = (str(settings.MARKET_DATA_ROOT), *version)
+    kept = _STATS.get(code)
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    stats = selectors.instrument_stats(code=code)  # read after the version: never older than its key
+    _STATS[code] = (key, stats)
+    return stats
 
 
 def _search_context(request: HttpRequest) -> dict:
@@ -49,7 +69,7 @@ def detail(request: HttpRequest, code: str) -> HttpResponse:
         # Our own 404 page: Django's default one would not say which code is unknown.
         context = {"page_title": _("Instrument not found"), "nav": "markets", "message": error.message}
         return render(request, "marketdata/not_found.html", context, status=404)
-    stats = selectors.instrument_stats(code=instrument.code)
+    stats = _instrument_stats(instrument.code)
     context = {
         "page_title": f"{instrument.name} ({instrument.code})",
         "nav": "markets",

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
+
+from django.utils.functional import SimpleLazyObject
 
 from core.system.selectors import system_settings_for
 
 
 def maintenance(request: Any) -> dict[str, Any]:
-    """``maintenance``: None, or {"message"} while maintenance mode is on (the same read as the middleware's)."""
+    """``maintenance``: None, or {"message"} while maintenance mode is on (the same read as the middleware's),
+    read when a template first uses it (every page's banner; not the htmx fragments)."""
+    return {"maintenance": SimpleLazyObject(partial(_banner, request))}
+
+
+def _banner(request: Any) -> dict[str, Any] | None:
     row = system_settings_for(request)
     if not row.maintenance_mode:
-        return {"maintenance": None}
-    return {"maintenance": {"message": row.maintenance_message}}
+        return None
+    return {"message": row.maintenance_message}

@@ -198,6 +198,21 @@ def test_the_instrument_page_shows_stats_and_the_chart_container(client, user, s
     assert response.context["nav"] == "markets"
 
 
+def test_the_instrument_page_reads_the_bars_again_only_when_they_change(client, user, samsung_bars, store,
+                                                                          monkeypatch):
+    client.force_login(user)
+    reads = []
+    real = selectors.instrument_stats
+    monkeypatch.setattr(selectors, "instrument_stats", lambda *, code: reads.append(code) or real(code=code))
+    url = reverse("marketdata:detail", args=["005930"])
+    first = client.get(url).context["stats"]
+    assert client.get(url).context["stats"] == first and len(reads) <= 1  # 0: kept by an earlier test's visit
+    next_day = {name: column[-1:] for name, column in samsung_bars.items()}
+    next_day["date"] = next_day["date"] + np.timedelta64(1, "D")
+    store.write("005930", "KOSPI", **next_day)  # one more bar
+    assert client.get(url).context["stats"].rows == first.rows + 1 and reads[-1] == "005930"
+
+
 def test_the_instrument_page_without_bars_still_renders(client, user, store, instruments):
     client.force_login(user)
     response = client.get(reverse("marketdata:detail", args=["000660"]))

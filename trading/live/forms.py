@@ -24,6 +24,7 @@ from trading.live.models import DeploymentTiming
 from trading.live.overview import KIND_LABELS, account_kind
 from trading.live.services import replay_account_ids
 from trading.models import BrokerAccount
+from trading.orders.forms import ReadOnceModelChoiceField
 
 SYMBOLS_MAX = 200  # codes in one field; the plan's limit is the services'
 MESSAGE_SYMBOLS_TOO_MANY = _("Give at most 200 symbols.")
@@ -60,7 +61,7 @@ class SymbolsField(forms.CharField):
 
 
 class StrategyStepForm(forms.Form):
-    strategy = forms.ModelChoiceField(label=_("Strategy"), queryset=Strategy.objects.none(), empty_label=None)
+    strategy = ReadOnceModelChoiceField(label=_("Strategy"), queryset=Strategy.objects.none(), empty_label=None)
     account = forms.ModelChoiceField(label=_("Broker account"), queryset=BrokerAccount.objects.none(),
                                      empty_label=None, widget=forms.RadioSelect)
 

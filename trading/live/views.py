@@ -25,7 +25,6 @@ from core import clock
 from core.audit import Actor
 from core.errors import ApplicationError, NotFound
 from marketdata import selectors as market_selectors
-from strategies import selectors as strategy_selectors
 from trading.killswitch import kill_switch_state
 from trading.live import forms, overview, selectors, services
 from trading.live.models import Deployment, DeploymentState
@@ -155,7 +154,9 @@ def _wizard(request: HttpRequest, step: int, form: Any, *, first: Any = None, se
         free = overview.capital_free(user=request.user, account=chosen["account"], equity=equity)
     context = context_for(
         request, page_title=_("Go live"), step=step, form=form, first=first, setup=setup, review=review,
-        steps=list(STEP_TITLES.items()), has_strategies=strategy_selectors.strategy_list(user=request.user).exists(),
+        steps=list(STEP_TITLES.items()),
+        # step 1 only; its strategy <select> reads the user's strategies anyway (kept on the form's field)
+        has_strategies=step == 1 and next(iter(form.fields["strategy"].choices), None) is not None,
         setup_key=setup_key(chosen) if "strategy" in chosen and "account" in chosen else "",
         carried=_carried(request, step), equity=equity, free=free)
     return render(request, "trading/live/wizard.html", context, status=status)

@@ -29,6 +29,27 @@ MESSAGE_PRICE_NEEDED = _("A limit order needs a price.")
 MESSAGE_DATES = _("The start date is after the end date.")
 
 
+class ReadOnceChoiceIterator(forms.models.ModelChoiceIterator):
+    """Django's iterator reads the queryset on every pass, and a required ``<select>`` is passed over
+    twice (its options, and the check whether its first option is empty): here the rows are read on
+    the first pass and kept on the form's field (a form's own copy) until its queryset changes."""
+
+    def __iter__(self):
+        kept = getattr(self.field, "_choices_read", None)
+        if kept is None or kept[0] is not self.queryset:
+            kept = (self.queryset, list(super().__iter__()))
+            self.field._choices_read = kept
+        yield from kept[1]
+
+    def __len__(self) -> int:
+        kept = getattr(self.field, "_choices_read", None)
+        return len(kept[1]) if kept is not None and kept[0] is self.queryset else super().__len__()
+
+
+class ReadOnceModelChoiceField(forms.ModelChoiceField):
+    iterator = ReadOnceChoiceIterator
+
+
 class AccountLabelMixin:
     """Accounts shown by their name and broker (the user's own accounts only)."""
 
@@ -62,7 +83,7 @@ class TicketForm(AccountLabelMixin, forms.Form):
     """The order ticket. ``mode`` says whether ``quantity`` or ``amount`` (KRW, turned into a
     quantity at the price) is the size; ``intent_id`` makes a double submit one order."""
 
-    account = forms.ModelChoiceField(label=_("Account"), queryset=BrokerAccount.objects.none(), empty_label=None)
+    account = ReadOnceModelChoiceField(label=_("Account"), queryset=BrokerAccount.objects.none(), empty_label=None)
     symbol = forms.CharField(label=_("Symbol"), max_length=SYMBOL_MAX, widget=forms.TextInput(
         attrs={"autocomplete": "off", "spellcheck": "false", "placeholder": _("Code, e.g. 005930")}))
     side = forms.ChoiceField(label=_("Side"), choices=OrderSide.choices, widget=forms.RadioSelect, initial="buy")

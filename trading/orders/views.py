@@ -236,7 +236,8 @@ def _render_ticket(request: HttpRequest, form: forms.TicketForm, info: ticket.Sy
         info = ticket.symbol_info(symbol, now=clock.now())
     context = context_for(request, page_title=_("New order"), form=form, info=info,
                        info_json=info.as_json() if info is not None and info.known else None,
-                       has_accounts=bool(form.fields["account"].queryset.exists()))
+                       # the account <select> reads these rows anyway (kept on the form's field): no EXISTS first
+                       has_accounts=next(iter(form.fields["account"].choices), None) is not None)
     return render(request, "trading/orders/ticket.html", context, status=status)
 
 

@@ -12,7 +12,9 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from core.audit import Actor
 from core.models import AuditEntry
@@ -201,6 +203,15 @@ def test_the_ticket_lists_my_accounts_only_with_a_fresh_intent(client, paper_acc
     body = client.get("/trading/orders/new/").content.decode()
     assert paper_account.nickname in body and "bob&#x27;s paper" not in body
     assert 'name="intent_id"' in body and body != client.get("/trading/orders/new/").content.decode()
+
+
+def test_the_ticket_reads_the_accounts_once(client, paper_account):
+    """The account <select> and its required check share one read (no EXISTS before it either)."""
+    client.get("/trading/orders/new/")
+    with CaptureQueriesContext(connection) as queries:
+        body = client.get("/trading/orders/new/").content.decode()
+    reads = [q["sql"] for q in queries.captured_queries if 'FROM "trading_brokeraccount"' in q["sql"]]
+    assert len(reads) == 1 and f'<option value="{paper_account.pk}">{paper_account.nickname} · ' in body
 
 
 def test_review_then_place_writes_one_order(client, paper_account, no_jobs, django_capture_on_commit_callbacks):
