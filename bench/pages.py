@@ -14,14 +14,16 @@ median and p90 server time (``time.perf_counter`` around the request), the query
 request (counted by a ``connection.execute_wrapper``) and the answer's size. Routes whose GET is not a page (an action
 answering 302/405, ...) are listed as skipped with their status. The pages over 10 ms are named.
 
-Last measured 2026-12-04 on 2 cores shared with other work (wall medians swing by +-30 % with the load;
-``time.process_time`` around one request is steadier for an A/B), embedded (SQLite), 30 repetitions:
-58 pages measured, 25 under 10 ms. The floor of any page is ~6-7 ms (middleware, session, base.html with
-the bell, announcements and the feedback dialog); a JSON answer takes ~1.6 ms. Over 10 ms: the deployment
-page (~57 ms, 109 KB: drift report, signals of the day, equity curve), positions (~38 ms: one bar-file read
-per position for its last price), the order list (~34 ms: a 50-row table), form pages (~14-22 ms: each
-field renders its label and widget through templates), /settings/ 66 -> 12 ms (every time zone in its
-<select>, now rendered once per process). Full stack (PostgreSQL + Redis): each page ~3-8 ms more.
+Last measured 2026-12-05 on an idle 2-core machine, embedded (SQLite), 30 repetitions: 58 pages measured,
+52 under 10 ms (the day before: 25). The floor of a page is ~3 ms (it was ~6-7: the feedback dialog and the
+page chrome are rendered once per process and language, the bell's and banners' context read only when
+used); a JSON answer ~1.4 ms. Over 10 ms: the deployment page (19.8 ms, 109 KB, 19 queries: drift report,
+signals of the day, equity curve; was ~57), /strategies/<pk>/edit/ (13.6) and /strategies/new/ (11.6:
+their forms), /trading/positions/ (13.0; was ~38) and /trading/orders/ (12.2; was ~34: long tables now
+rendered in Python), /dashboard/ (12.1: 10 queries). Long tables render in Python where a row costs
+0.3-0.5 ms in Django's template language (trading/orders/tables.py, trading/templatetags/live_rows.py,
+backtests/templatetags/backtest_rows.py, ...), each pinned byte for byte against its old template.
+Full stack (PostgreSQL + Redis): each page ~3-8 ms more (the queries' round trips).
 """
 
 from __future__ import annotations
