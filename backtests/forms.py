@@ -24,6 +24,7 @@ from backtests import sweeps
 from backtests.models import Accounts, BacktestRun, Fill
 from backtests.validation import risk_fields
 from core import limits
+from core.form_fields import ReadOnceModelChoiceField
 from marketdata.selectors import last_data_date
 from strategies import schema, signals
 from strategies import selectors as strategy_selectors
@@ -49,7 +50,7 @@ def _date_input() -> forms.DateInput:
 
 
 class BacktestForm(TypeParamFields, forms.Form):
-    strategy = forms.ModelChoiceField(label=_("Strategy"), queryset=Strategy.objects.none(), required=False,
+    strategy = ReadOnceModelChoiceField(label=_("Strategy"), queryset=Strategy.objects.none(), required=False,
                                       empty_label=_("— none: choose a type below —"))
     title = forms.CharField(label=_("Title"), required=False, max_length=160,
                             help_text=_("Empty: the strategy's name or the type."))

@@ -17,6 +17,7 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.models import User
 from core import limits
+from core.form_fields import ReadOnceModelChoiceField
 from strategies import schema, selectors, services, signals
 from strategies.models import RISK_FIELDS, Sizing, Strategy, Watchlist
 
@@ -100,7 +101,7 @@ class UniverseFields(forms.Form):
         initial=UniverseSource.INSTRUMENTS,
     )
     instruments = forms.CharField(label=_("Instruments"), required=False, help_text=CODES_HELP, max_length=20_000)
-    watchlist = forms.ModelChoiceField(
+    watchlist = ReadOnceModelChoiceField(
         label=_("Watchlist"), queryset=Watchlist.objects.none(), required=False, empty_label=_("— choose —")
     )
 

@@ -17,6 +17,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from core import limits
+from core.form_fields import ReadOnceModelChoiceField
 from strategies import selectors as strategy_selectors
 from strategies.models import Strategy
 from trading import selectors as account_selectors
@@ -24,7 +25,6 @@ from trading.live.models import DeploymentTiming
 from trading.live.overview import KIND_LABELS, account_kind
 from trading.live.services import replay_account_ids
 from trading.models import BrokerAccount
-from trading.orders.forms import ReadOnceModelChoiceField
 
 SYMBOLS_MAX = 200  # codes in one field; the plan's limit is the services'
 MESSAGE_SYMBOLS_TOO_MANY = _("Give at most 200 symbols.")
