@@ -51,7 +51,7 @@ TOKEN = re.compile(r'(name="csrfmiddlewaretoken" value=)"[^"]+"')
 @pytest.mark.parametrize(("language", "zone"), [("en", "UTC"), ("ko", "Asia/Seoul"), ("en", "America/New_York")])
 def test_the_rows_are_the_template(user, language, zone):
     notification(user, title=NASTY, body=NASTY, link="/trading/orders/1/", level="critical")
-    notification(user, title=NASTY, read=True, kind=NASTY, level=NASTY)
+    notification(user, title=NASTY, read=True, kind=NASTY, level="<b&\"'>{e}")  # a level holds 10 characters
     notification(user, title="plain", body="", link="", read=True)
     notification(user, title="plain unread", link="")
     rows = list(Notification.objects.filter(owner=user).order_by("-created_at", "-id"))
