@@ -67,7 +67,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from bench.scratch import scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 KST = timezone(timedelta(hours=9))
@@ -572,21 +573,13 @@ def _setup(root: Path, fake_url: str) -> dict[str, str]:
 
     django.setup()
     from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
-
     from core import clock
 
     clock.set_to(MORNING)
-    if connection.vendor == "sqlite":
-        call_command("migrate", verbosity=0)
-        return {"mode": "embedded", "database": "SQLite"}
-    given = connection.settings_dict["NAME"]
-    name = connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    url = urlsplit(os.environ["DATABASE_URL"])
-    os.environ["DATABASE_URL"] = urlunsplit(url._replace(path="/" + name))
-    return {"mode": "full stack", "database": f"PostgreSQL {name}, Redis {settings.REDIS_URL or 'none'}",
-            "_given": given}
+    mode = scratch_database()
+    if "_given" in mode:
+        mode["database"] += f", Redis {settings.REDIS_URL or 'none'}"
+    return mode
 
 
 def _purge_jobs() -> None:
